@@ -1,0 +1,82 @@
+//! The app shell and router: which pages exist and which need sign-in.
+//!
+//! Every route's view is wrapped in [`Guard`]: `protected=true` pages always need sign-in;
+//! the others need it only when settings require sign-in everywhere and the path is not in
+//! the public list. Routes render with `SsrMode::Async` so the guard's redirect can still set
+//! the status and `Location` header of a full page load.
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode,
+    components::{Route, Router, Routes},
+    path,
+};
+
+use crate::{
+    auth::guard::{Guard, provide_auth},
+    components::nav::Nav,
+    pages::{
+        about::AboutPage, auth_error::AuthErrorPage, home::HomePage, not_found::NotFound,
+        profile::ProfilePage, reports::ReportsPage,
+    },
+};
+
+/// The HTML document around the app (server side).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_auth();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/signin.css" />
+        <Title text="Signin — OpenID Connect for Leptos" />
+        <Router>
+            <Nav />
+            <main class="container">
+                <Routes fallback=|| view! { <NotFound /> }>
+                    <Route
+                        path=path!("/")
+                        view=|| view! { <Guard><HomePage /></Guard> }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/about")
+                        view=|| view! { <Guard><AboutPage /></Guard> }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/profile")
+                        view=|| view! { <Guard protected=true><ProfilePage /></Guard> }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/reports")
+                        view=|| view! { <Guard protected=true><ReportsPage /></Guard> }
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/auth/error") view=AuthErrorPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,307 @@
+//! The authentication server functions. They run on the server only; the browser calls them
+//! over HTTP (or navigates to them, for login and the callback).
+//!
+//! - `GET /login[?return_to=/path]` — starts the authorization code flow (PKCE S256, state,
+//!   nonce kept in the server-side session) and redirects to the provider. Also the Okta
+//!   "Initiate login URI".
+//! - `GET /authorization-code/callback` — checks state, exchanges the code, validates the ID
+//!   token and userinfo, rotates the session id, stores the tokens in the session only, and
+//!   redirects (303) to the saved return path. Any problem: 303 to `/auth/error?reason=…`.
+//! - `POST /logout` — same-origin only; destroys the session, then RP-initiated logout at the
+//!   provider when it has an end-session endpoint.
+//! - `auth_status` / `get_profile` — what the UI may know; both check the session themselves.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+
+use super::types::{ApiError, AuthStatus, Profile};
+
+/// Where the callback server function is mounted (a configured other path is routed to it).
+pub const DEFAULT_CALLBACK_PATH: &str = "/authorization-code/callback";
+
+#[server(prefix = "", endpoint = "login", input = GetUrl)]
+pub async fn login(return_to: Option<String>) -> Result<(), ApiError> {
+    ssr::login(return_to).await
+}
+
+#[server(prefix = "", endpoint = "authorization-code/callback", input = GetUrl)]
+pub async fn callback(
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+) -> Result<(), ApiError> {
+    ssr::callback(code, state, error, error_description).await
+}
+
+#[server(prefix = "", endpoint = "logout")]
+pub async fn logout() -> Result<(), ApiError> {
+    ssr::logout().await
+}
+
+/// Who is signed in, and the guard policy. Never fails for a signed-out visitor.
+#[server(endpoint = "auth_status")]
+pub async fn get_auth_status() -> Result<AuthStatus, ApiError> {
+    ssr::auth_status()
+}
+
+/// The profile page's data; `Unauthorized` without a signed-in session.
+#[server(endpoint = "profile")]
+pub async fn get_profile() -> Result<Profile, ApiError> {
+    ssr::profile()
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    //! The bodies of the server functions.
+
+    use axum::http::{HeaderValue, StatusCode, header, request::Parts};
+    use leptos::prelude::*;
+    use leptos_axum::ResponseOptions;
+    use serde_json::Value;
+    use tower_sessions::Session;
+
+    use crate::{
+        auth::{
+            error::AuthError,
+            middleware::CurrentAuth,
+            oidc::now,
+            reason::ErrorReason,
+            return_to::return_to_or,
+            session::{self, SignedIn},
+            types::{ApiError, AuthStatus, Claim, Profile},
+        },
+        server::AppState,
+    };
+
+    fn state() -> Result<AppState, ApiError> {
+        use_context::<AppState>().ok_or_else(|| {
+            tracing::error!("AppState missing from the Leptos context");
+            ApiError::Internal
+        })
+    }
+
+    fn parts() -> Result<Parts, ApiError> {
+        use_context::<Parts>().ok_or(ApiError::Internal)
+    }
+
+    fn session() -> Result<Session, ApiError> {
+        parts()?.extensions.get::<Session>().cloned().ok_or_else(|| {
+            tracing::error!("no session on the request: is the session layer installed?");
+            ApiError::Internal
+        })
+    }
+
+    /// The request's resolved authentication (set by the auth middleware).
+    pub fn current_auth() -> CurrentAuth {
+        use_context::<Parts>()
+            .and_then(|p| p.extensions.get::<CurrentAuth>().cloned())
+            .unwrap_or(CurrentAuth::SignedOut)
+    }
+
+    fn set_status(status: StatusCode) {
+        if let Some(res) = use_context::<ResponseOptions>() {
+            res.set_status(status);
+        }
+    }
+
+    /// Redirect with 303 See Other (for a plain browser request), or the server-function
+    /// redirect header (for a call made by the hydrated app, which then navigates).
+    pub fn see_other(location: &str) {
+        let Some(res) = use_context::<ResponseOptions>() else { return };
+        let Ok(value) = HeaderValue::from_str(location) else {
+            tracing::error!("redirect target is not a valid header value");
+            return;
+        };
+        res.insert_header(header::LOCATION, value);
+        res.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let browser = use_context::<Parts>()
+            .and_then(|p| p.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(|a| a.contains("text/html")))
+            .unwrap_or(false);
+        if browser {
+            res.set_status(StatusCode::SEE_OTHER);
+        } else {
+            res.insert_header(
+                header::HeaderName::from_static(leptos::server_fn::redirect::REDIRECT_HEADER),
+                HeaderValue::from_static(""),
+            );
+        }
+    }
+
+    fn error_page(reason: ErrorReason) {
+        see_other(&format!("/auth/error?reason={}", reason.code()));
+    }
+
+    pub async fn login(return_to: Option<String>) -> Result<(), ApiError> {
+        let state = state()?;
+        let target = return_to_or(return_to.as_deref(), &state.settings.auth.default_return_to).to_string();
+        match current_auth() {
+            CurrentAuth::SignedIn(_) => {
+                see_other(&target);
+                return Ok(());
+            }
+            CurrentAuth::Unavailable(reason) => {
+                error_page(reason);
+                return Ok(());
+            }
+            _ => {}
+        }
+        let result = async {
+            let (url, pending) = state.oidc().authorize(target).await?;
+            session::push_pending(&session().map_err(|_| AuthError::Internal("no session".into()))?, pending)
+                .await?;
+            Ok::<_, AuthError>(url)
+        }
+        .await;
+        match result {
+            Ok(url) => see_other(&url),
+            Err(e) => {
+                tracing::warn!(error = %e, "sign-in could not start");
+                error_page(e.reason());
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn callback(
+        code: Option<String>,
+        state_param: Option<String>,
+        error: Option<String>,
+        error_description: Option<String>,
+    ) -> Result<(), ApiError> {
+        let state = state()?;
+        let session = session()?;
+        match complete_sign_in(&state, &session, code, state_param, error, error_description).await {
+            Ok(return_to) => see_other(&return_to),
+            Err(e) => {
+                tracing::warn!(error = %e, "sign-in callback failed");
+                error_page(e.reason());
+            }
+        }
+        Ok(())
+    }
+
+    async fn complete_sign_in(
+        state: &AppState,
+        session: &Session,
+        code: Option<String>,
+        state_param: Option<String>,
+        error: Option<String>,
+        error_description: Option<String>,
+    ) -> Result<String, AuthError> {
+        // Consume the pending sign-in first, whatever happens next: a state is good once.
+        let pending = match state_param.as_deref() {
+            Some(s) if !s.is_empty() => session::take_pending(session, s).await?,
+            _ => None,
+        };
+        if let Some(code) = error {
+            let code: String = code.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
+            let description: String = error_description.unwrap_or_default().chars().take(200).collect();
+            tracing::info!(error = %code, description = %description, "provider returned an error");
+            return Err(AuthError::ProviderRedirectError { code });
+        }
+        let pending = pending.ok_or(AuthError::StateMismatch)?;
+        let code = code.filter(|c| !c.is_empty()).ok_or(AuthError::MissingCode)?;
+        let verified = state.oidc().exchange(&code, &pending).await?;
+        let signed_in = SignedIn::new(verified);
+        session::sign_in(session, &signed_in).await?;
+        tracing::info!(sub = %signed_in.verified.user.sub, "signed in");
+        Ok(pending.return_to)
+    }
+
+    pub async fn logout() -> Result<(), ApiError> {
+        let state = state()?;
+        let parts = parts()?;
+        if !same_origin(&parts, &state.settings.app_origin()) {
+            tracing::warn!("sign-out refused: foreign or missing Origin");
+            set_status(StatusCode::FORBIDDEN);
+            return Err(ApiError::Forbidden);
+        }
+        let session = session()?;
+        let id_token = session::signed_in(&session)
+            .await
+            .ok()
+            .flatten()
+            .map(|s| s.verified.tokens.id_token);
+        if let Err(e) = session::end(&session).await {
+            tracing::error!(error = %e, "sign-out: could not delete the session");
+            set_status(StatusCode::SERVICE_UNAVAILABLE);
+            return Err(e.to_api());
+        }
+        let target = match id_token {
+            Some(token) => state.oidc().end_session_url(Some(&token)).await,
+            None => None,
+        };
+        see_other(target.as_deref().unwrap_or("/"));
+        Ok(())
+    }
+
+    /// The request's Origin (or, without one, Referer) must be the app's own.
+    fn same_origin(parts: &Parts, app_origin: &str) -> bool {
+        let header_text = |name| parts.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+        if let Some(origin) = header_text(header::ORIGIN) {
+            return origin == app_origin;
+        }
+        match header_text(header::REFERER).and_then(|r| url::Url::parse(r).ok()) {
+            Some(referer) => referer.origin().ascii_serialization() == app_origin,
+            None => false,
+        }
+    }
+
+    pub fn auth_status() -> Result<AuthStatus, ApiError> {
+        let state = state()?;
+        let user = match current_auth() {
+            CurrentAuth::SignedIn(s) => Some(s.verified.user.clone()),
+            _ => None,
+        };
+        Ok(AuthStatus {
+            user,
+            policy: state.guard_policy(),
+        })
+    }
+
+    pub fn profile() -> Result<Profile, ApiError> {
+        let state = state()?;
+        let signed_in = match current_auth() {
+            CurrentAuth::SignedIn(s) => s,
+            CurrentAuth::Unavailable(ErrorReason::ProviderUnavailable) => {
+                set_status(StatusCode::SERVICE_UNAVAILABLE);
+                return Err(ApiError::ProviderUnavailable);
+            }
+            CurrentAuth::Unavailable(_) => {
+                set_status(StatusCode::SERVICE_UNAVAILABLE);
+                return Err(ApiError::SessionStoreUnavailable);
+            }
+            _ => {
+                set_status(StatusCode::UNAUTHORIZED);
+                return Err(ApiError::Unauthorized);
+            }
+        };
+        let v = &signed_in.verified;
+        let claims = v
+            .claims
+            .iter()
+            .map(|(name, value)| super::super::types::Claim {
+                name: name.clone(),
+                value: match value {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+            })
+            .collect::<Vec<Claim>>();
+        let settings = &state.settings;
+        let session_expires_at = (signed_in.last_seen_at + settings.session.idle_timeout.as_secs() as i64)
+            .min(signed_in.signed_in_at + settings.session.absolute_timeout.as_secs() as i64);
+        Ok(Profile {
+            user: v.user.clone(),
+            claims,
+            signed_in_at: signed_in.signed_in_at,
+            access_token_expires_at: v.tokens.access_expires_at,
+            last_refreshed_at: signed_in.last_refreshed_at,
+            id_token_expires_at: v.id_token_expires_at,
+            session_expires_at,
+            can_refresh: settings.auth.refresh && v.tokens.refresh_token.is_some(),
+            server_time: now(),
+        })
+    }
+}

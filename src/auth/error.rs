@@ -1,0 +1,77 @@
+//! Server-side authentication errors, with the details the log needs. Each maps to an
+//! [`ErrorReason`] (what the person is told) and an [`ApiError`] (what a server function
+//! returns). Details never leave the server.
+
+use super::{reason::ErrorReason, types::ApiError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("provider unavailable: {0}")]
+    ProviderUnavailable(String),
+    #[error("session store unavailable: {0}")]
+    Store(String),
+    #[error("callback state matches no pending sign-in")]
+    StateMismatch,
+    #[error("provider redirected back with error {code:?}")]
+    ProviderRedirectError { code: String },
+    #[error("callback without code or error")]
+    MissingCode,
+    #[error("token endpoint refused the authorization code: {0}")]
+    CodeRejected(String),
+    #[error("ID token rejected: {0}")]
+    InvalidIdToken(String),
+    #[error("userinfo rejected: {0}")]
+    UserInfo(String),
+    #[error("refresh refused by the provider: {0}")]
+    RefreshRejected(String),
+    #[error("session ended: {0}")]
+    SessionEnded(&'static str),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl AuthError {
+    pub fn reason(&self) -> ErrorReason {
+        match self {
+            AuthError::ProviderUnavailable(_) => ErrorReason::ProviderUnavailable,
+            AuthError::Store(_) => ErrorReason::SessionUnavailable,
+            AuthError::StateMismatch | AuthError::MissingCode => ErrorReason::StateMismatch,
+            AuthError::ProviderRedirectError { code } if code == "access_denied" => ErrorReason::AccessDenied,
+            AuthError::ProviderRedirectError { .. } => ErrorReason::ProviderError,
+            AuthError::CodeRejected(_) => ErrorReason::CodeRejected,
+            AuthError::InvalidIdToken(_) | AuthError::UserInfo(_) => ErrorReason::TokenInvalid,
+            AuthError::RefreshRejected(_) | AuthError::SessionEnded(_) => ErrorReason::SessionEnded,
+            AuthError::Internal(_) => ErrorReason::Unknown,
+        }
+    }
+
+    /// Logs the details (never token values: no variant carries one) and returns what the
+    /// client may see.
+    pub fn to_api(&self) -> ApiError {
+        match self {
+            AuthError::ProviderUnavailable(_) => ApiError::ProviderUnavailable,
+            AuthError::Store(_) => ApiError::SessionStoreUnavailable,
+            AuthError::Internal(_) => ApiError::Internal,
+            _ => ApiError::Unauthorized,
+        }
+    }
+
+    pub fn store(e: impl std::fmt::Display) -> Self {
+        AuthError::Store(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_and_statuses() {
+        let denied = AuthError::ProviderRedirectError { code: "access_denied".into() };
+        assert_eq!(denied.reason(), ErrorReason::AccessDenied);
+        assert!(denied.reason().status() < 500);
+        assert_eq!(AuthError::StateMismatch.reason().status(), 400);
+        assert_eq!(AuthError::ProviderUnavailable("x".into()).to_api(), ApiError::ProviderUnavailable);
+        assert_eq!(AuthError::Store("x".into()).reason().status(), 503);
+    }
+}

@@ -1,0 +1,124 @@
+//! Route guards for the reactive router.
+//!
+//! [`Guard`] wraps a route's view. It asks the server who is signed in (the `get_auth_status`
+//! server function — on the server during rendering, over HTTP after client-side navigation)
+//! and, when the route needs sign-in and nobody is signed in, sends the browser to
+//! `/login?return_to=<this page>`: a 302 during server rendering, a full navigation in the
+//! browser (sign-in leaves the app for the provider). The guard is UX; the security boundary
+//! is the server functions, which check the session themselves.
+
+use leptos::either::EitherOf3;
+use leptos::prelude::*;
+use leptos_router::hooks::use_location;
+
+use super::{
+    api::get_auth_status,
+    return_to::login_url,
+    types::{ApiError, AuthStatus},
+};
+
+/// The app-wide view of who is signed in (for the navigation bar).
+#[derive(Clone, Copy)]
+pub struct AuthContext {
+    pub status: Resource<Result<AuthStatus, ApiError>>,
+}
+
+/// Provides [`AuthContext`]; call once in the app root.
+pub fn provide_auth() -> AuthContext {
+    let ctx = AuthContext {
+        status: Resource::new(|| (), |_| get_auth_status()),
+    };
+    provide_context(ctx);
+    ctx
+}
+
+pub fn use_auth() -> AuthContext {
+    use_context::<AuthContext>().unwrap_or_else(provide_auth)
+}
+
+/// Sends the browser to sign-in, coming back to `path` afterwards.
+pub fn go_to_login(path: &str) {
+    let url = login_url(path);
+    #[cfg(feature = "ssr")]
+    leptos_axum::redirect(&url);
+    #[cfg(not(feature = "ssr"))]
+    {
+        let _ = window().location().set_href(&url);
+    }
+}
+
+/// The current path with its query string.
+pub fn current_path() -> String {
+    let location = use_location();
+    let path = location.pathname.get_untracked();
+    let search = location.search.get_untracked();
+    if search.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", search.trim_start_matches('?'))
+    }
+}
+
+/// Renders `children` only for a signed-in person when the route needs it (`protected`, or
+/// sign-in required everywhere by settings and the path is not public).
+#[component]
+pub fn Guard(#[prop(optional)] protected: bool, children: ChildrenFn) -> impl IntoView {
+    let check = Resource::new(|| (), |_| get_auth_status());
+    let path = current_path();
+    let bare_path = use_location().pathname.get_untracked();
+    let children = StoredValue::new(children);
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Checking your session…"</p> }>
+            {
+                let path = path.clone();
+                let bare_path = bare_path.clone();
+                move || {
+                    let path = path.clone();
+                    let bare_path = bare_path.clone();
+                    Suspend::new(async move {
+                        match check.await {
+                            Ok(status)
+                                if status.user.is_none()
+                                    && status.policy.requires_sign_in(&bare_path, protected) =>
+                            {
+                                go_to_login(&path);
+                                EitherOf3::A(view! { <p class="muted">"Redirecting to sign-in…"</p> })
+                            }
+                            Ok(_) => EitherOf3::B(children.read_value()()),
+                            Err(error) => EitherOf3::C(view! { <ErrorNotice error /> }),
+                        }
+                    })
+                }
+            }
+        </Suspense>
+    }
+}
+
+/// A server-function error in plain words, with a way back.
+#[component]
+pub fn ErrorNotice(error: ApiError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        use axum::http::StatusCode;
+        let status = match error {
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::ProviderUnavailable | ApiError::SessionStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+            res.set_status(status);
+        }
+    }
+    view! {
+        <section class="card error" role="alert">
+            <h1>"We could not load this page"</h1>
+            <p>{error.to_string()}</p>
+            <p>
+                <a class="button" href=current_path() rel="external">"Try again"</a>
+                " "
+                <a class="button secondary" href="/">"Home"</a>
+            </p>
+        </section>
+    }
+}

@@ -1,0 +1,146 @@
+//! The axum middleware that resolves "who is signed in" once per request.
+//!
+//! It runs inside the session layer, asks the [`SessionKeeper`](super::refresh::SessionKeeper)
+//! (which refreshes tokens when due), and puts a [`CurrentAuth`] into the request's
+//! extensions, where server functions and server-side rendering read it (Leptos copies the
+//! request parts into its context). When settings require sign-in everywhere, it also turns
+//! signed-out page loads of non-public paths into a redirect to `/login?return_to=…` — this is
+//! the security boundary for whole pages; server functions check the session themselves.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use tower_sessions::Session;
+
+use super::{
+    reason::ErrorReason,
+    refresh::Resolved,
+    return_to::login_url,
+    session::SignedIn,
+    types::GuardPolicy,
+};
+use crate::server::AppState;
+
+/// The request's authentication, as resolved by [`resolve_auth`].
+#[derive(Clone, Debug)]
+pub enum CurrentAuth {
+    SignedOut,
+    SignedIn(Arc<SignedIn>),
+    /// The session ended during this request (timeout, refresh refused).
+    Ended,
+    /// The session store or the provider is down.
+    Unavailable(ErrorReason),
+}
+
+impl CurrentAuth {
+    pub fn signed_in(&self) -> Option<&Arc<SignedIn>> {
+        match self {
+            CurrentAuth::SignedIn(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Paths that never need the session (static assets, health check).
+fn skips_session(path: &str) -> bool {
+    path.starts_with("/pkg/") || path == "/favicon.ico" || path == "/healthz"
+}
+
+/// Server-function endpoints (they check the session themselves).
+fn is_server_fn(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
+pub async fn resolve_auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if skips_session(&path) {
+        return next.run(req).await;
+    }
+    let session = req.extensions().get::<Session>().cloned();
+    let (auth, touched) = match &session {
+        None => (CurrentAuth::SignedOut, false),
+        Some(session) => match state.keeper.resolve(session).await {
+            Ok((Resolved::SignedOut, _)) => (CurrentAuth::SignedOut, false),
+            Ok((Resolved::Ended, _)) => (CurrentAuth::Ended, false),
+            Ok((Resolved::SignedIn(s), touched)) => (CurrentAuth::SignedIn(s), touched),
+            Err(e) => {
+                tracing::warn!(error = %e, path = %path, "could not resolve the session");
+                (CurrentAuth::Unavailable(e.reason()), false)
+            }
+        },
+    };
+
+    let policy = state.guard_policy();
+    if policy.require_all && !policy.is_public(&path) && !is_server_fn(&path) {
+        match &auth {
+            CurrentAuth::SignedIn(_) => {}
+            CurrentAuth::Unavailable(reason) => return unavailable(*reason),
+            CurrentAuth::SignedOut | CurrentAuth::Ended => {
+                if req.method() == axum::http::Method::GET || req.method() == axum::http::Method::HEAD {
+                    let target = req
+                        .uri()
+                        .path_and_query()
+                        .map(|p| p.as_str().to_string())
+                        .unwrap_or_else(|| path.clone());
+                    return see_other(&login_url(&target));
+                }
+                return (StatusCode::UNAUTHORIZED, "Sign-in required.").into_response();
+            }
+        }
+    }
+
+    let cookie = if touched {
+        session.as_ref().and_then(|s| s.id()).map(|id| state.session_cookie(&id.to_string()))
+    } else {
+        None
+    };
+    req.extensions_mut().insert(auth);
+    let mut response = next.run(req).await;
+    if let Some(cookie) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// A 303 to a same-site path.
+pub fn see_other(location: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(header::LOCATION, location)
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::empty())
+        .unwrap_or_else(|_| StatusCode::SEE_OTHER.into_response())
+}
+
+fn unavailable(reason: ErrorReason) -> Response {
+    let status = StatusCode::from_u16(reason.status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/signin.css\"></head><body><main class=\"card error\">\
+         <h1>{title}</h1><p>{text}</p><p><a class=\"button\" href=\"/\">Back to the home page</a></p>\
+         </main></body></html>",
+        title = reason.title(),
+        text = reason.explanation()
+    );
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::RETRY_AFTER, "5")],
+        body,
+    )
+        .into_response()
+}
+
+impl AppState {
+    pub fn guard_policy(&self) -> GuardPolicy {
+        GuardPolicy {
+            require_all: self.settings.auth.require_auth_everywhere,
+            public_paths: self.settings.auth.public_paths.clone(),
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Authentication: everything about signing people in and keeping them signed in.
+//!
+//! Shared by server and browser: [`types`] (what the browser may know), [`return_to`],
+//! [`reason`] (error kinds in plain words), [`api`] (server functions) and [`guard`] (route
+//! guards). Server only (`ssr`): [`oidc`] (the provider client), [`session`] (session
+//! contents), [`refresh`] (session rules and single-flight refresh), [`middleware`] (resolves
+//! the session once per request), [`error`] and [`secret`].
+
+pub mod api;
+pub mod guard;
+pub mod reason;
+pub mod return_to;
+pub mod types;
+
+#[cfg(feature = "ssr")]
+pub mod error;
+#[cfg(feature = "ssr")]
+pub mod middleware;
+#[cfg(feature = "ssr")]
+pub mod oidc;
+#[cfg(feature = "ssr")]
+pub mod refresh;
+#[cfg(feature = "ssr")]
+pub mod secret;
+#[cfg(feature = "ssr")]
+pub mod session;

@@ -1,0 +1,567 @@
+//! The OpenID Provider client: discovery, the authorization URL (code flow, PKCE S256, state,
+//! nonce), code exchange, ID-token validation, userinfo, refresh and the end-session URL.
+//!
+//! All protocol and JWT/JWKS work is the `openidconnect` crate's; this module only adds what
+//! it leaves to the application: an RS256 allow-list, clock skew on `exp`/`iat`, the `azp`
+//! check, re-fetching the JWKS once when a token names an unknown key, and caching discovery
+//! so a provider that is down at start-up is picked up later without a restart.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use chrono::Utc;
+use openidconnect::{
+    AccessToken, AccessTokenHash, AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError,
+    ClientId, ClientSecret, CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    PostLogoutRedirectUrl, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, SubjectIdentifier,
+    TokenResponse as _, UserInfoError,
+    core::{
+        CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
+        CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+        CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse,
+        CoreTokenType,
+    },
+    {LogoutRequest, ProviderMetadataWithLogout},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tokio::sync::RwLock;
+
+use super::{error::AuthError, secret::Secret, types::User};
+use crate::settings::{OidcSettings, TokenAuthMethod};
+
+/// Claims beyond the standard ones (Okta's `ver`, `idp`, `groups`, …), kept for display.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct OtherClaims {
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+impl AdditionalClaims for OtherClaims {}
+
+type IdTokenFields = openidconnect::IdTokenFields<
+    OtherClaims,
+    EmptyExtraTokenFields,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+pub type OidcTokenResponse = StandardTokenResponse<IdTokenFields, CoreTokenType>;
+pub type IdToken = openidconnect::IdToken<
+    OtherClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+type IdTokenClaims = openidconnect::IdTokenClaims<OtherClaims, CoreGenderClaim>;
+type UserInfoClaims = openidconnect::UserInfoClaims<OtherClaims, CoreGenderClaim>;
+type Client = openidconnect::Client<
+    OtherClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJsonWebKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    OidcTokenResponse,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// Claims that are protocol plumbing, not information about the person.
+const HIDDEN_CLAIMS: [&str; 3] = ["nonce", "at_hash", "c_hash"];
+/// Claims userinfo must not overwrite.
+const PROTOCOL_CLAIMS: [&str; 8] = ["iss", "aud", "exp", "iat", "sub", "azp", "auth_time", "sid"];
+
+/// What `/login` must remember until the callback: kept in the server-side session only.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PendingLogin {
+    pub state: Secret,
+    pub nonce: Secret,
+    pub pkce_verifier: Secret,
+    pub return_to: String,
+    pub created_at: i64,
+}
+
+/// Tokens of a signed-in session. Server-side only.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Tokens {
+    pub access_token: Secret,
+    /// Unix seconds; `None` when the provider did not say.
+    pub access_expires_at: Option<i64>,
+    pub refresh_token: Option<Secret>,
+    pub id_token: Secret,
+}
+
+/// A validated sign-in or refresh result.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Verified {
+    pub user: User,
+    /// ID-token claims (plus userinfo), without nonce/at_hash/c_hash.
+    pub claims: Map<String, Value>,
+    pub tokens: Tokens,
+    pub id_token_expires_at: i64,
+}
+
+struct Discovered {
+    client: Client,
+    end_session: Option<openidconnect::EndSessionUrl>,
+    fetched_at: Instant,
+}
+
+/// How long discovery (metadata + JWKS) is trusted before it is fetched again.
+const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
+/// After a failed discovery, calls fail fast for this long instead of hammering the provider.
+const DISCOVERY_BACKOFF: Duration = Duration::from_secs(2);
+
+/// The provider, discovered lazily and cached.
+pub struct OidcClient {
+    settings: OidcSettings,
+    issuer: String,
+    redirect_uri: String,
+    post_logout_redirect_uri: String,
+    skew: Duration,
+    use_userinfo: bool,
+    http: reqwest::Client,
+    cached: RwLock<Option<Arc<Discovered>>>,
+    last_failure: Mutex<Option<Instant>>,
+    /// Outbound calls made (discovery counts as one per document), for benchmarks and tests.
+    pub calls: CallCounter,
+}
+
+/// Counts outbound calls by kind.
+#[derive(Default, Debug)]
+pub struct CallCounter {
+    pub discovery: std::sync::atomic::AtomicU64,
+    pub token: std::sync::atomic::AtomicU64,
+    pub refresh: std::sync::atomic::AtomicU64,
+    pub userinfo: std::sync::atomic::AtomicU64,
+}
+
+fn bump(c: &std::sync::atomic::AtomicU64) {
+    c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+impl OidcClient {
+    /// `settings.issuer` must be set.
+    pub fn new(
+        settings: &OidcSettings,
+        redirect_uri: String,
+        app_base: &str,
+        skew: Duration,
+        use_userinfo: bool,
+    ) -> Result<Self, AuthError> {
+        let issuer = settings
+            .issuer
+            .clone()
+            .ok_or_else(|| AuthError::Internal("no issuer configured".into()))?;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(settings.http_timeout)
+            .connect_timeout(settings.http_timeout.min(Duration::from_secs(3)))
+            .build()
+            .map_err(|e| AuthError::Internal(format!("http client: {e}")))?;
+        Ok(Self {
+            settings: settings.clone(),
+            issuer,
+            redirect_uri,
+            post_logout_redirect_uri: format!("{app_base}/"),
+            skew,
+            use_userinfo,
+            http,
+            cached: RwLock::new(None),
+            last_failure: Mutex::new(None),
+            calls: CallCounter::default(),
+        })
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The discovered provider; discovers on first use, after the TTL, or when `force`d.
+    async fn discovered(&self, force: bool) -> Result<Arc<Discovered>, AuthError> {
+        if !force {
+            if let Some(d) = self.cached.read().await.as_ref() {
+                if d.fetched_at.elapsed() < DISCOVERY_TTL {
+                    return Ok(d.clone());
+                }
+            }
+        }
+        let mut slot = self.cached.write().await;
+        // someone else may have refreshed while we waited for the lock
+        if let Some(d) = slot.as_ref() {
+            if d.fetched_at.elapsed() < Duration::from_secs(1)
+                || (!force && d.fetched_at.elapsed() < DISCOVERY_TTL)
+            {
+                return Ok(d.clone());
+            }
+        }
+        if let Some(at) = *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) {
+            if at.elapsed() < DISCOVERY_BACKOFF {
+                return match slot.as_ref() {
+                    Some(d) => Ok(d.clone()), // stale but usable
+                    None => Err(AuthError::ProviderUnavailable("discovery failed moments ago".into())),
+                };
+            }
+        }
+        match self.discover().await {
+            Ok(d) => {
+                let d = Arc::new(d);
+                *slot = Some(d.clone());
+                *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                Ok(d)
+            }
+            Err(e) => {
+                *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+                match slot.as_ref() {
+                    Some(d) if !force => {
+                        tracing::warn!(error = %e, "re-discovery failed; keeping the cached provider metadata");
+                        Ok(d.clone())
+                    }
+                    _ => Err(e),
+                }
+            }
+        }
+    }
+
+    async fn discover(&self) -> Result<Discovered, AuthError> {
+        let issuer = IssuerUrl::new(self.issuer.clone())
+            .map_err(|e| AuthError::Internal(format!("issuer URL: {e}")))?;
+        bump(&self.calls.discovery);
+        let metadata = ProviderMetadataWithLogout::discover_async(issuer, &self.http)
+            .await
+            .map_err(|e| {
+                let detail = error_chain(&e);
+                tracing::warn!(issuer = %self.issuer, error = %detail, "OpenID Provider discovery failed");
+                AuthError::ProviderUnavailable(detail)
+            })?;
+        let end_session = metadata.additional_metadata().end_session_endpoint.clone();
+        let redirect = RedirectUrl::new(self.redirect_uri.clone())
+            .map_err(|e| AuthError::Internal(format!("redirect URI: {e}")))?;
+        let mut client: Client = openidconnect::Client::from_provider_metadata(
+            metadata,
+            ClientId::new(self.settings.client_id.clone()),
+            self.settings
+                .client_secret
+                .as_ref()
+                .map(|s| ClientSecret::new(s.expose().to_string())),
+        )
+        .set_redirect_uri(redirect);
+        client = client.set_auth_type(match self.settings.token_auth_method {
+            TokenAuthMethod::ClientSecretBasic => AuthType::BasicAuth,
+            TokenAuthMethod::ClientSecretPost => AuthType::RequestBody,
+        });
+        tracing::info!(issuer = %self.issuer, "OpenID Provider discovered");
+        Ok(Discovered {
+            client,
+            end_session,
+            fetched_at: Instant::now(),
+        })
+    }
+
+    /// Starts a sign-in: the provider URL to redirect to and what to remember.
+    pub async fn authorize(&self, return_to: String) -> Result<(String, PendingLogin), AuthError> {
+        let d = self.discovered(false).await?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = d.client.authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        );
+        for scope in self.settings.scopes.iter().filter(|s| *s != "openid") {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
+        Ok((
+            url.to_string(),
+            PendingLogin {
+                state: Secret::new(state.secret().clone()),
+                nonce: Secret::new(nonce.secret().clone()),
+                pkce_verifier: Secret::new(verifier.secret().clone()),
+                return_to,
+                created_at: now(),
+            },
+        ))
+    }
+
+    /// Exchanges the code (with the PKCE verifier) and validates everything that came back.
+    pub async fn exchange(&self, code: &str, pending: &PendingLogin) -> Result<Verified, AuthError> {
+        let d = self.discovered(false).await?;
+        let request = d
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .map_err(|e| AuthError::Internal(format!("token endpoint: {e}")))?
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.expose().to_string()));
+        bump(&self.calls.token);
+        let response = request.request_async(&self.http).await.map_err(|e| match e {
+            RequestTokenError::ServerResponse(r) => {
+                AuthError::CodeRejected(format!("{} {}", r.error(), r.error_description().map_or("", |s| s.as_str())))
+            }
+            RequestTokenError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
+            other => AuthError::CodeRejected(error_chain(&other)),
+        })?;
+        let nonce = Nonce::new(pending.nonce.expose().to_string());
+        self.verify_response(response, IdTokenCheck::Login(&nonce), None).await
+    }
+
+    /// Redeems a refresh token. `Ok` carries the new tokens, the ID token (when the provider
+    /// sent one) validated with the same `sub`; a missing new refresh token keeps the old one.
+    pub async fn refresh(&self, refresh_token: &Secret, previous: &Verified) -> Result<Verified, AuthError> {
+        let d = self.discovered(false).await?;
+        let token = RefreshToken::new(refresh_token.expose().to_string());
+        let request = d
+            .client
+            .exchange_refresh_token(&token)
+            .map_err(|e| AuthError::Internal(format!("token endpoint: {e}")))?;
+        bump(&self.calls.refresh);
+        let response = request.request_async(&self.http).await.map_err(|e| match e {
+            RequestTokenError::ServerResponse(r) => AuthError::RefreshRejected(r.error().to_string()),
+            RequestTokenError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
+            other => AuthError::ProviderUnavailable(error_chain(&other)),
+        })?;
+        self.verify_response(response, IdTokenCheck::Refresh, Some(previous)).await
+    }
+
+    async fn verify_response(
+        &self,
+        response: OidcTokenResponse,
+        check: IdTokenCheck<'_>,
+        previous: Option<&Verified>,
+    ) -> Result<Verified, AuthError> {
+        let access_token = response.access_token().clone();
+        let access_expires_at = response.expires_in().map(|d| now() + d.as_secs() as i64);
+        let refresh_token = response
+            .refresh_token()
+            .map(|r| Secret::new(r.secret().clone()))
+            .or_else(|| previous.and_then(|p| p.tokens.refresh_token.clone()));
+
+        let (id_token_text, mut claims, id_token_expires_at) = match response.id_token() {
+            Some(id_token) => {
+                let claims = self.verify_id_token(id_token, &check, &access_token).await?;
+                let expires_at = claims.expiration().timestamp();
+                let json = claims_json(&claims)?;
+                (id_token.to_string(), json, expires_at)
+            }
+            None => match previous {
+                // a refresh may come without an ID token: keep the validated one
+                Some(p) => (p.tokens.id_token.expose().to_string(), p.claims.clone(), p.id_token_expires_at),
+                None => return Err(AuthError::InvalidIdToken("token response has no id_token".into())),
+            },
+        };
+        let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_string();
+        if let Some(p) = previous {
+            if p.user.sub != sub {
+                return Err(AuthError::InvalidIdToken(format!(
+                    "subject changed on refresh ({} → {sub})",
+                    p.user.sub
+                )));
+            }
+        }
+        if let Some(p) = previous {
+            // claims from the previous userinfo call that this ID token does not repeat
+            for (k, v) in &p.claims {
+                claims.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+
+        let tokens = Tokens {
+            access_token: Secret::new(access_token.secret().clone()),
+            access_expires_at,
+            refresh_token,
+            id_token: Secret::new(id_token_text),
+        };
+        let mut verified = Verified {
+            user: user_from_claims(&claims),
+            claims,
+            tokens,
+            id_token_expires_at,
+        };
+        if matches!(check, IdTokenCheck::Login(_)) || previous.is_some() {
+            self.merge_userinfo(&mut verified, &access_token).await?;
+        }
+        Ok(verified)
+    }
+
+    async fn verify_id_token(
+        &self,
+        id_token: &IdToken,
+        check: &IdTokenCheck<'_>,
+        access_token: &AccessToken,
+    ) -> Result<IdTokenClaims, AuthError> {
+        let mut attempt = 0;
+        loop {
+            let d = self.discovered(attempt > 0).await?;
+            let verifier = self.verifier(&d.client);
+            let result = match check {
+                IdTokenCheck::Login(nonce) => id_token.claims(&verifier, *nonce).cloned(),
+                // a refreshed ID token carries no new nonce (or the original one)
+                IdTokenCheck::Refresh => id_token.claims(&verifier, |_: Option<&Nonce>| Ok(())).cloned(),
+            };
+            match result {
+                Ok(claims) => {
+                    self.check_azp_and_at_hash(id_token, &claims, &verifier, access_token)?;
+                    return Ok(claims);
+                }
+                Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey))
+                    if attempt == 0 =>
+                {
+                    // the provider may have rotated its keys: fetch the JWKS again, once
+                    tracing::info!("ID token names an unknown key; fetching the JWKS again");
+                    attempt += 1;
+                }
+                Err(e) => return Err(AuthError::InvalidIdToken(e.to_string())),
+            }
+        }
+    }
+
+    fn verifier<'a>(&self, client: &'a Client) -> openidconnect::IdTokenVerifier<'a, CoreJsonWebKey> {
+        let skew = chrono::Duration::from_std(self.skew).unwrap_or_default();
+        client
+            .id_token_verifier()
+            .set_allowed_algs([CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256])
+            .set_time_fn(move || Utc::now() - skew)
+            .set_issue_time_verifier_fn(move |iat| {
+                if iat > Utc::now() + skew {
+                    Err(format!("issued in the future ({iat})"))
+                } else {
+                    Ok(())
+                }
+            })
+    }
+
+    fn check_azp_and_at_hash(
+        &self,
+        id_token: &IdToken,
+        claims: &IdTokenClaims,
+        verifier: &openidconnect::IdTokenVerifier<'_, CoreJsonWebKey>,
+        access_token: &AccessToken,
+    ) -> Result<(), AuthError> {
+        match claims.authorized_party() {
+            Some(azp) if azp.as_str() != self.settings.client_id => {
+                return Err(AuthError::InvalidIdToken(format!("azp {} is not this client", azp.as_str())));
+            }
+            None if claims.audiences().len() > 1 => {
+                return Err(AuthError::InvalidIdToken("several audiences but no azp".into()));
+            }
+            _ => {}
+        }
+        if let Some(expected) = claims.access_token_hash() {
+            let alg = id_token
+                .signing_alg()
+                .map_err(|e| AuthError::InvalidIdToken(e.to_string()))?;
+            let key = id_token
+                .signing_key(verifier)
+                .map_err(|e| AuthError::InvalidIdToken(e.to_string()))?;
+            let actual = AccessTokenHash::from_token(access_token, alg, key)
+                .map_err(|e| AuthError::InvalidIdToken(e.to_string()))?;
+            if actual != *expected {
+                return Err(AuthError::InvalidIdToken("at_hash does not match the access token".into()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn merge_userinfo(&self, verified: &mut Verified, access_token: &AccessToken) -> Result<(), AuthError> {
+        if !self.use_userinfo {
+            return Ok(());
+        }
+        let d = self.discovered(false).await?;
+        let Ok(request) = d.client.user_info(
+            access_token.clone(),
+            Some(SubjectIdentifier::new(verified.user.sub.clone())),
+        ) else {
+            return Ok(()); // provider has no userinfo endpoint
+        };
+        bump(&self.calls.userinfo);
+        let info: UserInfoClaims = request.request_async(&self.http).await.map_err(|e| match e {
+            UserInfoError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
+            UserInfoError::ClaimsVerification(e) => AuthError::UserInfo(e.to_string()),
+            other => AuthError::UserInfo(error_chain(&other)),
+        })?;
+        let Value::Object(map) = serde_json::to_value(&info).map_err(|e| AuthError::Internal(e.to_string()))? else {
+            return Ok(());
+        };
+        for (k, v) in map {
+            if !PROTOCOL_CLAIMS.contains(&k.as_str()) && !HIDDEN_CLAIMS.contains(&k.as_str()) && !v.is_null() {
+                verified.claims.insert(k, v);
+            }
+        }
+        verified.user = user_from_claims(&verified.claims);
+        Ok(())
+    }
+
+    /// The provider's end-session URL with `id_token_hint` and `post_logout_redirect_uri`,
+    /// when the provider has one (from cached discovery; tries discovery once if needed).
+    pub async fn end_session_url(&self, id_token: Option<&Secret>) -> Option<String> {
+        let d = self.discovered(false).await.ok()?;
+        let endpoint = d.end_session.clone()?;
+        let mut request = LogoutRequest::from(endpoint)
+            .set_client_id(ClientId::new(self.settings.client_id.clone()));
+        if let Ok(redirect) = PostLogoutRedirectUrl::new(self.post_logout_redirect_uri.clone()) {
+            request = request.set_post_logout_redirect_uri(redirect);
+        }
+        if let Some(token) = id_token.and_then(|t| t.expose().parse::<IdToken>().ok()) {
+            request = request.set_id_token_hint(&token);
+        }
+        Some(request.http_get_url().to_string())
+    }
+}
+
+enum IdTokenCheck<'a> {
+    Login(&'a Nonce),
+    Refresh,
+}
+
+fn claims_json(claims: &IdTokenClaims) -> Result<Map<String, Value>, AuthError> {
+    match serde_json::to_value(claims) {
+        Ok(Value::Object(mut map)) => {
+            for hidden in HIDDEN_CLAIMS {
+                map.remove(hidden);
+            }
+            map.retain(|_, v| !v.is_null());
+            Ok(map)
+        }
+        Ok(_) => Err(AuthError::Internal("claims are not an object".into())),
+        Err(e) => Err(AuthError::Internal(e.to_string())),
+    }
+}
+
+/// The display claims of the person.
+pub fn user_from_claims(claims: &Map<String, Value>) -> User {
+    let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_string);
+    User {
+        sub: text("sub").unwrap_or_default(),
+        name: text("name"),
+        email: text("email"),
+        preferred_username: text("preferred_username"),
+    }
+}
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    Utc::now().timestamp()
+}
+
+/// An error and its sources on one line (reqwest hides the useful part in `source()`).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

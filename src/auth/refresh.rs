@@ -1,0 +1,317 @@
+//! The session keeper: turns a request's session into "who is signed in", enforcing the
+//! session rules and keeping tokens fresh.
+//!
+//! For every request (see [`super::middleware`]) it
+//! 1. ends the session when the absolute lifetime or the idle timeout has passed;
+//! 2. refreshes the access token when it expires within the configured margin — **single
+//!    flight**: the session's lock (in-process, plus a lock in the shared store when there is
+//!    one) lets exactly one request call the provider; the others wait, then re-read the record
+//!    from the store and use the tokens the winner saved. The new refresh token is saved before
+//!    anything uses it; a response without one keeps the old one;
+//! 3. ends the session cleanly on `invalid_grant`, a changed `sub` or an ID token that fails
+//!    validation; keeps serving on the current access token while the provider is unreachable,
+//!    retrying with exponential backoff, and reports "provider unavailable" once it has expired;
+//! 4. "touches" the session (last seen, store expiry) at most every 1/24 of the idle timeout.
+//!
+//! Refresh and touch write the record straight to the store under the lock after re-reading
+//! it, never through the request's cached copy, so no request can write stale tokens back.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, Weak},
+    time::{Duration, Instant},
+};
+
+use tower_sessions::{Session, session::Id};
+
+use super::{
+    error::AuthError,
+    oidc::{OidcClient, now},
+    session::{self, SharedStore, SignedIn},
+};
+use crate::settings::Settings;
+
+/// A lock on one session, held while its record is read, changed and written back.
+pub struct SessionGuard {
+    _local: tokio::sync::OwnedMutexGuard<()>,
+    _remote: Option<Box<dyn Send + Sync>>,
+}
+
+/// A lock in the shared session store (for several instances). Implementations must expire
+/// the lock by themselves so a crashed holder cannot block a session forever.
+#[async_trait::async_trait]
+pub trait RemoteLock: Send + Sync {
+    /// Waits up to `wait` for the lock; `Ok(None)` when it could not be had in time. The
+    /// returned guard releases the lock when dropped.
+    async fn acquire(&self, key: &str, ttl: Duration, wait: Duration)
+    -> Result<Option<Box<dyn Send + Sync>>, AuthError>;
+}
+
+/// Per-session locks: an in-process mutex, then the store's lock when configured.
+#[derive(Default)]
+pub struct SessionLocks {
+    local: Mutex<HashMap<Id, Weak<tokio::sync::Mutex<()>>>>,
+    remote: Option<Arc<dyn RemoteLock>>,
+}
+
+impl SessionLocks {
+    pub fn new(remote: Option<Arc<dyn RemoteLock>>) -> Self {
+        Self {
+            local: Mutex::default(),
+            remote,
+        }
+    }
+
+    /// `Ok(None)`: the remote lock could not be had within `wait`.
+    pub async fn lock(&self, id: &Id, ttl: Duration, wait: Duration) -> Result<Option<SessionGuard>, AuthError> {
+        let mutex = {
+            let mut map = self.local.lock().unwrap_or_else(|e| e.into_inner());
+            if map.len() > 1024 {
+                map.retain(|_, w| w.strong_count() > 0);
+            }
+            match map.get(id).and_then(Weak::upgrade) {
+                Some(m) => m,
+                None => {
+                    let m = Arc::new(tokio::sync::Mutex::new(()));
+                    map.insert(*id, Arc::downgrade(&m));
+                    m
+                }
+            }
+        };
+        let local = match tokio::time::timeout(wait, mutex.lock_owned()).await {
+            Ok(g) => g,
+            Err(_) => return Ok(None),
+        };
+        let remote = match &self.remote {
+            Some(r) => match r.acquire(&format!("signin:lock:{id}"), ttl, wait).await? {
+                Some(g) => Some(g),
+                None => return Ok(None),
+            },
+            None => None,
+        };
+        Ok(Some(SessionGuard {
+            _local: local,
+            _remote: remote,
+        }))
+    }
+}
+
+/// What the request learns about its session.
+#[derive(Clone, Debug)]
+pub enum Resolved {
+    SignedOut,
+    SignedIn(Arc<SignedIn>),
+    /// The session just ended (timed out, refresh refused): the person must sign in again.
+    Ended,
+}
+
+#[derive(Clone, Copy)]
+struct Backoff {
+    failures: u32,
+    until: Instant,
+}
+
+/// Keeps sessions valid and fresh. One per process.
+pub struct SessionKeeper {
+    pub store: SharedStore,
+    pub oidc: Arc<OidcClient>,
+    pub locks: SessionLocks,
+    settings: Arc<Settings>,
+    backoff: Mutex<HashMap<Id, Backoff>>,
+}
+
+impl SessionKeeper {
+    pub fn new(store: SharedStore, oidc: Arc<OidcClient>, locks: SessionLocks, settings: Arc<Settings>) -> Self {
+        Self {
+            store,
+            oidc,
+            locks,
+            settings,
+            backoff: Mutex::default(),
+        }
+    }
+
+    fn lock_ttl(&self) -> Duration {
+        self.settings.oidc.http_timeout * 2 + Duration::from_secs(5)
+    }
+
+    /// The store expiry for a session touched now (idle timeout, capped by the absolute end).
+    fn expiry_date(&self, s: &SignedIn) -> time::OffsetDateTime {
+        let idle_end = now() + self.settings.session.idle_timeout.as_secs() as i64;
+        let absolute_end = s.signed_in_at + self.settings.session.absolute_timeout.as_secs() as i64;
+        time::OffsetDateTime::from_unix_timestamp(idle_end.min(absolute_end))
+            .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+    }
+
+    fn touch_interval(&self) -> i64 {
+        (self.settings.session.idle_timeout.as_secs() as i64 / 24).max(1)
+    }
+
+    fn needs_refresh(&self, s: &SignedIn, t: i64) -> bool {
+        match s.verified.tokens.access_expires_at {
+            Some(exp) => t >= exp - self.settings.auth.refresh_margin.as_secs() as i64,
+            None => false,
+        }
+    }
+
+    fn can_refresh(&self, s: &SignedIn) -> bool {
+        self.settings.auth.refresh && s.verified.tokens.refresh_token.is_some()
+    }
+
+    fn expired(s: &SignedIn, t: i64) -> bool {
+        s.verified.tokens.access_expires_at.is_some_and(|exp| t >= exp)
+    }
+
+    /// Resolves the request's session. The second value tells whether the session was
+    /// touched (its cookie's lifetime should be renewed).
+    pub async fn resolve(&self, session: &Session) -> Result<(Resolved, bool), AuthError> {
+        if session.id().is_none() {
+            return Ok((Resolved::SignedOut, false));
+        }
+        let Some(mut current) = session::signed_in(session).await? else {
+            return Ok((Resolved::SignedOut, false));
+        };
+        let t = now();
+        let rules = &self.settings.session;
+        if t >= current.signed_in_at + rules.absolute_timeout.as_secs() as i64 {
+            tracing::info!("session reached its absolute lifetime; signing out");
+            session::end(session).await?;
+            return Ok((Resolved::Ended, false));
+        }
+        if t >= current.last_seen_at + rules.idle_timeout.as_secs() as i64 {
+            tracing::info!("session idle for too long; signing out");
+            session::end(session).await?;
+            return Ok((Resolved::Ended, false));
+        }
+        if self.needs_refresh(&current, t) {
+            if self.can_refresh(&current) {
+                match self.refresh(session, current).await? {
+                    Some(fresh) => current = fresh,
+                    None => return Ok((Resolved::Ended, false)),
+                }
+            } else if Self::expired(&current, t) {
+                tracing::info!("access token expired and cannot be refreshed; signing out");
+                session::end(session).await?;
+                return Ok((Resolved::Ended, false));
+            }
+        }
+        let mut touched = false;
+        if now() - current.last_seen_at >= self.touch_interval() {
+            if let Some(fresh) = self.touch(session).await? {
+                current = fresh;
+                touched = true;
+            }
+        }
+        Ok((Resolved::SignedIn(Arc::new(current)), touched))
+    }
+
+    /// Updates "last seen" and the store expiry. `None` if the session is gone.
+    async fn touch(&self, session: &Session) -> Result<Option<SignedIn>, AuthError> {
+        let Some(id) = session.id() else { return Ok(None) };
+        let Some(_guard) = self.locks.lock(&id, self.lock_ttl(), Duration::from_secs(1)).await? else {
+            return Ok(None); // busy: someone else is writing it; touch next time
+        };
+        let Some((record, mut latest)) = self.store.load_signed_in(&id).await? else {
+            return Ok(None);
+        };
+        latest.last_seen_at = now();
+        let expiry = self.expiry_date(&latest);
+        self.store.save_signed_in(record, &latest, expiry).await?;
+        session.load().await.map_err(AuthError::store)?;
+        Ok(Some(latest))
+    }
+
+    /// Single-flight refresh. `Ok(None)`: the session ended.
+    async fn refresh(&self, session: &Session, current: SignedIn) -> Result<Option<SignedIn>, AuthError> {
+        let Some(id) = session.id() else { return Ok(None) };
+        let t = now();
+        if let Some(b) = self.backoff_for(&id) {
+            if Instant::now() < b.until {
+                return if Self::expired(&current, t) {
+                    Err(AuthError::ProviderUnavailable("refresh is backing off".into()))
+                } else {
+                    Ok(Some(current))
+                };
+            }
+        }
+        let wait = self.lock_ttl();
+        let guard = self.locks.lock(&id, self.lock_ttl(), wait).await?;
+        if guard.is_none() && self.settings.auth.rotation_grace.is_zero() {
+            // strictly serialized: never redeem without holding the lock
+            return if Self::expired(&current, t) {
+                Err(AuthError::ProviderUnavailable("refresh lock busy".into()))
+            } else {
+                Ok(Some(current))
+            };
+        }
+        // Re-read: another request (or instance) may have refreshed while we waited.
+        let Some((record, latest)) = self.store.load_signed_in(&id).await? else {
+            session::end(session).await?;
+            return Ok(None);
+        };
+        let t = now();
+        if !self.needs_refresh(&latest, t) {
+            session.load().await.map_err(AuthError::store)?;
+            return Ok(Some(latest));
+        }
+        let Some(refresh_token) = latest.verified.tokens.refresh_token.clone() else {
+            return Ok(Some(latest));
+        };
+        match self.oidc.refresh(&refresh_token, &latest.verified).await {
+            Ok(verified) => {
+                let mut next = latest;
+                next.verified = verified;
+                next.last_refreshed_at = Some(now());
+                next.last_seen_at = now();
+                let expiry = self.expiry_date(&next);
+                self.store.save_signed_in(record, &next, expiry).await?;
+                session.load().await.map_err(AuthError::store)?;
+                self.clear_backoff(&id);
+                tracing::debug!("access token refreshed");
+                Ok(Some(next))
+            }
+            Err(e @ (AuthError::RefreshRejected(_) | AuthError::InvalidIdToken(_) | AuthError::UserInfo(_))) => {
+                tracing::warn!(error = %e, "refresh refused; ending the session");
+                self.store.0.delete(&id).await.map_err(AuthError::store)?;
+                session::end(session).await?;
+                self.clear_backoff(&id);
+                Ok(None)
+            }
+            Err(AuthError::ProviderUnavailable(detail)) => {
+                let b = self.note_failure(&id);
+                tracing::warn!(error = %detail, failures = b.failures, "refresh failed: provider unreachable");
+                if Self::expired(&latest, t) {
+                    Err(AuthError::ProviderUnavailable(detail))
+                } else {
+                    session.load().await.map_err(AuthError::store)?;
+                    Ok(Some(latest))
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn backoff_for(&self, id: &Id) -> Option<Backoff> {
+        self.backoff.lock().unwrap_or_else(|e| e.into_inner()).get(id).copied()
+    }
+
+    fn clear_backoff(&self, id: &Id) {
+        self.backoff.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+
+    fn note_failure(&self, id: &Id) -> Backoff {
+        let mut map = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 10_000 {
+            let now = Instant::now();
+            map.retain(|_, b| b.until > now);
+        }
+        let failures = map.get(id).map_or(0, |b| b.failures) + 1;
+        let delay = Duration::from_millis(500u64.saturating_mul(1 << failures.min(6))).min(Duration::from_secs(30));
+        let b = Backoff {
+            failures,
+            until: Instant::now() + delay,
+        };
+        map.insert(*id, b);
+        b
+    }
+}

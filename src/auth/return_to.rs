@@ -1,0 +1,90 @@
+//! Return paths: where a person lands after signing in.
+//!
+//! `return_to` comes from the query string of `/login`, so it is attacker-controlled. Only a
+//! same-origin relative path is accepted: it must start with a single `/`, must not start with
+//! `//` or `/\` (browsers treat those as protocol-relative URLs), must not contain control
+//! characters or backslashes, and is limited in length. Anything else falls back to the
+//! default page. Shared by the server (which enforces it) and the browser (which builds the
+//! login link).
+
+/// Longest return path kept (longer ones fall back to the default).
+pub const MAX_RETURN_TO: usize = 1024;
+
+/// `Some(path)` when `candidate` is a safe same-origin relative path.
+pub fn safe_return_to(candidate: &str) -> Option<&str> {
+    let ok = candidate.starts_with('/')
+        && !candidate.starts_with("//")
+        && !candidate.starts_with("/\\")
+        && candidate.len() <= MAX_RETURN_TO
+        && !candidate.chars().any(|c| c.is_control() || c == '\\');
+    ok.then_some(candidate)
+}
+
+/// The checked return path, or `default`.
+pub fn return_to_or<'a>(candidate: Option<&'a str>, default: &'a str) -> &'a str {
+    candidate.and_then(safe_return_to).unwrap_or(default)
+}
+
+/// The sign-in URL that comes back to `path` afterwards.
+pub fn login_url(path: &str) -> String {
+    match safe_return_to(path) {
+        Some(p) if p != "/" => format!("/login?return_to={}", encode_component(p)),
+        _ => "/login".to_string(),
+    }
+}
+
+/// Percent-encodes everything except unreserved characters and `/`.
+pub fn encode_component(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_relative_paths() {
+        for ok in ["/", "/profile", "/a/b?x=1&y=2#frag", "/search?q=%2F%2F"] {
+            assert_eq!(safe_return_to(ok), Some(ok));
+        }
+    }
+
+    #[test]
+    fn rejects_everything_else() {
+        let long = format!("/{}", "a".repeat(MAX_RETURN_TO));
+        for bad in [
+            "",
+            "profile",
+            "//evil.example.com",
+            "/\\evil.example.com",
+            "https://evil.example.com/",
+            "http:/evil",
+            "javascript:alert(1)",
+            "/ok\\..\\x",
+            "/\tx",
+            "/x\r\nSet-Cookie: a=b",
+            long.as_str(),
+        ] {
+            assert_eq!(safe_return_to(bad), None, "{bad:?} must be rejected");
+            assert_eq!(return_to_or(Some(bad), "/profile"), "/profile");
+        }
+        assert_eq!(return_to_or(None, "/profile"), "/profile");
+    }
+
+    #[test]
+    fn login_url_round_trips_query() {
+        assert_eq!(login_url("/"), "/login");
+        assert_eq!(login_url("/profile"), "/login?return_to=/profile");
+        assert_eq!(login_url("/a?b=c&d"), "/login?return_to=/a%3Fb%3Dc%26d");
+        assert_eq!(login_url("//evil"), "/login");
+    }
+}

@@ -1,0 +1,215 @@
+//! What lives in a session, and how it is read and written.
+//!
+//! A session record (in the tower-sessions store, keyed by the id in the cookie) holds at most
+//! two entries:
+//! - `oidc.pending`: the sign-ins started in this browser and not finished yet (state, nonce,
+//!   PKCE verifier, return path; at most [`MAX_PENDING`], each valid [`PENDING_TTL`] seconds);
+//! - `oidc.auth`: a [`SignedIn`] — the validated claims, the tokens, and the times the session
+//!   rules need (signed in, last seen, last refreshed).
+//!
+//! Sign-in and sign-out go through the request's [`Session`] (tower-sessions saves it and sets
+//! or removes the cookie). Refresh and the idle-timeout "touch" write the record straight to
+//! the store under the session's lock (see [`super::refresh`]), re-reading it first, so a slow
+//! request can never write stale tokens back over fresh ones.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tower_sessions::{
+    Session, SessionStore,
+    session::{Id, Record},
+    session_store,
+};
+
+use super::{
+    error::AuthError,
+    oidc::{PendingLogin, Verified, now},
+};
+
+pub const PENDING_KEY: &str = "oidc.pending";
+pub const AUTH_KEY: &str = "oidc.auth";
+/// Sign-ins that may be in flight at once in one browser (several tabs).
+pub const MAX_PENDING: usize = 3;
+/// A started sign-in must come back within this many seconds.
+pub const PENDING_TTL: i64 = 600;
+
+/// A signed-in session.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub verified: Verified,
+    pub signed_in_at: i64,
+    pub last_seen_at: i64,
+    pub last_refreshed_at: Option<i64>,
+}
+
+impl SignedIn {
+    pub fn new(verified: Verified) -> Self {
+        let t = now();
+        Self {
+            verified,
+            signed_in_at: t,
+            last_seen_at: t,
+            last_refreshed_at: None,
+        }
+    }
+}
+
+/// Remembers a started sign-in (dropping expired ones and the oldest beyond the limit).
+pub async fn push_pending(session: &Session, pending: PendingLogin) -> Result<(), AuthError> {
+    let mut list: Vec<PendingLogin> = session
+        .get(PENDING_KEY)
+        .await
+        .map_err(AuthError::store)?
+        .unwrap_or_default();
+    let t = now();
+    list.retain(|p| t - p.created_at < PENDING_TTL);
+    list.push(pending);
+    if list.len() > MAX_PENDING {
+        let extra = list.len() - MAX_PENDING;
+        list.drain(..extra);
+    }
+    session.insert(PENDING_KEY, list).await.map_err(AuthError::store)
+}
+
+/// Takes the pending sign-in whose state matches (each state is usable once).
+pub async fn take_pending(session: &Session, state: &str) -> Result<Option<PendingLogin>, AuthError> {
+    let Some(mut list) = session
+        .get::<Vec<PendingLogin>>(PENDING_KEY)
+        .await
+        .map_err(AuthError::store)?
+    else {
+        return Ok(None);
+    };
+    let t = now();
+    let found = list
+        .iter()
+        .position(|p| constant_time_eq(p.state.expose().as_bytes(), state.as_bytes()));
+    let taken = found.map(|i| list.remove(i));
+    list.retain(|p| t - p.created_at < PENDING_TTL);
+    if list.is_empty() {
+        session.remove_value(PENDING_KEY).await.map_err(AuthError::store)?;
+    } else {
+        session.insert(PENDING_KEY, list).await.map_err(AuthError::store)?;
+    }
+    Ok(taken.filter(|p| t - p.created_at < PENDING_TTL))
+}
+
+/// Completes a sign-in: a new session id (the old one is deleted from the store), the
+/// pending sign-ins dropped, the signed-in state stored.
+pub async fn sign_in(session: &Session, signed_in: &SignedIn) -> Result<(), AuthError> {
+    session.remove_value(PENDING_KEY).await.map_err(AuthError::store)?;
+    session.cycle_id().await.map_err(AuthError::store)?;
+    session.insert(AUTH_KEY, signed_in).await.map_err(AuthError::store)
+}
+
+/// The signed-in state of this request's session, if any.
+pub async fn signed_in(session: &Session) -> Result<Option<SignedIn>, AuthError> {
+    match session.get::<SignedIn>(AUTH_KEY).await {
+        Ok(v) => Ok(v),
+        // a record from an incompatible version: treat as signed out rather than fail
+        Err(tower_sessions::session::Error::SerdeJson(e)) => {
+            tracing::warn!(error = %e, "unreadable signed-in state; treating the session as signed out");
+            Ok(None)
+        }
+        Err(e) => Err(AuthError::store(e)),
+    }
+}
+
+/// Ends the session: data cleared, record deleted, cookie removed at the end of the request.
+pub async fn end(session: &Session) -> Result<(), AuthError> {
+    session.flush().await.map_err(AuthError::store)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The session store, shared between the tower-sessions layer and the code that writes
+/// records directly (refresh, touch). Cloning shares the same store.
+#[derive(Clone, Debug)]
+pub struct SharedStore(pub Arc<dyn SessionStore>);
+
+#[async_trait::async_trait]
+impl SessionStore for SharedStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        self.0.create(record).await
+    }
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.0.save(record).await
+    }
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        self.0.load(id).await
+    }
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.0.delete(id).await
+    }
+}
+
+impl SharedStore {
+    /// Reads the signed-in state straight from the store (not the request's cached copy).
+    pub async fn load_signed_in(&self, id: &Id) -> Result<Option<(Record, SignedIn)>, AuthError> {
+        let Some(record) = self.0.load(id).await.map_err(AuthError::store)? else {
+            return Ok(None);
+        };
+        let Some(value) = record.data.get(AUTH_KEY) else {
+            return Ok(None);
+        };
+        match serde_json::from_value::<SignedIn>(value.clone()) {
+            Ok(s) => Ok(Some((record, s))),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Writes the signed-in state into `record` and saves it, with a new expiry date.
+    pub async fn save_signed_in(
+        &self,
+        mut record: Record,
+        signed_in: &SignedIn,
+        expiry_date: time::OffsetDateTime,
+    ) -> Result<(), AuthError> {
+        let value = serde_json::to_value(signed_in).map_err(|e| AuthError::Internal(e.to_string()))?;
+        record.data.insert(AUTH_KEY.to_string(), value);
+        record.expiry_date = expiry_date;
+        self.0.save(&record).await.map_err(AuthError::store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::secret::Secret;
+    use tower_sessions::MemoryStore;
+
+    fn pending(state: &str, age: i64) -> PendingLogin {
+        PendingLogin {
+            state: Secret::new(state),
+            nonce: Secret::new("n"),
+            pkce_verifier: Secret::new("v"),
+            return_to: format!("/{state}"),
+            created_at: now() - age,
+        }
+    }
+
+    #[tokio::test]
+    async fn pending_logins_are_single_use_and_capped() {
+        let session = Session::new(None, Arc::new(MemoryStore::default()), None);
+        for s in ["a", "b", "c", "d"] {
+            push_pending(&session, pending(s, 0)).await.unwrap();
+        }
+        assert!(take_pending(&session, "a").await.unwrap().is_none(), "oldest dropped");
+        assert_eq!(take_pending(&session, "c").await.unwrap().unwrap().return_to, "/c");
+        assert!(take_pending(&session, "c").await.unwrap().is_none(), "used once");
+        assert!(take_pending(&session, "x").await.unwrap().is_none());
+        assert!(take_pending(&session, "").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn expired_pending_login_is_refused() {
+        let session = Session::new(None, Arc::new(MemoryStore::default()), None);
+        push_pending(&session, pending("old", PENDING_TTL + 1)).await.unwrap();
+        assert!(take_pending(&session, "old").await.unwrap().is_none());
+    }
+}

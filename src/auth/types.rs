@@ -1,0 +1,142 @@
+//! Types shared by the server and the browser: what the browser may know about the person.
+//!
+//! Nothing here holds a token. [`User`] carries display claims only; [`Profile`] adds the
+//! ID-token claims (minus `nonce`, `at_hash`, `c_hash`) and the token *times* for the profile
+//! page. [`ApiError`] is the error every server function returns: plain words for the person,
+//! internals stay in the server log.
+
+use serde::{Deserialize, Serialize};
+
+/// The signed-in person, as shown in the UI.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub sub: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub preferred_username: Option<String>,
+}
+
+impl User {
+    /// The best name to greet the person with.
+    pub fn display_name(&self) -> &str {
+        self.name
+            .as_deref()
+            .or(self.preferred_username.as_deref())
+            .or(self.email.as_deref())
+            .unwrap_or(&self.sub)
+    }
+}
+
+/// Which routes need a signed-in person (from settings), for the client-side guard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct GuardPolicy {
+    /// Sign-in required everywhere except `public_paths`.
+    pub require_all: bool,
+    /// Entries ending in `/` are prefixes.
+    pub public_paths: Vec<String>,
+}
+
+impl GuardPolicy {
+    pub fn is_public(&self, path: &str) -> bool {
+        self.public_paths.iter().any(|p| {
+            if p.ends_with('/') && p.len() > 1 {
+                path.starts_with(p.as_str())
+            } else {
+                path == p
+            }
+        })
+    }
+
+    /// Does `path` need sign-in, given the route's own flag?
+    pub fn requires_sign_in(&self, path: &str, route_protected: bool) -> bool {
+        route_protected || (self.require_all && !self.is_public(path))
+    }
+}
+
+/// Who is signed in (if anyone) and the guard policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthStatus {
+    pub user: Option<User>,
+    pub policy: GuardPolicy,
+}
+
+/// One claim, ready to render.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub name: String,
+    /// JSON text for non-string values, the string itself otherwise.
+    pub value: String,
+}
+
+/// Everything the profile page shows. Times are Unix seconds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub user: User,
+    pub claims: Vec<Claim>,
+    pub signed_in_at: i64,
+    pub access_token_expires_at: Option<i64>,
+    pub last_refreshed_at: Option<i64>,
+    pub id_token_expires_at: i64,
+    pub session_expires_at: i64,
+    pub can_refresh: bool,
+    pub server_time: i64,
+}
+
+/// The error of every server function: safe to show, never carries internals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum ApiError {
+    #[error("You need to sign in to see this.")]
+    Unauthorized,
+    #[error("This request was refused (it did not come from this site).")]
+    Forbidden,
+    #[error("The sign-in provider cannot be reached right now. Please try again in a moment.")]
+    ProviderUnavailable,
+    #[error("Sign-in sessions are unavailable right now. Please try again in a moment.")]
+    SessionStoreUnavailable,
+    #[error("Something went wrong on our side.")]
+    Internal,
+    #[error("The request could not be completed: {0}")]
+    ServerFn(String),
+}
+
+impl leptos::server_fn::error::FromServerFnError for ApiError {
+    type Encoder = leptos::server_fn::codec::JsonEncoding;
+
+    fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        ApiError::ServerFn(value.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_name_falls_back() {
+        let mut u = User {
+            sub: "s".into(),
+            name: None,
+            email: Some("e@x".into()),
+            preferred_username: None,
+        };
+        assert_eq!(u.display_name(), "e@x");
+        u.name = Some("Ada".into());
+        assert_eq!(u.display_name(), "Ada");
+    }
+
+    #[test]
+    fn policy_matching() {
+        let p = GuardPolicy {
+            require_all: true,
+            public_paths: vec!["/".into(), "/pkg/".into(), "/login".into()],
+        };
+        assert!(p.is_public("/"));
+        assert!(p.is_public("/pkg/app.wasm"));
+        assert!(!p.is_public("/loginx"));
+        assert!(p.requires_sign_in("/reports", false));
+        assert!(!p.requires_sign_in("/", false));
+        assert!(p.requires_sign_in("/", true));
+        let off = GuardPolicy::default();
+        assert!(!off.requires_sign_in("/reports", false));
+    }
+}

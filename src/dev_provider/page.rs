@@ -1,0 +1,111 @@
+//! The development provider's pages (sign-in, signed-out, errors), as plain HTML strings.
+//! Every dynamic value goes through [`esc`].
+
+use super::DemoButton;
+
+/// HTML-escapes text for element content and quoted attribute values.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = r#"
+:root{color-scheme:light dark;--bg:#f6f7fb;--card:#fff;--fg:#1c2033;--muted:#5d6483;--accent:#4b5bdc;--line:#dfe2ee;--danger:#c23b3b}
+@media (prefers-color-scheme:dark){:root{--bg:#12141c;--card:#1b1e2a;--fg:#e8eaf3;--muted:#9aa0ba;--line:#2c3042}}
+*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:var(--bg);color:var(--fg)}
+main{max-width:420px;margin:8vh auto;padding:0 16px}
+.card{background:var(--card);border:1px solid var(--line);border-radius:14px;padding:28px;box-shadow:0 6px 24px rgba(20,24,60,.07)}
+.brand{font-weight:700;color:var(--accent);letter-spacing:.02em;margin-bottom:4px}
+h1{font-size:1.35rem;margin:.2rem 0 1rem}.muted{color:var(--muted);font-size:.92rem}
+.users{display:grid;gap:10px;margin:16px 0}
+button,.button{font:inherit;border-radius:10px;border:1px solid var(--line);padding:10px 14px;cursor:pointer;background:var(--card);color:var(--fg);text-align:left;width:100%;display:block;text-decoration:none}
+button.user:hover{border-color:var(--accent)}button.user small{display:block;color:var(--muted)}
+button.primary{background:var(--accent);color:#fff;border-color:var(--accent);text-align:center}
+button.deny{color:var(--danger);text-align:center;margin-top:14px}
+input{font:inherit;width:100%;padding:10px 12px;border-radius:10px;border:1px solid var(--line);background:var(--bg);color:var(--fg);margin:6px 0 10px}
+hr{border:0;border-top:1px solid var(--line);margin:20px 0}.badge{display:inline-block;font-size:.75rem;background:#ffe9b3;color:#6b4b00;border-radius:6px;padding:2px 8px}
+"#;
+
+fn layout(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{STYLE}</style></head>\
+         <body><main><div class=\"card\"><div class=\"brand\">◆ Signin <span class=\"badge\">development provider</span></div>{body}</div>\
+         <p class=\"muted\">This sign-in page belongs to the embedded development OpenID Provider. \
+         Point the app at Okta with OIDC_ISSUER to use real accounts.</p></main></body></html>",
+        esc(title)
+    )
+}
+
+/// The sign-in page: demo users, sign in as anyone by email, or deny.
+pub fn sign_in(interaction: &str, client_name: &str, users: &[DemoButton]) -> String {
+    let buttons: String = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            format!(
+                "<button class=\"user\" type=\"submit\" name=\"user\" value=\"{i}\" data-testid=\"demo-user\">\
+                 <strong>{}</strong><small>{}</small></button>",
+                esc(&u.name),
+                esc(&u.email)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<h1>Sign in to {client}</h1>\
+         <form method=\"post\" action=\"authorize/decision\">\
+         <input type=\"hidden\" name=\"interaction\" value=\"{interaction}\">\
+         <div class=\"users\">{buttons}</div></form><hr>\
+         <form method=\"post\" action=\"authorize/decision\">\
+         <input type=\"hidden\" name=\"interaction\" value=\"{interaction}\">\
+         <label class=\"muted\" for=\"email\">Or sign in as anyone</label>\
+         <input id=\"email\" name=\"email\" type=\"email\" required placeholder=\"name@example.com\" autocomplete=\"email\">\
+         <button class=\"primary\" type=\"submit\" name=\"action\" value=\"email\">Continue</button></form>\
+         <form method=\"post\" action=\"authorize/decision\">\
+         <input type=\"hidden\" name=\"interaction\" value=\"{interaction}\">\
+         <button class=\"deny\" type=\"submit\" name=\"action\" value=\"deny\">Deny — don't sign in</button></form>",
+        client = esc(client_name),
+        interaction = esc(interaction),
+    );
+    layout("Sign in", &body)
+}
+
+/// A page for requests that cannot be redirected back (bad client or redirect URI).
+pub fn error(message: &str) -> String {
+    layout(
+        "Sign-in request refused",
+        &format!("<h1>Sign-in request refused</h1><p>{}</p>", esc(message)),
+    )
+}
+
+/// After logout without a (valid) redirect.
+pub fn signed_out() -> String {
+    layout("Signed out", "<h1>You are signed out</h1><p class=\"muted\">You can close this page.</p>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_user_data() {
+        let users = [DemoButton {
+            name: "<script>alert(1)</script>".into(),
+            email: "a\"@x".into(),
+        }];
+        let html = sign_in("abc", "app", &users);
+        assert!(!html.contains("<script>alert"));
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(html.contains("a&quot;@x"));
+    }
+}

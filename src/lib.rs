@@ -1,0 +1,28 @@
+//! Signin: a Leptos full-stack app that signs people in through OpenID Connect.
+//!
+//! One crate, two builds: `ssr` (the axum server, with everything that touches tokens) and
+//! `hydrate` (the WASM app, which only ever sees display claims). See `ARCHITECTURE.md`.
+
+pub mod app;
+pub mod auth;
+pub mod components;
+pub mod pages;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod settings;
+#[cfg(feature = "ssr")]
+pub mod startup;
+#[cfg(feature = "ssr")]
+pub mod stores;
+
+#[cfg(all(feature = "ssr", feature = "dev-provider"))]
+pub mod dev_provider;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

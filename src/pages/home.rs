@@ -1,0 +1,59 @@
+//! `/`: what the app is, and a way in (or a greeting).
+
+use leptos::either::Either;
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::{auth::guard::use_auth, components::nav::SignInLink};
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let auth = use_auth();
+    view! {
+        <section class="hero">
+            <h1>"Sign-in done right, in Rust"</h1>
+            <p class="lead">
+                "A Leptos app that signs people in with OpenID Connect — Okta or any standard provider. "
+                "Tokens never leave the server; pages render your profile on the server and stay live in the browser."
+            </p>
+            <Transition fallback=|| view! { <p class="muted">"…"</p> }>
+                {move || Suspend::new(async move {
+                    match auth.status.await.ok().and_then(|s| s.user) {
+                        Some(user) => Either::Left(view! {
+                            <div class="card welcome">
+                                <p class="greeting" data-testid="greeting">
+                                    "Welcome back, " <strong>{user.display_name().to_string()}</strong> "!"
+                                </p>
+                                <p>
+                                    <A href="/profile" attr:class="button">"See your profile"</A>
+                                    " "
+                                    <A href="/reports" attr:class="button secondary">"Open reports"</A>
+                                </p>
+                            </div>
+                        }),
+                        None => Either::Right(view! {
+                            <div class="card">
+                                <p>"You are not signed in."</p>
+                                <SignInLink />
+                            </div>
+                        }),
+                    }
+                })}
+            </Transition>
+        </section>
+        <section class="grid">
+            <article class="card">
+                <h2>"Authorization code + PKCE"</h2>
+                <p>"State, nonce and PKCE verifier live in the server-side session; the callback checks them all."</p>
+            </article>
+            <article class="card">
+                <h2>"Validated ID tokens"</h2>
+                <p>"Signature (RS256), issuer, audience, authorized party, expiry and nonce — by the openidconnect crate."</p>
+            </article>
+            <article class="card">
+                <h2>"Sessions on the server"</h2>
+                <p>"The browser holds only a session id in an HttpOnly cookie. Sign-out ends the session here and at the provider."</p>
+            </article>
+        </section>
+    }
+}

@@ -1,0 +1,167 @@
+//! The server's shape: [`AppState`] and [`app`], the one `Router` used by `main` and by the
+//! in-process tests.
+//!
+//! Layers, outermost first: security headers → session (tower-sessions; cookie `sid`, or
+//! `__Host-sid` over https) → [`resolve_auth`](crate::auth::middleware::resolve_auth) (who is
+//! signed in, refresh when due, require-sign-in-everywhere) → routes: `/healthz`, the Leptos
+//! pages and server functions (login, callback, logout, auth status, profile), static files.
+
+use std::{path::PathBuf, sync::Arc};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{FromRef, Request, State},
+    http::{HeaderValue, Uri, header},
+    middleware::from_fn_with_state,
+    routing::get,
+};
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer};
+use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
+
+use crate::{
+    app::{App, shell},
+    auth::{
+        api::DEFAULT_CALLBACK_PATH,
+        middleware::resolve_auth,
+        oidc::OidcClient,
+        refresh::{SessionKeeper, SessionLocks},
+        session::SharedStore,
+    },
+    settings::Settings,
+};
+
+/// Everything a request handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub settings: Arc<Settings>,
+    pub keeper: Arc<SessionKeeper>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    /// Builds the state from validated settings (the issuer must be set by now) and a store.
+    pub fn new(
+        leptos_options: LeptosOptions,
+        settings: Settings,
+        store: SharedStore,
+        locks: SessionLocks,
+    ) -> Result<Self, crate::auth::error::AuthError> {
+        let oidc = OidcClient::new(
+            &settings.oidc,
+            settings.redirect_uri(),
+            &settings.app_base(),
+            settings.auth.clock_skew,
+            settings.auth.use_userinfo,
+        )?;
+        let settings = Arc::new(settings);
+        let keeper = SessionKeeper::new(store, Arc::new(oidc), locks, settings.clone());
+        Ok(Self {
+            leptos_options,
+            settings,
+            keeper: Arc::new(keeper),
+        })
+    }
+
+    pub fn oidc(&self) -> &OidcClient {
+        &self.keeper.oidc
+    }
+
+    /// A `Set-Cookie` value renewing the session cookie (same attributes as the session layer).
+    pub fn session_cookie(&self, id: &str) -> String {
+        format!(
+            "{}={id}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
+            self.settings.cookie_name(),
+            self.settings.session.idle_timeout.as_secs(),
+            if self.settings.https() { "; Secure" } else { "" }
+        )
+    }
+}
+
+/// The whole application as one `Router`.
+pub fn app(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    let settings = state.settings.clone();
+    let sessions = SessionManagerLayer::new(state.keeper.store.clone())
+        .with_name(settings.cookie_name())
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(settings.https())
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(
+            time::Duration::try_from(settings.session.idle_timeout).unwrap_or(time::Duration::DAY),
+        ));
+    let site_root = PathBuf::from(state.leptos_options.site_root.as_ref());
+    let pkg_dir = site_root.join(state.leptos_options.site_pkg_dir.as_ref());
+
+    let mut router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        });
+    if settings.auth.callback_path != DEFAULT_CALLBACK_PATH {
+        // The callback server function lives at the default path; serve it at the
+        // configured one too (server-function paths are fixed at compile time).
+        let context = context.clone();
+        router = router.route(
+            &settings.auth.callback_path,
+            get(move |uri: Uri, req: Request<Body>| {
+                let context = context.clone();
+                async move {
+                    let mut req = req;
+                    let target = match uri.query() {
+                        Some(q) => format!("{DEFAULT_CALLBACK_PATH}?{q}"),
+                        None => DEFAULT_CALLBACK_PATH.to_string(),
+                    };
+                    if let Ok(u) = target.parse() {
+                        *req.uri_mut() = u;
+                    }
+                    leptos_axum::handle_server_fns_with_context(context, req).await
+                }
+            }),
+        );
+    }
+    router
+        .nest_service(
+            "/pkg",
+            tower::ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=3600"),
+                ))
+                .service(ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip()),
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(from_fn_with_state(state.clone(), resolve_auth))
+        .layer(sessions)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .with_state(state)
+}
+
+/// Keeps `State` imported for handlers added later.
+#[allow(dead_code)]
+type _S = State<AppState>;

@@ -1,0 +1,143 @@
+//! Start-up: settings, logging, the development provider (when no issuer is configured), the
+//! session store, the listener. Every failure is one clear line on stderr and a non-zero exit.
+
+use std::{path::Path, process::ExitCode, sync::Arc};
+
+use leptos::config::get_configuration;
+use tower_sessions::MemoryStore;
+
+use crate::{
+    auth::{refresh::SessionLocks, session::SharedStore},
+    server::{AppState, app},
+    settings::{Settings, StoreKind},
+};
+
+/// Reads `.env` and the Okta CLI's `.okta.env` (both git-ignored) into the environment;
+/// variables already set win.
+pub fn load_dotenv() {
+    for file in [".env", ".okta.env"] {
+        if Path::new(file).exists() {
+            if let Err(e) = dotenvy::from_filename(file) {
+                eprintln!("warning: could not read {file}: {e}");
+            }
+        }
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default filter.
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,tower_sessions=warn,tower_sessions_core=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+/// Builds the session store named by `SESSION_STORE`, and the lock that goes with it.
+pub async fn build_store(kind: &StoreKind) -> Result<(SharedStore, SessionLocks), String> {
+    match kind {
+        StoreKind::Memory => Ok((SharedStore(Arc::new(MemoryStore::default())), SessionLocks::new(None))),
+        other => crate::stores::build(other).await,
+    }
+}
+
+fn fail(line: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {line}");
+    ExitCode::FAILURE
+}
+
+pub async fn run() -> ExitCode {
+    load_dotenv();
+    init_tracing();
+
+    let settings_path = std::env::var("SIGNIN_SETTINGS").unwrap_or_else(|_| "Leptos.toml".into());
+    let conf = if Path::new(&settings_path).exists() {
+        get_configuration(Some(&settings_path))
+    } else {
+        get_configuration(None)
+    };
+    let leptos_options = match conf {
+        Ok(c) => c.leptos_options,
+        Err(e) => return fail(format!("settings: Leptos options in {settings_path}: {e}")),
+    };
+    let mut settings = match Settings::load(Path::new(&settings_path)) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+
+    #[cfg(feature = "dev-provider")]
+    let _dev = if settings.oidc.issuer.is_none() {
+        if settings.app.production && !settings.dev_provider.enabled_in_production {
+            return fail(
+                "OIDC_ISSUER is not set and LEPTOS_ENV=PROD: refusing to use the development provider in production \
+                 (set OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET, or DEV_PROVIDER_ENABLED_IN_PRODUCTION=true)",
+            );
+        }
+        match crate::dev_provider::start(&settings).await {
+            Ok(dev) => {
+                settings.oidc.issuer = Some(dev.issuer.clone());
+                settings.oidc.client_id = dev.client_id.clone();
+                settings.oidc.client_secret = Some(dev.client_secret.clone());
+                tracing::warn!(
+                    "*** DEVELOPMENT PROVIDER: no OIDC_ISSUER is set, so sign-in uses the embedded development \
+                     OpenID Provider at {} (demo users, no passwords). To use Okta, set OIDC_ISSUER, OIDC_CLIENT_ID \
+                     and OIDC_CLIENT_SECRET (or run `okta apps create web` and keep its .okta.env here). ***",
+                    dev.issuer
+                );
+                Some(dev)
+            }
+            Err(e) => return fail(format!("development provider: {e}")),
+        }
+    } else {
+        None
+    };
+    #[cfg(not(feature = "dev-provider"))]
+    if settings.oidc.issuer.is_none() {
+        return fail("settings: OIDC_ISSUER is not set (and the development provider is compiled out)");
+    }
+
+    let (store, locks) = match build_store(&settings.session.store).await {
+        Ok(s) => s,
+        Err(e) => return fail(format!("SESSION_STORE {}: {e}", settings.session.store)),
+    };
+    let addr = leptos_options.site_addr;
+    let store_name = settings.session.store.to_string();
+    let issuer = settings.oidc.issuer.clone().unwrap_or_default();
+    let app_url = settings.app_base();
+    let state = match AppState::new(leptos_options, settings, store, locks) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => return fail(format!("cannot listen on {addr} (LEPTOS_SITE_ADDR): {e}")),
+    };
+    tracing::info!(%addr, %app_url, %issuer, store = %store_name, "listening");
+    let served = axum::serve(listener, app(state).into_make_service())
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(format!("server: {e}")),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
