@@ -354,7 +354,6 @@ impl Default for RawAuth {
                 "/logout".into(),
                 "/healthz".into(),
                 "/auth/error".into(),
-                "/signed-out".into(),
                 "/pkg/".into(),
                 "/favicon.ico".into(),
             ],

@@ -105,9 +105,18 @@ pub mod ssr {
         }
     }
 
-    /// Redirect with 303 See Other (for a plain browser request), or the server-function
-    /// redirect header (for a call made by the hydrated app, which then navigates).
+    /// Redirect with 303 See Other. For `/login` and the callback (always page loads) use
+    /// [`see_other`]; for a server function the hydrated app may call, [`redirect_after`]
+    /// sends the server-function redirect header instead when the caller is not a page load.
     pub fn see_other(location: &str) {
+        redirect(location, true)
+    }
+
+    pub fn redirect_after(location: &str) {
+        redirect(location, false)
+    }
+
+    fn redirect(location: &str, always_http: bool) {
         let Some(res) = use_context::<ResponseOptions>() else { return };
         let Ok(value) = HeaderValue::from_str(location) else {
             tracing::error!("redirect target is not a valid header value");
@@ -118,7 +127,7 @@ pub mod ssr {
         let browser = use_context::<Parts>()
             .and_then(|p| p.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(|a| a.contains("text/html")))
             .unwrap_or(false);
-        if browser {
+        if always_http || browser {
             res.set_status(StatusCode::SEE_OTHER);
         } else {
             res.insert_header(
@@ -232,7 +241,7 @@ pub mod ssr {
             Some(token) => state.oidc().end_session_url(Some(&token)).await,
             None => None,
         };
-        see_other(target.as_deref().unwrap_or("/"));
+        redirect_after(target.as_deref().unwrap_or("/"));
         Ok(())
     }
 

@@ -39,8 +39,14 @@ pub fn use_auth() -> AuthContext {
 /// Sends the browser to sign-in, coming back to `path` afterwards.
 pub fn go_to_login(path: &str) {
     let url = login_url(path);
+    // During server rendering this is always a page load: a plain 302.
     #[cfg(feature = "ssr")]
-    leptos_axum::redirect(&url);
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(value) = axum::http::HeaderValue::from_str(&url) {
+            res.insert_header(axum::http::header::LOCATION, value);
+            res.set_status(axum::http::StatusCode::FOUND);
+        }
+    }
     #[cfg(not(feature = "ssr"))]
     {
         let _ = window().location().set_href(&url);

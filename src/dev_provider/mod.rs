@@ -406,7 +406,7 @@ fn no_store(mut res: Response) -> Response {
 fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
     match url::Url::parse(redirect_uri) {
         Ok(mut u) => {
-            {
+            if !params.is_empty() {
                 let mut q = u.query_pairs_mut();
                 for (k, v) in params {
                     q.append_pair(k, v);

@@ -1,0 +1,120 @@
+// End-to-end tests in Debian's Chromium, against two providers:
+//  - "dev-provider": the app with no issuer configured, using its embedded development provider;
+//  - "oidc-provider": the app pointed at node-oidc-provider (OpenID Certified), started here.
+// Ports come from the environment (scripts/test picks free ones); the app binary is the one
+// `cargo leptos build` produced.
+import { defineConfig } from '@playwright/test';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+export const ports = {
+  devApp: port('E2E_DEV_APP_PORT', 3100),
+  devOp: port('E2E_DEV_OP_PORT', 3101),
+  opApp: port('E2E_OP_APP_PORT', 3102),
+  op: port('E2E_OP_PORT', 3103),
+};
+const binary = process.env.E2E_APP_BINARY ?? './target/debug/signin';
+const tmp = path.join(root, 'end2end', '.tmp');
+
+const common = {
+  ...process.env,
+  RUST_LOG: process.env.RUST_LOG ?? 'info',
+  LEPTOS_SITE_ROOT: 'target/site',
+  LEPTOS_ENV: 'DEV',
+  SESSION_STORE: 'memory',
+  OIDC_ISSUER: '',
+  OKTA_OAUTH2_ISSUER: '',
+};
+
+const chromium = {
+  browserName: 'chromium' as const,
+  launchOptions: {
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  },
+};
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 90_000,
+  expect: { timeout: 15_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: process.env.CI ? [['list']] : [['list'], ['html', { open: 'never' }]],
+  use: { trace: 'retain-on-failure' },
+  projects: [
+    {
+      name: 'dev-provider',
+      use: { ...chromium, baseURL: `http://localhost:${ports.devApp}` },
+    },
+    {
+      name: 'oidc-provider',
+      use: { ...chromium, baseURL: `http://localhost:${ports.opApp}` },
+    },
+  ],
+  webServer: [
+    {
+      name: 'oidc-provider',
+      command: 'node end2end/provider/oidc-provider.mjs',
+      cwd: root,
+      url: `http://127.0.0.1:${ports.op}/.well-known/openid-configuration`,
+      env: { ...process.env, OP_PORT: String(ports.op), APP_URL: `http://localhost:${ports.opApp}` },
+      reuseExistingServer: false,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      gracefulShutdown: { signal: 'SIGINT', timeout: 2000 },
+    },
+    {
+      name: 'app (development provider)',
+      command: binary,
+      cwd: root,
+      url: `http://127.0.0.1:${ports.devApp}/healthz`,
+      timeout: 60_000,
+      env: {
+        ...common,
+        APP_URL: `http://localhost:${ports.devApp}`,
+        LEPTOS_SITE_ADDR: `127.0.0.1:${ports.devApp}`,
+        DEV_PROVIDER_PORT: String(ports.devOp),
+        DEV_PROVIDER_STATE_DIR: path.join(tmp, 'dev-provider'),
+        // short access tokens so refreshes can be watched
+        DEV_PROVIDER_ACCESS_TOKEN_TTL_SECS: '12',
+        AUTH_REFRESH_MARGIN_SECS: '4',
+      },
+      reuseExistingServer: false,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      gracefulShutdown: { signal: 'SIGINT', timeout: 2000 },
+    },
+    {
+      name: 'app (oidc-provider)',
+      command: binary,
+      cwd: root,
+      url: `http://127.0.0.1:${ports.opApp}/healthz`,
+      timeout: 60_000,
+      env: {
+        ...common,
+        APP_URL: `http://localhost:${ports.opApp}`,
+        LEPTOS_SITE_ADDR: `127.0.0.1:${ports.opApp}`,
+        OIDC_ISSUER: `http://127.0.0.1:${ports.op}`,
+        OIDC_CLIENT_ID: 'signin-e2e',
+        OIDC_CLIENT_SECRET: 'e2e-secret-not-for-production',
+      },
+      reuseExistingServer: false,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      gracefulShutdown: { signal: 'SIGINT', timeout: 2000 },
+    },
+  ],
+});

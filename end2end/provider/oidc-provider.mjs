@@ -1,0 +1,69 @@
+// An independent, OpenID Certified provider for the end-to-end tests: node-oidc-provider with
+// one confidential client for the app. Started by Playwright (see playwright.config.ts).
+import Provider from 'oidc-provider';
+
+const port = Number(process.env.OP_PORT);
+const appUrl = process.env.APP_URL;
+if (!port || !appUrl) {
+  console.error('OP_PORT and APP_URL are required');
+  process.exit(2);
+}
+const issuer = `http://127.0.0.1:${port}`;
+
+const configuration = {
+  clients: [
+    {
+      client_id: process.env.OP_CLIENT_ID ?? 'signin-e2e',
+      client_secret: process.env.OP_CLIENT_SECRET ?? 'e2e-secret-not-for-production',
+      redirect_uris: [`${appUrl}/authorization-code/callback`],
+      post_logout_redirect_uris: [`${appUrl}/`],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+  ],
+  pkce: { required: () => true, methods: ['S256'] },
+  async findAccount(ctx, id) {
+    return {
+      accountId: id,
+      async claims() {
+        return {
+          sub: id,
+          email: `${id}@example.org`,
+          email_verified: true,
+          name: `Test ${id}`,
+          preferred_username: id,
+        };
+      },
+    };
+  },
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['name', 'preferred_username'],
+  },
+  features: {
+    devInteractions: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+  },
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  ttl: {
+    AccessToken: Number(process.env.OP_ACCESS_TTL ?? 300),
+    IdToken: 3600,
+    RefreshToken: 86400,
+    Grant: 86400,
+    Session: 86400,
+    Interaction: 600,
+  },
+  cookies: { keys: ['signin-e2e-cookie-key'] },
+  rotateRefreshToken: true,
+};
+
+const provider = new Provider(issuer, configuration);
+provider.proxy = false;
+const server = provider.listen(port, '127.0.0.1', () => {
+  console.log(`oidc-provider listening at ${issuer}`);
+});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => server.close(() => process.exit(0)));
+}

@@ -1,0 +1,64 @@
+import { expect, type Page, type TestInfo } from '@playwright/test';
+
+export type ProviderKind = 'dev-provider' | 'oidc-provider';
+
+export const providerOf = (info: TestInfo) => info.project.name as ProviderKind;
+
+/** Blocks the Google Fonts that oidc-provider's pages import (no internet here). */
+export async function offline(page: Page) {
+  await page.route(/fonts\.(googleapis|gstatic)\.com/, (route) => route.abort());
+}
+
+/** Waits until the WASM app has hydrated (the app marks <body data-hydrated>). */
+export async function hydrated(page: Page) {
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
+}
+
+/** True while the browser is on the provider's origin (not the app's). */
+export function atProvider(page: Page, baseURL: string) {
+  return !page.url().startsWith(baseURL);
+}
+
+/** Completes sign-in on the provider's page. */
+export async function signInAtProvider(page: Page, provider: ProviderKind, user = 'alice') {
+  if (provider === 'dev-provider') {
+    await expect(page.getByRole('heading', { name: /Sign in to/ })).toBeVisible();
+    if (user === 'alice') {
+      await page.getByTestId('demo-user').first().click();
+    } else {
+      await page.fill('input[name=email]', `${user}@example.com`);
+      await page.getByRole('button', { name: 'Continue' }).click();
+    }
+    return;
+  }
+  await page.locator('input[name=login]').fill(user);
+  await page.locator('input[name=password]').fill('any password');
+  await page.locator('button[type=submit]').click();
+  // first time: the consent page (its prompt input is hidden but attached)
+  await page.waitForLoadState();
+  const consent = page.locator('input[name=prompt][value=consent]');
+  if (await consent.count()) {
+    await page.locator('button[type=submit]').click();
+  }
+}
+
+/** Refuses sign-in on the provider's page. */
+export async function denyAtProvider(page: Page, provider: ProviderKind) {
+  if (provider === 'dev-provider') {
+    await page.getByRole('button', { name: /Deny/ }).click();
+  } else {
+    await page.getByText('[ Cancel ]').click();
+  }
+}
+
+/** Confirms sign-out on the provider's end-session page when it asks. */
+export async function confirmSignOutAtProvider(page: Page, provider: ProviderKind) {
+  if (provider === 'oidc-provider') {
+    const yes = page.locator('button[autofocus], button[type=submit]').first();
+    await yes.click();
+  }
+}
+
+export function displayName(provider: ProviderKind, user = 'alice') {
+  return provider === 'dev-provider' ? (user === 'alice' ? 'Ada Lovelace' : user) : `Test ${user}`;
+}

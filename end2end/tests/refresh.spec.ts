@@ -1,0 +1,29 @@
+// Token refresh seen from the browser: the person stays on the profile page while the server
+// refreshes the (12-second) access token several times. Development provider only.
+import { expect, test } from '@playwright/test';
+import { hydrated, offline, providerOf, signInAtProvider } from './helpers';
+
+test('stays signed in on the profile page across several refreshes', async ({ page, baseURL }, info) => {
+  test.skip(providerOf(info) !== 'dev-provider', 'short access tokens are configured for the development provider');
+  test.setTimeout(120_000);
+  await offline(page);
+  await page.goto('/profile');
+  await signInAtProvider(page, 'dev-provider');
+  await page.waitForURL(`${baseURL}/profile`);
+  await hydrated(page);
+  await expect(page.getByTestId('last-refreshed')).toHaveText('not yet');
+
+  const seen = new Set<string>();
+  const expiries = new Set<string>();
+  const deadline = Date.now() + 60_000;
+  while (seen.size < 3 && Date.now() < deadline) {
+    await page.waitForTimeout(1000);
+    const text = (await page.getByTestId('last-refreshed').textContent()) ?? '';
+    if (text !== 'not yet') seen.add(text.replace(/\s*\(.*\)$/, ''));
+    expiries.add(((await page.getByTestId('access-expires').textContent()) ?? '').replace(/\s*\(.*\)$/, ''));
+  }
+  expect(seen.size).toBeGreaterThanOrEqual(3);
+  expect(expiries.size).toBeGreaterThanOrEqual(3);
+  expect(page.url()).toBe(`${baseURL}/profile`);
+  await expect(page.getByTestId('profile-name')).toHaveText('Ada Lovelace');
+});
