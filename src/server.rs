@@ -13,7 +13,8 @@ use axum::{
     body::Body,
     extract::{FromRef, Request, State},
     http::{HeaderValue, Uri, header},
-    middleware::from_fn_with_state,
+    middleware::{Next, from_fn_with_state},
+    response::Response,
     routing::get,
 };
 use leptos::prelude::*;
@@ -25,7 +26,7 @@ use crate::{
     app::{App, shell},
     auth::{
         api::DEFAULT_CALLBACK_PATH,
-        middleware::resolve_auth,
+        middleware::{resolve_auth, see_other},
         oidc::OidcClient,
         refresh::{SessionKeeper, SessionLocks},
         session::SharedStore,
@@ -81,7 +82,11 @@ impl AppState {
             "{}={id}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
             self.settings.cookie_name(),
             self.settings.session.idle_timeout.as_secs(),
-            if self.settings.https() { "; Secure" } else { "" }
+            if self.settings.https() {
+                "; Secure"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -142,9 +147,17 @@ pub fn app(state: AppState) -> Router {
                     header::CACHE_CONTROL,
                     HeaderValue::from_static("public, max-age=3600"),
                 ))
-                .service(ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip()),
+                .service(
+                    ServeDir::new(pkg_dir)
+                        .precompressed_br()
+                        .precompressed_gzip(),
+                ),
         )
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
+        .layer(from_fn_with_state(state.clone(), repeated_params))
         .layer(from_fn_with_state(state.clone(), resolve_auth))
         .layer(sessions)
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -162,6 +175,25 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Keeps `State` imported for handlers added later.
-#[allow(dead_code)]
-type _S = State<AppState>;
+/// `/login` and the callback are server functions whose query string is decoded before our
+/// code runs; a repeated parameter would fail there with an unfriendly decoding error. This
+/// plain middleware answers such requests first: a callback with repeated parameters goes to
+/// the error page (RFC 6749 forbids them), a login loses its query.
+async fn repeated_params(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let is_callback = path == DEFAULT_CALLBACK_PATH || path == state.settings.auth.callback_path;
+    if !(is_callback || path == "/login") {
+        return next.run(req).await;
+    }
+    let mut seen = std::collections::HashSet::new();
+    let repeated = url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+        .any(|(k, _)| !seen.insert(k.into_owned()));
+    if !repeated {
+        return next.run(req).await;
+    }
+    if is_callback {
+        see_other("/auth/error?reason=state_mismatch")
+    } else {
+        see_other("/login")
+    }
+}

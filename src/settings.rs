@@ -200,7 +200,9 @@ impl Settings {
                 });
             }
         };
-        Self::from_sources(&text, &path.display().to_string(), |k| std::env::var(k).ok())
+        Self::from_sources(&text, &path.display().to_string(), |k| {
+            std::env::var(k).ok()
+        })
     }
 
     /// Builds settings from file text and an environment lookup (testable without touching
@@ -237,7 +239,10 @@ impl Settings {
             };
             for (key, v) in values {
                 if !defaults.contains_key(&key) {
-                    return Err(invalid(&format!("{section}.{key}"), "is not a known setting"));
+                    return Err(invalid(
+                        &format!("{section}.{key}"),
+                        "is not a known setting",
+                    ));
                 }
                 defaults.insert(key, v);
             }
@@ -264,31 +269,39 @@ fn apply_env(
         ("oidc", "client_id", "OKTA_OAUTH2_CLIENT_ID"),
     ];
     for (section, table) in merged.iter_mut() {
-        let Some(table) = table.as_table_mut() else { continue };
+        let Some(table) = table.as_table_mut() else {
+            continue;
+        };
         for (key, value) in table.iter_mut() {
             let name = format!("{section}_{key}").to_ascii_uppercase();
             let alias = aliases
                 .iter()
                 .find(|(s, k, _)| s == section && k == key)
                 .map(|(_, _, a)| *a);
-            let Some(text) = env(&name).or_else(|| alias.and_then(env)) else { continue };
+            let Some(text) = env(&name).or_else(|| alias.and_then(env)) else {
+                continue;
+            };
             *value = match value {
                 toml::Value::String(_) => toml::Value::String(text),
-                toml::Value::Integer(_) => toml::Value::Integer(
-                    text.trim()
-                        .parse()
-                        .map_err(|_| invalid(&name, format!("must be a whole number, got {text:?}")))?,
-                ),
-                toml::Value::Boolean(_) => toml::Value::Boolean(parse_bool(&text).ok_or_else(
-                    || invalid(&name, format!("must be true or false, got {text:?}")),
-                )?),
-                toml::Value::Array(items) if items.iter().all(|i| i.is_str()) => toml::Value::Array(
-                    text.split([',', ' '])
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(|s| toml::Value::String(s.to_string()))
-                        .collect(),
-                ),
+                toml::Value::Integer(_) => {
+                    toml::Value::Integer(text.trim().parse().map_err(|_| {
+                        invalid(&name, format!("must be a whole number, got {text:?}"))
+                    })?)
+                }
+                toml::Value::Boolean(_) => {
+                    toml::Value::Boolean(parse_bool(&text).ok_or_else(|| {
+                        invalid(&name, format!("must be true or false, got {text:?}"))
+                    })?)
+                }
+                toml::Value::Array(items) if items.iter().all(|i| i.is_str()) => {
+                    toml::Value::Array(
+                        text.split([',', ' '])
+                            .map(str::trim)
+                            .filter(|s| !s.is_empty())
+                            .map(|s| toml::Value::String(s.to_string()))
+                            .collect(),
+                    )
+                }
                 _ => return Err(invalid(&name, "cannot be set from the environment")),
             };
         }
@@ -444,14 +457,20 @@ fn defaults_table() -> toml::Table {
 
 fn secs(key: &str, value: i64, min: i64, max: i64) -> Result<Duration, SettingsError> {
     if value < min || value > max {
-        return Err(invalid(key, format!("must be between {min} and {max} seconds, got {value}")));
+        return Err(invalid(
+            key,
+            format!("must be between {min} and {max} seconds, got {value}"),
+        ));
     }
     Ok(Duration::from_secs(value as u64))
 }
 
 fn path_setting(key: &str, value: &str) -> Result<String, SettingsError> {
     if !value.starts_with('/') || value.starts_with("//") || value.contains(['?', '#', ' ']) {
-        return Err(invalid(key, format!("must be a plain absolute path like /x, got {value:?}")));
+        return Err(invalid(
+            key,
+            format!("must be a plain absolute path like /x, got {value:?}"),
+        ));
     }
     Ok(value.to_string())
 }
@@ -484,7 +503,10 @@ impl Raw {
         };
         let client_id = self.oidc.client_id.trim().to_string();
         if issuer.is_some() && client_id.is_empty() {
-            return Err(invalid("OIDC_CLIENT_ID", "is required when OIDC_ISSUER is set"));
+            return Err(invalid(
+                "OIDC_CLIENT_ID",
+                "is required when OIDC_ISSUER is set",
+            ));
         }
         let token_auth_method = match self.oidc.token_auth_method.trim() {
             "client_secret_basic" => TokenAuthMethod::ClientSecretBasic,
@@ -514,7 +536,8 @@ impl Raw {
         }
 
         let callback_path = path_setting("AUTH_CALLBACK_PATH", &self.auth.callback_path)?;
-        let default_return_to = path_setting("AUTH_DEFAULT_RETURN_TO", &self.auth.default_return_to)?;
+        let default_return_to =
+            path_setting("AUTH_DEFAULT_RETURN_TO", &self.auth.default_return_to)?;
         let mut public_paths = Vec::new();
         for p in &self.auth.public_paths {
             public_paths.push(path_setting("AUTH_PUBLIC_PATHS", p)?);
@@ -525,13 +548,26 @@ impl Raw {
 
         let store = parse_store(self.session.store.trim())?;
 
-        let rotation_grace = secs("AUTH_ROTATION_GRACE_SECS", self.auth.rotation_grace_secs, 0, 60)?;
-        let dev_grace = secs("DEV_PROVIDER_ROTATION_GRACE_SECS", self.dev_provider.rotation_grace_secs, 0, 60)?;
+        let rotation_grace = secs(
+            "AUTH_ROTATION_GRACE_SECS",
+            self.auth.rotation_grace_secs,
+            0,
+            60,
+        )?;
+        let dev_grace = secs(
+            "DEV_PROVIDER_ROTATION_GRACE_SECS",
+            self.dev_provider.rotation_grace_secs,
+            0,
+            60,
+        )?;
         let port = u16::try_from(self.dev_provider.port)
             .map_err(|_| invalid("DEV_PROVIDER_PORT", "must be a port number (0-65535)"))?;
         for (i, u) in self.dev_provider.users.iter().enumerate() {
             if u.email.trim().is_empty() || !u.email.contains('@') {
-                return Err(invalid(&format!("dev_provider.users[{i}].email"), "must be an email address"));
+                return Err(invalid(
+                    &format!("dev_provider.users[{i}].email"),
+                    "must be an email address",
+                ));
             }
         }
 
@@ -548,7 +584,12 @@ impl Raw {
                 clock_skew: secs("AUTH_CLOCK_SKEW_SECS", self.auth.clock_skew_secs, 0, 600)?,
                 use_userinfo: self.auth.use_userinfo,
                 refresh: self.auth.refresh,
-                refresh_margin: secs("AUTH_REFRESH_MARGIN_SECS", self.auth.refresh_margin_secs, 0, 3600)?,
+                refresh_margin: secs(
+                    "AUTH_REFRESH_MARGIN_SECS",
+                    self.auth.refresh_margin_secs,
+                    0,
+                    3600,
+                )?,
                 rotation_grace,
             },
             oidc: OidcSettings {
@@ -557,11 +598,21 @@ impl Raw {
                 client_secret: secret.map(Secret::new),
                 scopes,
                 token_auth_method,
-                http_timeout: secs("OIDC_HTTP_TIMEOUT_SECS", self.oidc.http_timeout_secs, 1, 120)?,
+                http_timeout: secs(
+                    "OIDC_HTTP_TIMEOUT_SECS",
+                    self.oidc.http_timeout_secs,
+                    1,
+                    120,
+                )?,
             },
             session: SessionSettings {
                 store,
-                idle_timeout: secs("SESSION_IDLE_TIMEOUT_SECS", self.session.idle_timeout_secs, 60, 365 * 24 * 3600)?,
+                idle_timeout: secs(
+                    "SESSION_IDLE_TIMEOUT_SECS",
+                    self.session.idle_timeout_secs,
+                    60,
+                    365 * 24 * 3600,
+                )?,
                 absolute_timeout: secs(
                     "SESSION_ABSOLUTE_TIMEOUT_SECS",
                     self.session.absolute_timeout_secs,
@@ -573,7 +624,12 @@ impl Raw {
                 enabled_in_production: self.dev_provider.enabled_in_production,
                 host: self.dev_provider.host.clone(),
                 port,
-                access_token_ttl: secs("DEV_PROVIDER_ACCESS_TOKEN_TTL_SECS", self.dev_provider.access_token_ttl_secs, 1, 24 * 3600)?,
+                access_token_ttl: secs(
+                    "DEV_PROVIDER_ACCESS_TOKEN_TTL_SECS",
+                    self.dev_provider.access_token_ttl_secs,
+                    1,
+                    24 * 3600,
+                )?,
                 refresh_token_ttl: secs(
                     "DEV_PROVIDER_REFRESH_TOKEN_TTL_SECS",
                     self.dev_provider.refresh_token_ttl_secs,
@@ -594,12 +650,16 @@ fn parse_store(text: &str) -> Result<StoreKind, SettingsError> {
     }
     if let Some(path) = text.strip_prefix("sqlite://") {
         if path.is_empty() {
-            return Err(invalid("SESSION_STORE", "sqlite:// needs a file path, e.g. sqlite://sessions.db"));
+            return Err(invalid(
+                "SESSION_STORE",
+                "sqlite:// needs a file path, e.g. sqlite://sessions.db",
+            ));
         }
         return Ok(StoreKind::Sqlite(path.to_string()));
     }
     if text.starts_with("redis://") || text.starts_with("rediss://") {
-        let url = Url::parse(text).map_err(|e| invalid("SESSION_STORE", format!("is not a valid redis URL: {e}")))?;
+        let url = Url::parse(text)
+            .map_err(|e| invalid("SESSION_STORE", format!("is not a valid redis URL: {e}")))?;
         if url.host_str().is_none() {
             return Err(invalid("SESSION_STORE", "redis URL needs a host"));
         }
@@ -617,8 +677,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn load(file: &str, env: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        let env: HashMap<String, String> =
-            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_sources(file, "Leptos.toml", |k| env.get(k).cloned())
     }
 
@@ -632,7 +694,10 @@ mod tests {
     fn defaults_without_provider() {
         let s = load("", &[]).unwrap();
         assert!(s.oidc.issuer.is_none());
-        assert_eq!(s.redirect_uri(), "http://localhost:3000/authorization-code/callback");
+        assert_eq!(
+            s.redirect_uri(),
+            "http://localhost:3000/authorization-code/callback"
+        );
         assert_eq!(s.session.store, StoreKind::Memory);
         assert!(s.oidc.offline_access());
         assert_eq!(s.cookie_name(), "sid");
@@ -642,7 +707,10 @@ mod tests {
     fn env_overrides_file() {
         let s = load(
             "[app]\nurl = \"http://file:1\"\n[auth]\nrefresh_margin_secs = 10\n",
-            &[("APP_URL", "https://app.example.com"), ("AUTH_REFRESH_MARGIN_SECS", "45")],
+            &[
+                ("APP_URL", "https://app.example.com"),
+                ("AUTH_REFRESH_MARGIN_SECS", "45"),
+            ],
         )
         .unwrap();
         assert_eq!(s.app_base(), "https://app.example.com");
@@ -670,20 +738,50 @@ mod tests {
     fn okta_config_with_secret() {
         let s = load("", OKTA).unwrap();
         assert_eq!(s.oidc.client_id, "0oa1");
-        assert_eq!(format!("{:?}", s.oidc.client_secret), "Some(Secret([redacted]))");
+        assert_eq!(
+            format!("{:?}", s.oidc.client_secret),
+            "Some(Secret([redacted]))"
+        );
     }
 
     #[test]
     fn errors_name_the_key() {
         let cases: &[(&str, &[(&str, &str)], &str)] = &[
             ("", &[("APP_URL", "not a url")], "APP_URL"),
-            ("", &[("OIDC_ISSUER", "http://evil.example.com"), ("OIDC_CLIENT_ID", "x"), ("OIDC_CLIENT_SECRET", "y")], "OIDC_ISSUER"),
-            ("", &[("OIDC_ISSUER", "https://x.okta.com")], "OIDC_CLIENT_ID"),
-            ("", &[("OIDC_ISSUER", "https://x.okta.com"), ("OIDC_CLIENT_ID", "a")], "OIDC_CLIENT_SECRET"),
+            (
+                "",
+                &[
+                    ("OIDC_ISSUER", "http://evil.example.com"),
+                    ("OIDC_CLIENT_ID", "x"),
+                    ("OIDC_CLIENT_SECRET", "y"),
+                ],
+                "OIDC_ISSUER",
+            ),
+            (
+                "",
+                &[("OIDC_ISSUER", "https://x.okta.com")],
+                "OIDC_CLIENT_ID",
+            ),
+            (
+                "",
+                &[
+                    ("OIDC_ISSUER", "https://x.okta.com"),
+                    ("OIDC_CLIENT_ID", "a"),
+                ],
+                "OIDC_CLIENT_SECRET",
+            ),
             ("", &[("SESSION_STORE", "mongodb://x")], "SESSION_STORE"),
-            ("", &[("AUTH_ROTATION_GRACE_SECS", "61")], "AUTH_ROTATION_GRACE_SECS"),
+            (
+                "",
+                &[("AUTH_ROTATION_GRACE_SECS", "61")],
+                "AUTH_ROTATION_GRACE_SECS",
+            ),
             ("", &[("AUTH_REFRESH", "maybe")], "AUTH_REFRESH"),
-            ("", &[("AUTH_CALLBACK_PATH", "https://x/cb")], "AUTH_CALLBACK_PATH"),
+            (
+                "",
+                &[("AUTH_CALLBACK_PATH", "https://x/cb")],
+                "AUTH_CALLBACK_PATH",
+            ),
             ("", &[("OIDC_SCOPES", "profile")], "OIDC_SCOPES"),
             ("[oidc]\nclient_secret = \"x\"\n", &[], "oidc.client_secret"),
             ("[auth]\nunknown = 1\n", &[], "auth.unknown"),
@@ -694,13 +792,22 @@ mod tests {
             assert!(err.contains(key), "{err} should name {key}");
             assert!(!err.contains('\n'), "one line: {err}");
         }
-        assert!(matches!(load("[app", &[]), Err(SettingsError::Parse { .. })));
+        assert!(matches!(
+            load("[app", &[]),
+            Err(SettingsError::Parse { .. })
+        ));
     }
 
     #[test]
     fn stores_parse() {
-        assert_eq!(parse_store("sqlite://s.db").unwrap(), StoreKind::Sqlite("s.db".into()));
-        assert!(matches!(parse_store("redis://127.0.0.1:6379").unwrap(), StoreKind::Redis(_)));
+        assert_eq!(
+            parse_store("sqlite://s.db").unwrap(),
+            StoreKind::Sqlite("s.db".into())
+        );
+        assert!(matches!(
+            parse_store("redis://127.0.0.1:6379").unwrap(),
+            StoreKind::Redis(_)
+        ));
         assert_eq!(
             StoreKind::Redis("redis://user:pw@h:1".into()).to_string(),
             "redis://h:1",
@@ -711,6 +818,9 @@ mod tests {
     #[test]
     fn public_paths_from_env_list() {
         let s = load("", &[("AUTH_PUBLIC_PATHS", "/, /about,/pkg/")]).unwrap();
-        assert_eq!(s.auth.public_paths, vec!["/", "/about", "/pkg/", "/authorization-code/callback"]);
+        assert_eq!(
+            s.auth.public_paths,
+            vec!["/", "/about", "/pkg/", "/authorization-code/callback"]
+        );
     }
 }

@@ -29,13 +29,19 @@ pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,tower_sessions=warn,tower_sessions_core=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }
 
 /// Builds the session store named by `SESSION_STORE`, and the lock that goes with it.
 pub async fn build_store(kind: &StoreKind) -> Result<(SharedStore, SessionLocks), String> {
     match kind {
-        StoreKind::Memory => Ok((SharedStore(Arc::new(MemoryStore::default())), SessionLocks::new(None))),
+        StoreKind::Memory => Ok((
+            SharedStore(Arc::new(MemoryStore::default())),
+            SessionLocks::new(None),
+        )),
         other => crate::stores::build(other).await,
     }
 }
@@ -92,7 +98,9 @@ pub async fn run() -> ExitCode {
     };
     #[cfg(not(feature = "dev-provider"))]
     if settings.oidc.issuer.is_none() {
-        return fail("settings: OIDC_ISSUER is not set (and the development provider is compiled out)");
+        return fail(
+            "settings: OIDC_ISSUER is not set (and the development provider is compiled out)",
+        );
     }
 
     let (store, locks) = match build_store(&settings.session.store).await {

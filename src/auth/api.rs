@@ -19,19 +19,29 @@ use super::types::{ApiError, AuthStatus, Profile};
 /// Where the callback server function is mounted (a configured other path is routed to it).
 pub const DEFAULT_CALLBACK_PATH: &str = "/authorization-code/callback";
 
+// `login` and `callback` read their query string themselves (see `ssr::query`): no argument
+// decoding can fail before our code runs. Repeated parameters are turned away even earlier,
+// by a middleware in `server.rs`.
+
+/// `GET /login[?return_to=/path]`.
 #[server(prefix = "", endpoint = "login", input = GetUrl)]
-pub async fn login(return_to: Option<String>) -> Result<(), ApiError> {
-    ssr::login(return_to).await
+pub async fn login() -> Result<(), ApiError> {
+    let q = ssr::query()?;
+    ssr::login(q.get("return_to")).await
 }
 
+/// `GET /authorization-code/callback?code=…&state=…` (or `?error=…`).
 #[server(prefix = "", endpoint = "authorization-code/callback", input = GetUrl)]
-pub async fn callback(
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
-) -> Result<(), ApiError> {
-    ssr::callback(code, state, error, error_description).await
+pub async fn callback() -> Result<(), ApiError> {
+    let q = ssr::query()?;
+    ssr::callback(
+        q.get("code"),
+        q.get("state"),
+        q.get("error"),
+        q.get("error_description"),
+        q.repeated,
+    )
+    .await
 }
 
 #[server(prefix = "", endpoint = "logout")]
@@ -74,6 +84,31 @@ pub mod ssr {
         server::AppState,
     };
 
+    /// The request's query parameters; a parameter given twice is recorded, not guessed.
+    pub struct Query {
+        values: std::collections::HashMap<String, String>,
+        pub repeated: bool,
+    }
+
+    impl Query {
+        pub fn get(&self, key: &str) -> Option<String> {
+            self.values.get(key).cloned()
+        }
+    }
+
+    pub fn query() -> Result<Query, ApiError> {
+        let parts = parts()?;
+        let mut values = std::collections::HashMap::new();
+        let mut repeated = false;
+        for (k, v) in url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+        {
+            if values.insert(k.into_owned(), v.into_owned()).is_some() {
+                repeated = true;
+            }
+        }
+        Ok(Query { values, repeated })
+    }
+
     fn state() -> Result<AppState, ApiError> {
         use_context::<AppState>().ok_or_else(|| {
             tracing::error!("AppState missing from the Leptos context");
@@ -86,10 +121,14 @@ pub mod ssr {
     }
 
     fn session() -> Result<Session, ApiError> {
-        parts()?.extensions.get::<Session>().cloned().ok_or_else(|| {
-            tracing::error!("no session on the request: is the session layer installed?");
-            ApiError::Internal
-        })
+        parts()?
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or_else(|| {
+                tracing::error!("no session on the request: is the session layer installed?");
+                ApiError::Internal
+            })
     }
 
     /// The request's resolved authentication (set by the auth middleware).
@@ -117,7 +156,9 @@ pub mod ssr {
     }
 
     fn redirect(location: &str, always_http: bool) {
-        let Some(res) = use_context::<ResponseOptions>() else { return };
+        let Some(res) = use_context::<ResponseOptions>() else {
+            return;
+        };
         let Ok(value) = HeaderValue::from_str(location) else {
             tracing::error!("redirect target is not a valid header value");
             return;
@@ -125,7 +166,12 @@ pub mod ssr {
         res.insert_header(header::LOCATION, value);
         res.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         let browser = use_context::<Parts>()
-            .and_then(|p| p.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(|a| a.contains("text/html")))
+            .and_then(|p| {
+                p.headers
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|a| a.contains("text/html"))
+            })
             .unwrap_or(false);
         if always_http || browser {
             res.set_status(StatusCode::SEE_OTHER);
@@ -143,7 +189,8 @@ pub mod ssr {
 
     pub async fn login(return_to: Option<String>) -> Result<(), ApiError> {
         let state = state()?;
-        let target = return_to_or(return_to.as_deref(), &state.settings.auth.default_return_to).to_string();
+        let target =
+            return_to_or(return_to.as_deref(), &state.settings.auth.default_return_to).to_string();
         match current_auth() {
             CurrentAuth::SignedIn(_) => {
                 see_other(&target);
@@ -157,8 +204,11 @@ pub mod ssr {
         }
         let result = async {
             let (url, pending) = state.oidc().authorize(target).await?;
-            session::push_pending(&session().map_err(|_| AuthError::Internal("no session".into()))?, pending)
-                .await?;
+            session::push_pending(
+                &session().map_err(|_| AuthError::Internal("no session".into()))?,
+                pending,
+            )
+            .await?;
             Ok::<_, AuthError>(url)
         }
         .await;
@@ -177,10 +227,24 @@ pub mod ssr {
         state_param: Option<String>,
         error: Option<String>,
         error_description: Option<String>,
+        repeated: bool,
     ) -> Result<(), ApiError> {
         let state = state()?;
         let session = session()?;
-        match complete_sign_in(&state, &session, code, state_param, error, error_description).await {
+        let result = if repeated {
+            Err(AuthError::MissingCode) // RFC 6749: parameters must not repeat
+        } else {
+            complete_sign_in(
+                &state,
+                &session,
+                code,
+                state_param,
+                error,
+                error_description,
+            )
+            .await
+        };
+        match result {
             Ok(return_to) => see_other(&return_to),
             Err(e) => {
                 tracing::warn!(error = %e, "sign-in callback failed");
@@ -204,13 +268,29 @@ pub mod ssr {
             _ => None,
         };
         if let Some(code) = error {
-            let code: String = code.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
-            let description: String = error_description.unwrap_or_default().chars().take(200).collect();
+            let code: String = code
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(64)
+                .collect();
+            let description: String = error_description
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect();
             tracing::info!(error = %code, description = %description, "provider returned an error");
             return Err(AuthError::ProviderRedirectError { code });
         }
-        let pending = pending.ok_or(AuthError::StateMismatch)?;
-        let code = code.filter(|c| !c.is_empty()).ok_or(AuthError::MissingCode)?;
+        let Some(pending) = pending else {
+            // Back button to an already used callback while signed in: nothing to do.
+            if current_auth().signed_in().is_some() {
+                return Ok(state.settings.auth.default_return_to.clone());
+            }
+            return Err(AuthError::StateMismatch);
+        };
+        let code = code
+            .filter(|c| !c.is_empty())
+            .ok_or(AuthError::MissingCode)?;
         let verified = state.oidc().exchange(&code, &pending).await?;
         let signed_in = SignedIn::new(verified);
         session::sign_in(session, &signed_in).await?;
@@ -247,7 +327,12 @@ pub mod ssr {
 
     /// The request's Origin (or, without one, Referer) must be the app's own.
     fn same_origin(parts: &Parts, app_origin: &str) -> bool {
-        let header_text = |name| parts.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+        let header_text = |name| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
         if let Some(origin) = header_text(header::ORIGIN) {
             return origin == app_origin;
         }
@@ -259,13 +344,18 @@ pub mod ssr {
 
     pub fn auth_status() -> Result<AuthStatus, ApiError> {
         let state = state()?;
-        let user = match current_auth() {
-            CurrentAuth::SignedIn(s) => Some(s.verified.user.clone()),
-            _ => None,
+        let (user, unavailable) = match current_auth() {
+            CurrentAuth::SignedIn(s) => (Some(s.verified.user.clone()), None),
+            CurrentAuth::Unavailable(ErrorReason::ProviderUnavailable) => {
+                (None, Some(ApiError::ProviderUnavailable))
+            }
+            CurrentAuth::Unavailable(_) => (None, Some(ApiError::SessionStoreUnavailable)),
+            CurrentAuth::SignedOut | CurrentAuth::Ended => (None, None),
         };
         Ok(AuthStatus {
             user,
             policy: state.guard_policy(),
+            unavailable,
         })
     }
 
@@ -299,7 +389,8 @@ pub mod ssr {
             })
             .collect::<Vec<Claim>>();
         let settings = &state.settings;
-        let session_expires_at = (signed_in.last_seen_at + settings.session.idle_timeout.as_secs() as i64)
+        let session_expires_at = (signed_in.last_seen_at
+            + settings.session.idle_timeout.as_secs() as i64)
             .min(signed_in.signed_in_at + settings.session.absolute_timeout.as_secs() as i64);
         Ok(Profile {
             user: v.user.clone(),

@@ -36,7 +36,9 @@ impl AuthError {
             AuthError::ProviderUnavailable(_) => ErrorReason::ProviderUnavailable,
             AuthError::Store(_) => ErrorReason::SessionUnavailable,
             AuthError::StateMismatch | AuthError::MissingCode => ErrorReason::StateMismatch,
-            AuthError::ProviderRedirectError { code } if code == "access_denied" => ErrorReason::AccessDenied,
+            AuthError::ProviderRedirectError { code } if code == "access_denied" => {
+                ErrorReason::AccessDenied
+            }
             AuthError::ProviderRedirectError { .. } => ErrorReason::ProviderError,
             AuthError::CodeRejected(_) => ErrorReason::CodeRejected,
             AuthError::InvalidIdToken(_) | AuthError::UserInfo(_) => ErrorReason::TokenInvalid,
@@ -67,11 +69,16 @@ mod tests {
 
     #[test]
     fn reasons_and_statuses() {
-        let denied = AuthError::ProviderRedirectError { code: "access_denied".into() };
+        let denied = AuthError::ProviderRedirectError {
+            code: "access_denied".into(),
+        };
         assert_eq!(denied.reason(), ErrorReason::AccessDenied);
         assert!(denied.reason().status() < 500);
         assert_eq!(AuthError::StateMismatch.reason().status(), 400);
-        assert_eq!(AuthError::ProviderUnavailable("x".into()).to_api(), ApiError::ProviderUnavailable);
+        assert_eq!(
+            AuthError::ProviderUnavailable("x".into()).to_api(),
+            ApiError::ProviderUnavailable
+        );
         assert_eq!(AuthError::Store("x".into()).reason().status(), 503);
     }
 }

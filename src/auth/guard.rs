@@ -83,12 +83,15 @@ pub fn Guard(#[prop(optional)] protected: bool, children: ChildrenFn) -> impl In
                     let bare_path = bare_path.clone();
                     Suspend::new(async move {
                         match check.await {
-                            Ok(status)
-                                if status.user.is_none()
-                                    && status.policy.requires_sign_in(&bare_path, protected) =>
-                            {
-                                go_to_login(&path);
-                                EitherOf3::A(view! { <p class="muted">"Redirecting to sign-in…"</p> })
+                            Ok(status) if status.policy.requires_sign_in(&bare_path, protected) => {
+                                match (status.user, status.unavailable) {
+                                    (Some(_), _) => EitherOf3::B(children.read_value()()),
+                                    (None, Some(error)) => EitherOf3::C(view! { <ErrorNotice error /> }),
+                                    (None, None) => {
+                                        go_to_login(&path);
+                                        EitherOf3::A(view! { <p class="muted">"Redirecting to sign-in…"</p> })
+                                    }
+                                }
                             }
                             Ok(_) => EitherOf3::B(children.read_value()()),
                             Err(error) => EitherOf3::C(view! { <ErrorNotice error /> }),
@@ -109,7 +112,9 @@ pub fn ErrorNotice(error: ApiError) -> impl IntoView {
         let status = match error {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
-            ApiError::ProviderUnavailable | ApiError::SessionStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::ProviderUnavailable | ApiError::SessionStoreUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {

@@ -19,10 +19,7 @@ use axum::{
 use tower_sessions::Session;
 
 use super::{
-    reason::ErrorReason,
-    refresh::Resolved,
-    return_to::login_url,
-    session::SignedIn,
+    reason::ErrorReason, refresh::Resolved, return_to::login_url, session::SignedIn,
     types::GuardPolicy,
 };
 use crate::server::AppState;
@@ -82,7 +79,9 @@ pub async fn resolve_auth(State(state): State<AppState>, mut req: Request, next:
             CurrentAuth::SignedIn(_) => {}
             CurrentAuth::Unavailable(reason) => return unavailable(*reason),
             CurrentAuth::SignedOut | CurrentAuth::Ended => {
-                if req.method() == axum::http::Method::GET || req.method() == axum::http::Method::HEAD {
+                if req.method() == axum::http::Method::GET
+                    || req.method() == axum::http::Method::HEAD
+                {
                     let target = req
                         .uri()
                         .path_and_query()
@@ -96,7 +95,10 @@ pub async fn resolve_auth(State(state): State<AppState>, mut req: Request, next:
     }
 
     let cookie = if touched {
-        session.as_ref().and_then(|s| s.id()).map(|id| state.session_cookie(&id.to_string()))
+        session
+            .as_ref()
+            .and_then(|s| s.id())
+            .map(|id| state.session_cookie(&id.to_string()))
     } else {
         None
     };
@@ -130,7 +132,10 @@ fn unavailable(reason: ErrorReason) -> Response {
     );
     (
         status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::RETRY_AFTER, "5")],
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::RETRY_AFTER, "5"),
+        ],
         body,
     )
         .into_response()

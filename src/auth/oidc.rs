@@ -14,17 +14,17 @@ use std::{
 
 use chrono::Utc;
 use openidconnect::{
-    AccessToken, AccessTokenHash, AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError,
-    ClientId, ClientSecret, CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
-    PostLogoutRedirectUrl, RedirectUrl, RefreshToken, RequestTokenError, Scope,
-    SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, SubjectIdentifier,
-    TokenResponse as _, UserInfoError,
+    AccessToken, AccessTokenHash, AdditionalClaims, AuthType, AuthorizationCode,
+    ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, EmptyExtraTokenFields,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, SignatureVerificationError, StandardErrorResponse,
+    StandardTokenResponse, SubjectIdentifier, TokenResponse as _, UserInfoError,
     core::{
         CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
-        CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
-        CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse,
-        CoreTokenType,
+        CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
+        CoreJwsSigningAlgorithm, CoreRevocableToken, CoreRevocationErrorResponse,
+        CoreTokenIntrospectionResponse, CoreTokenType,
     },
     {LogoutRequest, ProviderMetadataWithLogout},
 };
@@ -212,7 +212,9 @@ impl OidcClient {
             if at.elapsed() < DISCOVERY_BACKOFF {
                 return match slot.as_ref() {
                     Some(d) => Ok(d.clone()), // stale but usable
-                    None => Err(AuthError::ProviderUnavailable("discovery failed moments ago".into())),
+                    None => Err(AuthError::ProviderUnavailable(
+                        "discovery failed moments ago".into(),
+                    )),
                 };
             }
         }
@@ -297,28 +299,44 @@ impl OidcClient {
     }
 
     /// Exchanges the code (with the PKCE verifier) and validates everything that came back.
-    pub async fn exchange(&self, code: &str, pending: &PendingLogin) -> Result<Verified, AuthError> {
+    pub async fn exchange(
+        &self,
+        code: &str,
+        pending: &PendingLogin,
+    ) -> Result<Verified, AuthError> {
         let d = self.discovered(false).await?;
         let request = d
             .client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| AuthError::Internal(format!("token endpoint: {e}")))?
-            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.expose().to_string()));
+            .set_pkce_verifier(PkceCodeVerifier::new(
+                pending.pkce_verifier.expose().to_string(),
+            ));
         bump(&self.calls.token);
-        let response = request.request_async(&self.http).await.map_err(|e| match e {
-            RequestTokenError::ServerResponse(r) => {
-                AuthError::CodeRejected(format!("{} {}", r.error(), r.error_description().map_or("", |s| s.as_str())))
-            }
-            RequestTokenError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
-            other => AuthError::CodeRejected(error_chain(&other)),
-        })?;
+        let response = request
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(r) => AuthError::CodeRejected(format!(
+                    "{} {}",
+                    r.error(),
+                    r.error_description().map_or("", |s| s.as_str())
+                )),
+                RequestTokenError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
+                other => AuthError::CodeRejected(error_chain(&other)),
+            })?;
         let nonce = Nonce::new(pending.nonce.expose().to_string());
-        self.verify_response(response, IdTokenCheck::Login(&nonce), None).await
+        self.verify_response(response, IdTokenCheck::Login(&nonce), None)
+            .await
     }
 
     /// Redeems a refresh token. `Ok` carries the new tokens, the ID token (when the provider
     /// sent one) validated with the same `sub`; a missing new refresh token keeps the old one.
-    pub async fn refresh(&self, refresh_token: &Secret, previous: &Verified) -> Result<Verified, AuthError> {
+    pub async fn refresh(
+        &self,
+        refresh_token: &Secret,
+        previous: &Verified,
+    ) -> Result<Verified, AuthError> {
         let d = self.discovered(false).await?;
         let token = RefreshToken::new(refresh_token.expose().to_string());
         let request = d
@@ -326,12 +344,18 @@ impl OidcClient {
             .exchange_refresh_token(&token)
             .map_err(|e| AuthError::Internal(format!("token endpoint: {e}")))?;
         bump(&self.calls.refresh);
-        let response = request.request_async(&self.http).await.map_err(|e| match e {
-            RequestTokenError::ServerResponse(r) => AuthError::RefreshRejected(r.error().to_string()),
-            RequestTokenError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
-            other => AuthError::ProviderUnavailable(error_chain(&other)),
-        })?;
-        self.verify_response(response, IdTokenCheck::Refresh, Some(previous)).await
+        let response = request
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(r) => {
+                    AuthError::RefreshRejected(r.error().to_string())
+                }
+                RequestTokenError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
+                other => AuthError::ProviderUnavailable(error_chain(&other)),
+            })?;
+        self.verify_response(response, IdTokenCheck::Refresh, Some(previous))
+            .await
     }
 
     async fn verify_response(
@@ -349,18 +373,32 @@ impl OidcClient {
 
         let (id_token_text, mut claims, id_token_expires_at) = match response.id_token() {
             Some(id_token) => {
-                let claims = self.verify_id_token(id_token, &check, &access_token).await?;
+                let claims = self
+                    .verify_id_token(id_token, &check, &access_token)
+                    .await?;
                 let expires_at = claims.expiration().timestamp();
                 let json = claims_json(&claims)?;
                 (id_token.to_string(), json, expires_at)
             }
             None => match previous {
                 // a refresh may come without an ID token: keep the validated one
-                Some(p) => (p.tokens.id_token.expose().to_string(), p.claims.clone(), p.id_token_expires_at),
-                None => return Err(AuthError::InvalidIdToken("token response has no id_token".into())),
+                Some(p) => (
+                    p.tokens.id_token.expose().to_string(),
+                    p.claims.clone(),
+                    p.id_token_expires_at,
+                ),
+                None => {
+                    return Err(AuthError::InvalidIdToken(
+                        "token response has no id_token".into(),
+                    ));
+                }
             },
         };
-        let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_string();
+        let sub = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         if let Some(p) = previous {
             if p.user.sub != sub {
                 return Err(AuthError::InvalidIdToken(format!(
@@ -407,16 +445,18 @@ impl OidcClient {
             let result = match check {
                 IdTokenCheck::Login(nonce) => id_token.claims(&verifier, *nonce).cloned(),
                 // a refreshed ID token carries no new nonce (or the original one)
-                IdTokenCheck::Refresh => id_token.claims(&verifier, |_: Option<&Nonce>| Ok(())).cloned(),
+                IdTokenCheck::Refresh => id_token
+                    .claims(&verifier, |_: Option<&Nonce>| Ok(()))
+                    .cloned(),
             };
             match result {
                 Ok(claims) => {
                     self.check_azp_and_at_hash(id_token, &claims, &verifier, access_token)?;
                     return Ok(claims);
                 }
-                Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey))
-                    if attempt == 0 =>
-                {
+                Err(ClaimsVerificationError::SignatureVerification(
+                    SignatureVerificationError::NoMatchingKey,
+                )) if attempt == 0 => {
                     // the provider may have rotated its keys: fetch the JWKS again, once
                     tracing::info!("ID token names an unknown key; fetching the JWKS again");
                     attempt += 1;
@@ -426,7 +466,10 @@ impl OidcClient {
         }
     }
 
-    fn verifier<'a>(&self, client: &'a Client) -> openidconnect::IdTokenVerifier<'a, CoreJsonWebKey> {
+    fn verifier<'a>(
+        &self,
+        client: &'a Client,
+    ) -> openidconnect::IdTokenVerifier<'a, CoreJsonWebKey> {
         let skew = chrono::Duration::from_std(self.skew).unwrap_or_default();
         client
             .id_token_verifier()
@@ -450,10 +493,15 @@ impl OidcClient {
     ) -> Result<(), AuthError> {
         match claims.authorized_party() {
             Some(azp) if azp.as_str() != self.settings.client_id => {
-                return Err(AuthError::InvalidIdToken(format!("azp {} is not this client", azp.as_str())));
+                return Err(AuthError::InvalidIdToken(format!(
+                    "azp {} is not this client",
+                    azp.as_str()
+                )));
             }
             None if claims.audiences().len() > 1 => {
-                return Err(AuthError::InvalidIdToken("several audiences but no azp".into()));
+                return Err(AuthError::InvalidIdToken(
+                    "several audiences but no azp".into(),
+                ));
             }
             _ => {}
         }
@@ -467,13 +515,19 @@ impl OidcClient {
             let actual = AccessTokenHash::from_token(access_token, alg, key)
                 .map_err(|e| AuthError::InvalidIdToken(e.to_string()))?;
             if actual != *expected {
-                return Err(AuthError::InvalidIdToken("at_hash does not match the access token".into()));
+                return Err(AuthError::InvalidIdToken(
+                    "at_hash does not match the access token".into(),
+                ));
             }
         }
         Ok(())
     }
 
-    async fn merge_userinfo(&self, verified: &mut Verified, access_token: &AccessToken) -> Result<(), AuthError> {
+    async fn merge_userinfo(
+        &self,
+        verified: &mut Verified,
+        access_token: &AccessToken,
+    ) -> Result<(), AuthError> {
         if !self.use_userinfo {
             return Ok(());
         }
@@ -485,16 +539,25 @@ impl OidcClient {
             return Ok(()); // provider has no userinfo endpoint
         };
         bump(&self.calls.userinfo);
-        let info: UserInfoClaims = request.request_async(&self.http).await.map_err(|e| match e {
-            UserInfoError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
-            UserInfoError::ClaimsVerification(e) => AuthError::UserInfo(e.to_string()),
-            other => AuthError::UserInfo(error_chain(&other)),
-        })?;
-        let Value::Object(map) = serde_json::to_value(&info).map_err(|e| AuthError::Internal(e.to_string()))? else {
+        let info: UserInfoClaims =
+            request
+                .request_async(&self.http)
+                .await
+                .map_err(|e| match e {
+                    UserInfoError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
+                    UserInfoError::ClaimsVerification(e) => AuthError::UserInfo(e.to_string()),
+                    other => AuthError::UserInfo(error_chain(&other)),
+                })?;
+        let Value::Object(map) =
+            serde_json::to_value(&info).map_err(|e| AuthError::Internal(e.to_string()))?
+        else {
             return Ok(());
         };
         for (k, v) in map {
-            if !PROTOCOL_CLAIMS.contains(&k.as_str()) && !HIDDEN_CLAIMS.contains(&k.as_str()) && !v.is_null() {
+            if !PROTOCOL_CLAIMS.contains(&k.as_str())
+                && !HIDDEN_CLAIMS.contains(&k.as_str())
+                && !v.is_null()
+            {
                 verified.claims.insert(k, v);
             }
         }

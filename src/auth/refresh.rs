@@ -43,8 +43,12 @@ pub struct SessionGuard {
 pub trait RemoteLock: Send + Sync {
     /// Waits up to `wait` for the lock; `Ok(None)` when it could not be had in time. The
     /// returned guard releases the lock when dropped.
-    async fn acquire(&self, key: &str, ttl: Duration, wait: Duration)
-    -> Result<Option<Box<dyn Send + Sync>>, AuthError>;
+    async fn acquire(
+        &self,
+        key: &str,
+        ttl: Duration,
+        wait: Duration,
+    ) -> Result<Option<Box<dyn Send + Sync>>, AuthError>;
 }
 
 /// Per-session locks: an in-process mutex, then the store's lock when configured.
@@ -63,7 +67,12 @@ impl SessionLocks {
     }
 
     /// `Ok(None)`: the remote lock could not be had within `wait`.
-    pub async fn lock(&self, id: &Id, ttl: Duration, wait: Duration) -> Result<Option<SessionGuard>, AuthError> {
+    pub async fn lock(
+        &self,
+        id: &Id,
+        ttl: Duration,
+        wait: Duration,
+    ) -> Result<Option<SessionGuard>, AuthError> {
         let mutex = {
             let mut map = self.local.lock().unwrap_or_else(|e| e.into_inner());
             if map.len() > 1024 {
@@ -121,7 +130,12 @@ pub struct SessionKeeper {
 }
 
 impl SessionKeeper {
-    pub fn new(store: SharedStore, oidc: Arc<OidcClient>, locks: SessionLocks, settings: Arc<Settings>) -> Self {
+    pub fn new(
+        store: SharedStore,
+        oidc: Arc<OidcClient>,
+        locks: SessionLocks,
+        settings: Arc<Settings>,
+    ) -> Self {
         Self {
             store,
             oidc,
@@ -159,7 +173,10 @@ impl SessionKeeper {
     }
 
     fn expired(s: &SignedIn, t: i64) -> bool {
-        s.verified.tokens.access_expires_at.is_some_and(|exp| t >= exp)
+        s.verified
+            .tokens
+            .access_expires_at
+            .is_some_and(|exp| t >= exp)
     }
 
     /// Resolves the request's session. The second value tells whether the session was
@@ -207,8 +224,14 @@ impl SessionKeeper {
 
     /// Updates "last seen" and the store expiry. `None` if the session is gone.
     async fn touch(&self, session: &Session) -> Result<Option<SignedIn>, AuthError> {
-        let Some(id) = session.id() else { return Ok(None) };
-        let Some(_guard) = self.locks.lock(&id, self.lock_ttl(), Duration::from_secs(1)).await? else {
+        let Some(id) = session.id() else {
+            return Ok(None);
+        };
+        let Some(_guard) = self
+            .locks
+            .lock(&id, self.lock_ttl(), Duration::from_secs(1))
+            .await?
+        else {
             return Ok(None); // busy: someone else is writing it; touch next time
         };
         let Some((record, mut latest)) = self.store.load_signed_in(&id).await? else {
@@ -222,13 +245,21 @@ impl SessionKeeper {
     }
 
     /// Single-flight refresh. `Ok(None)`: the session ended.
-    async fn refresh(&self, session: &Session, current: SignedIn) -> Result<Option<SignedIn>, AuthError> {
-        let Some(id) = session.id() else { return Ok(None) };
+    async fn refresh(
+        &self,
+        session: &Session,
+        current: SignedIn,
+    ) -> Result<Option<SignedIn>, AuthError> {
+        let Some(id) = session.id() else {
+            return Ok(None);
+        };
         let t = now();
         if let Some(b) = self.backoff_for(&id) {
             if Instant::now() < b.until {
                 return if Self::expired(&current, t) {
-                    Err(AuthError::ProviderUnavailable("refresh is backing off".into()))
+                    Err(AuthError::ProviderUnavailable(
+                        "refresh is backing off".into(),
+                    ))
                 } else {
                     Ok(Some(current))
                 };
@@ -270,7 +301,11 @@ impl SessionKeeper {
                 tracing::debug!("access token refreshed");
                 Ok(Some(next))
             }
-            Err(e @ (AuthError::RefreshRejected(_) | AuthError::InvalidIdToken(_) | AuthError::UserInfo(_))) => {
+            Err(
+                e @ (AuthError::RefreshRejected(_)
+                | AuthError::InvalidIdToken(_)
+                | AuthError::UserInfo(_)),
+            ) => {
                 tracing::warn!(error = %e, "refresh refused; ending the session");
                 self.store.0.delete(&id).await.map_err(AuthError::store)?;
                 session::end(session).await?;
@@ -292,11 +327,18 @@ impl SessionKeeper {
     }
 
     fn backoff_for(&self, id: &Id) -> Option<Backoff> {
-        self.backoff.lock().unwrap_or_else(|e| e.into_inner()).get(id).copied()
+        self.backoff
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .copied()
     }
 
     fn clear_backoff(&self, id: &Id) {
-        self.backoff.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        self.backoff
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
     }
 
     fn note_failure(&self, id: &Id) -> Backoff {
@@ -306,7 +348,8 @@ impl SessionKeeper {
             map.retain(|_, b| b.until > now);
         }
         let failures = map.get(id).map_or(0, |b| b.failures) + 1;
-        let delay = Duration::from_millis(500u64.saturating_mul(1 << failures.min(6))).min(Duration::from_secs(30));
+        let delay = Duration::from_millis(500u64.saturating_mul(1 << failures.min(6)))
+            .min(Duration::from_secs(30));
         let b = Backoff {
             failures,
             until: Instant::now() + delay,

@@ -68,11 +68,17 @@ pub async fn push_pending(session: &Session, pending: PendingLogin) -> Result<()
         let extra = list.len() - MAX_PENDING;
         list.drain(..extra);
     }
-    session.insert(PENDING_KEY, list).await.map_err(AuthError::store)
+    session
+        .insert(PENDING_KEY, list)
+        .await
+        .map_err(AuthError::store)
 }
 
 /// Takes the pending sign-in whose state matches (each state is usable once).
-pub async fn take_pending(session: &Session, state: &str) -> Result<Option<PendingLogin>, AuthError> {
+pub async fn take_pending(
+    session: &Session,
+    state: &str,
+) -> Result<Option<PendingLogin>, AuthError> {
     let Some(mut list) = session
         .get::<Vec<PendingLogin>>(PENDING_KEY)
         .await
@@ -87,9 +93,15 @@ pub async fn take_pending(session: &Session, state: &str) -> Result<Option<Pendi
     let taken = found.map(|i| list.remove(i));
     list.retain(|p| t - p.created_at < PENDING_TTL);
     if list.is_empty() {
-        session.remove_value(PENDING_KEY).await.map_err(AuthError::store)?;
+        session
+            .remove_value(PENDING_KEY)
+            .await
+            .map_err(AuthError::store)?;
     } else {
-        session.insert(PENDING_KEY, list).await.map_err(AuthError::store)?;
+        session
+            .insert(PENDING_KEY, list)
+            .await
+            .map_err(AuthError::store)?;
     }
     Ok(taken.filter(|p| t - p.created_at < PENDING_TTL))
 }
@@ -97,9 +109,15 @@ pub async fn take_pending(session: &Session, state: &str) -> Result<Option<Pendi
 /// Completes a sign-in: a new session id (the old one is deleted from the store), the
 /// pending sign-ins dropped, the signed-in state stored.
 pub async fn sign_in(session: &Session, signed_in: &SignedIn) -> Result<(), AuthError> {
-    session.remove_value(PENDING_KEY).await.map_err(AuthError::store)?;
+    session
+        .remove_value(PENDING_KEY)
+        .await
+        .map_err(AuthError::store)?;
     session.cycle_id().await.map_err(AuthError::store)?;
-    session.insert(AUTH_KEY, signed_in).await.map_err(AuthError::store)
+    session
+        .insert(AUTH_KEY, signed_in)
+        .await
+        .map_err(AuthError::store)
 }
 
 /// The signed-in state of this request's session, if any.
@@ -170,7 +188,8 @@ impl SharedStore {
         signed_in: &SignedIn,
         expiry_date: time::OffsetDateTime,
     ) -> Result<(), AuthError> {
-        let value = serde_json::to_value(signed_in).map_err(|e| AuthError::Internal(e.to_string()))?;
+        let value =
+            serde_json::to_value(signed_in).map_err(|e| AuthError::Internal(e.to_string()))?;
         record.data.insert(AUTH_KEY.to_string(), value);
         record.expiry_date = expiry_date;
         self.0.save(&record).await.map_err(AuthError::store)
@@ -199,9 +218,22 @@ mod tests {
         for s in ["a", "b", "c", "d"] {
             push_pending(&session, pending(s, 0)).await.unwrap();
         }
-        assert!(take_pending(&session, "a").await.unwrap().is_none(), "oldest dropped");
-        assert_eq!(take_pending(&session, "c").await.unwrap().unwrap().return_to, "/c");
-        assert!(take_pending(&session, "c").await.unwrap().is_none(), "used once");
+        assert!(
+            take_pending(&session, "a").await.unwrap().is_none(),
+            "oldest dropped"
+        );
+        assert_eq!(
+            take_pending(&session, "c")
+                .await
+                .unwrap()
+                .unwrap()
+                .return_to,
+            "/c"
+        );
+        assert!(
+            take_pending(&session, "c").await.unwrap().is_none(),
+            "used once"
+        );
         assert!(take_pending(&session, "x").await.unwrap().is_none());
         assert!(take_pending(&session, "").await.unwrap().is_none());
     }
@@ -209,7 +241,9 @@ mod tests {
     #[tokio::test]
     async fn expired_pending_login_is_refused() {
         let session = Session::new(None, Arc::new(MemoryStore::default()), None);
-        push_pending(&session, pending("old", PENDING_TTL + 1)).await.unwrap();
+        push_pending(&session, pending("old", PENDING_TTL + 1))
+            .await
+            .unwrap();
         assert!(take_pending(&session, "old").await.unwrap().is_none());
     }
 }

@@ -58,6 +58,9 @@ impl GuardPolicy {
 pub struct AuthStatus {
     pub user: Option<User>,
     pub policy: GuardPolicy,
+    /// Set when the session could not be checked (session store or provider down): pages
+    /// that need sign-in show this error; public pages render as signed out.
+    pub unavailable: Option<ApiError>,
 }
 
 /// One claim, ready to render.

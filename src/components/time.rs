@@ -12,7 +12,11 @@ pub fn relative(seconds: i64) -> String {
     } else {
         format!("{} d {} h", s / 86400, (s % 86400) / 3600)
     };
-    if future { format!("in {text}") } else { format!("{text} ago") }
+    if future {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
 }
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC`.

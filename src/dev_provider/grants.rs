@@ -131,7 +131,8 @@ pub fn random_token() -> String {
 pub fn s256(verifier: &str) -> String {
     use base64::Engine;
     use sha2::Digest;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()))
 }
 
 pub struct Lifetimes {
@@ -158,7 +159,11 @@ impl Grants {
         life: &Lifetimes,
     ) -> Result<Issued, GrantError> {
         self.stats.token_calls += 1;
-        let grant = self.codes.get(code).cloned().ok_or(GrantError::UnknownCode)?;
+        let grant = self
+            .codes
+            .get(code)
+            .cloned()
+            .ok_or(GrantError::UnknownCode)?;
         if let Some(family) = &grant.redeemed_family {
             // RFC 6749 §4.1.2: a reused code revokes what it issued
             let family = family.clone();
@@ -220,13 +225,18 @@ impl Grants {
         life: &Lifetimes,
     ) -> Result<Issued, GrantError> {
         self.stats.refresh_calls += 1;
-        let record = self.refresh.get(token).cloned().ok_or(GrantError::UnknownRefreshToken)?;
+        let record = self
+            .refresh
+            .get(token)
+            .cloned()
+            .ok_or(GrantError::UnknownRefreshToken)?;
         let family = self
             .families
             .get(&record.family)
             .cloned()
             .ok_or(GrantError::UnknownRefreshToken)?;
-        if family.revoked || family.client_id != client_id || now - record.issued_at > life.refresh {
+        if family.revoked || family.client_id != client_id || now - record.issued_at > life.refresh
+        {
             return Err(GrantError::UnknownRefreshToken);
         }
         let refresh_token = match record.rotated_at {
@@ -236,10 +246,13 @@ impl Grants {
                 }
                 self.new_refresh(&record.family, now)
             }
-            Some(at) if now - at <= life.grace => {
+            Some(at) if life.grace > 0 && now - at <= life.grace => {
                 // within the grace period: the client may not have stored the new token yet
                 self.stats.refresh_reuse_in_grace += 1;
-                family.newest.clone().ok_or(GrantError::UnknownRefreshToken)?
+                family
+                    .newest
+                    .clone()
+                    .ok_or(GrantError::UnknownRefreshToken)?
             }
             Some(_) => {
                 self.revoke_family(&record.family);
@@ -321,15 +334,23 @@ impl Grants {
 
     /// Drops what can no longer be used.
     fn gc(&mut self, now: i64, life: &Lifetimes) {
-        self.codes.retain(|_, c| now - c.created_at <= CODE_TTL * 10);
+        self.codes
+            .retain(|_, c| now - c.created_at <= CODE_TTL * 10);
         self.access.retain(|_, a| a.expires_at > now);
-        self.refresh.retain(|_, r| now - r.issued_at <= life.refresh);
-        let live: std::collections::HashSet<&String> = self.refresh.values().map(|r| &r.family).collect();
-        let access_families: std::collections::HashSet<&String> = self.access.values().map(|a| &a.family).collect();
+        self.refresh
+            .retain(|_, r| now - r.issued_at <= life.refresh);
+        let live: std::collections::HashSet<&String> =
+            self.refresh.values().map(|r| &r.family).collect();
+        let access_families: std::collections::HashSet<&String> =
+            self.access.values().map(|a| &a.family).collect();
         let keep: std::collections::HashSet<String> = self
             .families
             .iter()
-            .filter(|(id, f)| live.contains(id) || access_families.contains(id) || (f.revoked && now - f.created_at < 3600))
+            .filter(|(id, f)| {
+                live.contains(id)
+                    || access_families.contains(id)
+                    || (f.revoked && now - f.created_at < 3600)
+            })
             .map(|(id, _)| id.clone())
             .collect();
         self.families.retain(|id, _| keep.contains(id));
@@ -376,33 +397,87 @@ mod tests {
     fn code_checks() {
         let mut g = Grants::default();
         let c = code(&mut g, "openid");
-        assert_eq!(g.redeem_code(&c, "c", "http://app/cb", "wrong-verifier-wrong-verifier-wrong-verifier-x", 1001, &LIFE).unwrap_err(), GrantError::PkceFailed);
-        assert_eq!(g.redeem_code(&c, "c", "http://app/other", VERIFIER, 1001, &LIFE).unwrap_err(), GrantError::RedirectMismatch);
-        assert_eq!(g.redeem_code(&c, "d", "http://app/cb", VERIFIER, 1001, &LIFE).unwrap_err(), GrantError::WrongClient);
-        let issued = g.redeem_code(&c, "c", "http://app/cb", VERIFIER, 1001, &LIFE).unwrap();
-        assert!(issued.refresh_token.is_none(), "no offline_access, no refresh token");
+        assert_eq!(
+            g.redeem_code(
+                &c,
+                "c",
+                "http://app/cb",
+                "wrong-verifier-wrong-verifier-wrong-verifier-x",
+                1001,
+                &LIFE
+            )
+            .unwrap_err(),
+            GrantError::PkceFailed
+        );
+        assert_eq!(
+            g.redeem_code(&c, "c", "http://app/other", VERIFIER, 1001, &LIFE)
+                .unwrap_err(),
+            GrantError::RedirectMismatch
+        );
+        assert_eq!(
+            g.redeem_code(&c, "d", "http://app/cb", VERIFIER, 1001, &LIFE)
+                .unwrap_err(),
+            GrantError::WrongClient
+        );
+        let issued = g
+            .redeem_code(&c, "c", "http://app/cb", VERIFIER, 1001, &LIFE)
+            .unwrap();
+        assert!(
+            issued.refresh_token.is_none(),
+            "no offline_access, no refresh token"
+        );
         assert!(g.access(&issued.access_token, 1002).is_some());
-        assert_eq!(g.redeem_code(&c, "c", "http://app/cb", VERIFIER, 1002, &LIFE).unwrap_err(), GrantError::CodeReused);
-        assert!(g.access(&issued.access_token, 1002).is_none(), "replay revokes the first tokens");
+        assert_eq!(
+            g.redeem_code(&c, "c", "http://app/cb", VERIFIER, 1002, &LIFE)
+                .unwrap_err(),
+            GrantError::CodeReused
+        );
+        assert!(
+            g.access(&issued.access_token, 1002).is_none(),
+            "replay revokes the first tokens"
+        );
         let late = code(&mut g, "openid");
-        assert_eq!(g.redeem_code(&late, "c", "http://app/cb", VERIFIER, 1000 + CODE_TTL + 1, &LIFE).unwrap_err(), GrantError::UnknownCode);
+        assert_eq!(
+            g.redeem_code(
+                &late,
+                "c",
+                "http://app/cb",
+                VERIFIER,
+                1000 + CODE_TTL + 1,
+                &LIFE
+            )
+            .unwrap_err(),
+            GrantError::UnknownCode
+        );
     }
 
     #[test]
     fn rotation_grace_and_reuse() {
         let mut g = Grants::default();
         let c = code(&mut g, "openid offline_access");
-        let first = g.redeem_code(&c, "c", "http://app/cb", VERIFIER, 1000, &LIFE).unwrap();
+        let first = g
+            .redeem_code(&c, "c", "http://app/cb", VERIFIER, 1000, &LIFE)
+            .unwrap();
         let rt1 = first.refresh_token.unwrap();
         let second = g.redeem_refresh(&rt1, "c", 1100, &LIFE).unwrap();
         let rt2 = second.refresh_token.unwrap();
         assert_ne!(rt1, rt2, "rotated");
         // old token within the grace period: still good, answers with the newest token
-        let again = g.redeem_refresh(&rt1, "c", 1100 + LIFE.grace, &LIFE).unwrap();
+        let again = g
+            .redeem_refresh(&rt1, "c", 1100 + LIFE.grace, &LIFE)
+            .unwrap();
         assert_eq!(again.refresh_token.as_deref(), Some(rt2.as_str()));
         // after the grace period: family revoked
-        assert_eq!(g.redeem_refresh(&rt1, "c", 1100 + LIFE.grace + 1, &LIFE).unwrap_err(), GrantError::RefreshReused);
-        assert_eq!(g.redeem_refresh(&rt2, "c", 1100 + LIFE.grace + 2, &LIFE).unwrap_err(), GrantError::UnknownRefreshToken);
+        assert_eq!(
+            g.redeem_refresh(&rt1, "c", 1100 + LIFE.grace + 1, &LIFE)
+                .unwrap_err(),
+            GrantError::RefreshReused
+        );
+        assert_eq!(
+            g.redeem_refresh(&rt2, "c", 1100 + LIFE.grace + 2, &LIFE)
+                .unwrap_err(),
+            GrantError::UnknownRefreshToken
+        );
         assert!(g.access(&second.access_token, 1200).is_none());
         assert_eq!(g.stats.families_revoked, 1);
     }
@@ -412,18 +487,30 @@ mod tests {
         let life = Lifetimes { grace: 0, ..LIFE };
         let mut g = Grants::default();
         let c = code(&mut g, "openid offline_access");
-        let rt1 = g.redeem_code(&c, "c", "http://app/cb", VERIFIER, 1000, &life).unwrap().refresh_token.unwrap();
+        let rt1 = g
+            .redeem_code(&c, "c", "http://app/cb", VERIFIER, 1000, &life)
+            .unwrap()
+            .refresh_token
+            .unwrap();
         g.redeem_refresh(&rt1, "c", 1010, &life).unwrap();
-        assert_eq!(g.redeem_refresh(&rt1, "c", 1011, &life).unwrap_err(), GrantError::RefreshReused);
+        assert_eq!(
+            g.redeem_refresh(&rt1, "c", 1011, &life).unwrap_err(),
+            GrantError::RefreshReused
+        );
     }
 
     #[test]
     fn end_session_revokes() {
         let mut g = Grants::default();
         let c = code(&mut g, "openid offline_access");
-        let issued = g.redeem_code(&c, "c", "http://app/cb", VERIFIER, 1000, &LIFE).unwrap();
+        let issued = g
+            .redeem_code(&c, "c", "http://app/cb", VERIFIER, 1000, &LIFE)
+            .unwrap();
         g.end_session("sid1");
         assert!(g.access(&issued.access_token, 1001).is_none());
-        assert!(g.redeem_refresh(&issued.refresh_token.unwrap(), "c", 1001, &LIFE).is_err());
+        assert!(
+            g.redeem_refresh(&issued.refresh_token.unwrap(), "c", 1001, &LIFE)
+                .is_err()
+        );
     }
 }

@@ -34,13 +34,13 @@ use chrono::{TimeZone, Utc};
 use openidconnect::{
     AccessToken, AdditionalClaims, Audience, AuthUrl, ClientId, EmptyAdditionalProviderMetadata,
     EmptyExtraTokenFields, EndSessionUrl, EndUserEmail, EndUserName, EndUserUsername, IssuerUrl,
-    JsonWebKeyId, JsonWebKeySet, JsonWebKeySetUrl, LogoutProviderMetadata, Nonce, PrivateSigningKey,
-    ProviderMetadataWithLogout, RefreshToken, ResponseTypes, Scope, StandardClaims, StandardTokenResponse,
-    SubjectIdentifier, TokenUrl, UserInfoUrl,
+    JsonWebKeyId, JsonWebKeySet, JsonWebKeySetUrl, LogoutProviderMetadata, Nonce,
+    PrivateSigningKey, ProviderMetadataWithLogout, RefreshToken, ResponseTypes, Scope,
+    StandardClaims, StandardTokenResponse, SubjectIdentifier, TokenUrl, UserInfoUrl,
     core::{
-        CoreClaimName, CoreClientAuthMethod, CoreGenderClaim, CoreGrantType, CoreJweContentEncryptionAlgorithm,
-        CoreJwsSigningAlgorithm, CoreResponseType, CoreRsaPrivateSigningKey, CoreSubjectIdentifierType,
-        CoreTokenType,
+        CoreClaimName, CoreClientAuthMethod, CoreGenderClaim, CoreGrantType,
+        CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreResponseType,
+        CoreRsaPrivateSigningKey, CoreSubjectIdentifierType, CoreTokenType,
     },
 };
 use serde::{Deserialize, Serialize};
@@ -72,7 +72,12 @@ struct DevClaims {
 }
 impl AdditionalClaims for DevClaims {}
 
-type DevIdToken = openidconnect::IdToken<DevClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
+type DevIdToken = openidconnect::IdToken<
+    DevClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
 type DevIdTokenFields = openidconnect::IdTokenFields<
     DevClaims,
     EmptyExtraTokenFields,
@@ -181,9 +186,18 @@ pub async fn start(settings: &Settings) -> Result<DevProvider, String> {
 
     let listener = tokio::net::TcpListener::bind((dev.host.as_str(), dev.port))
         .await
-        .map_err(|e| format!("cannot listen on {}:{} (DEV_PROVIDER_PORT): {e}", dev.host, dev.port))?;
+        .map_err(|e| {
+            format!(
+                "cannot listen on {}:{} (DEV_PROVIDER_PORT): {e}",
+                dev.host, dev.port
+            )
+        })?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let host = if addr.ip().is_loopback() && dev.host == "localhost" { "localhost".to_string() } else { addr.ip().to_string() };
+    let host = if addr.ip().is_loopback() && dev.host == "localhost" {
+        "localhost".to_string()
+    } else {
+        addr.ip().to_string()
+    };
     let issuer = format!("http://{host}:{}", addr.port());
 
     let kid = key_id(&pem);
@@ -196,7 +210,11 @@ pub async fn start(settings: &Settings) -> Result<DevProvider, String> {
         .ok()
         .and_then(|t| serde_json::from_str::<Grants>(&t).ok())
         .unwrap_or_default();
-    let users = if dev.users.is_empty() { default_users() } else { dev.users.clone() };
+    let users = if dev.users.is_empty() {
+        default_users()
+    } else {
+        dev.users.clone()
+    };
 
     let op = Op(Arc::new(Inner {
         issuer: issuer.clone(),
@@ -245,10 +263,17 @@ fn default_users() -> Vec<DemoUser> {
         name: name.into(),
         email: email.into(),
         preferred_username: Some(username.into()),
-        claims: [("groups".to_string(), serde_json::json!(groups))].into_iter().collect(),
+        claims: [("groups".to_string(), serde_json::json!(groups))]
+            .into_iter()
+            .collect(),
     };
     vec![
-        user("Ada Lovelace", "ada@example.com", "ada", &["Everyone", "Admins"]),
+        user(
+            "Ada Lovelace",
+            "ada@example.com",
+            "ada",
+            &["Everyone", "Admins"],
+        ),
         user("Grace Hopper", "grace@example.com", "grace", &["Everyone"]),
     ]
 }
@@ -258,7 +283,8 @@ fn load_or_create_key(path: &Path) -> Result<String, String> {
         return Ok(pem);
     }
     use rsa::pkcs1::EncodeRsaPrivateKey;
-    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| format!("RSA key: {e}"))?;
+    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
+        .map_err(|e| format!("RSA key: {e}"))?;
     let pem = key
         .to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
         .map_err(|e| format!("RSA key: {e}"))?
@@ -292,7 +318,10 @@ fn write_private(path: &Path, contents: &str) -> Result<(), String> {
 /// A stable key id: the first bytes of the SHA-256 of the PEM.
 fn key_id(pem: &str) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(pem.as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(pem.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn discovery_document(issuer: &str) -> Result<serde_json::Value, String> {
@@ -313,21 +342,42 @@ fn discovery_document(issuer: &str) -> Result<serde_json::Value, String> {
     .set_token_endpoint(Some(TokenUrl::new(url("/token")).map_err(e)?))
     .set_userinfo_endpoint(Some(UserInfoUrl::new(url("/userinfo")).map_err(e)?))
     .set_scopes_supported(Some(
-        ["openid", "profile", "email", "offline_access"].map(|s| Scope::new(s.into())).to_vec(),
+        ["openid", "profile", "email", "offline_access"]
+            .map(|s| Scope::new(s.into()))
+            .to_vec(),
     ))
-    .set_grant_types_supported(Some(vec![CoreGrantType::AuthorizationCode, CoreGrantType::RefreshToken]))
+    .set_grant_types_supported(Some(vec![
+        CoreGrantType::AuthorizationCode,
+        CoreGrantType::RefreshToken,
+    ]))
     .set_token_endpoint_auth_methods_supported(Some(vec![
         CoreClientAuthMethod::ClientSecretBasic,
         CoreClientAuthMethod::ClientSecretPost,
     ]))
     .set_claims_supported(Some(
-        ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "name", "email", "email_verified", "preferred_username", "sid"]
-            .map(|c| CoreClaimName::new(c.into()))
-            .to_vec(),
+        [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "name",
+            "email",
+            "email_verified",
+            "preferred_username",
+            "sid",
+        ]
+        .map(|c| CoreClaimName::new(c.into()))
+        .to_vec(),
     ));
     let mut json = serde_json::to_value(&metadata).map_err(|e| e.to_string())?;
     if let Some(obj) = json.as_object_mut() {
-        obj.insert("code_challenge_methods_supported".into(), serde_json::json!(["S256"]));
+        obj.insert(
+            "code_challenge_methods_supported".into(),
+            serde_json::json!(["S256"]),
+        );
     }
     Ok(json)
 }
@@ -338,11 +388,17 @@ impl Op {
     }
 
     fn changed(&self) {
-        self.0.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.0
+            .dirty
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn persist(&self) {
-        if !self.0.dirty.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        if !self
+            .0
+            .dirty
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
             return;
         }
         let text = match serde_json::to_string(&*self.grants()) {
@@ -360,7 +416,10 @@ impl Op {
             return true;
         }
         match url::Url::parse(uri) {
-            Ok(u) => u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
+            Ok(u) => {
+                u.scheme() == "http"
+                    && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+            }
             Err(_) => false,
         }
     }
@@ -399,7 +458,8 @@ struct AuthorizeQuery {
 }
 
 fn no_store(mut res: Response) -> Response {
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
@@ -414,17 +474,33 @@ fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
             }
             no_store(Redirect::to(u.as_str()).into_response())
         }
-        Err(_) => (StatusCode::BAD_REQUEST, Html(page::error("Invalid redirect URI."))).into_response(),
+        Err(_) => (
+            StatusCode::BAD_REQUEST,
+            Html(page::error("Invalid redirect URI.")),
+        )
+            .into_response(),
     }
 }
 
 async fn authorize(State(op): State<Op>, Query(q): Query<AuthorizeQuery>) -> Response {
     // Problems with the client or redirect URI are shown here, never redirected.
     if q.client_id.as_deref() != Some(CLIENT_ID) {
-        return (StatusCode::BAD_REQUEST, Html(page::error("Unknown client_id."))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(page::error("Unknown client_id.")),
+        )
+            .into_response();
     }
-    let Some(redirect_uri) = q.redirect_uri.filter(|r| op.redirect_allowed(r, &op.0.redirect_uris)) else {
-        return (StatusCode::BAD_REQUEST, Html(page::error("This redirect_uri is not registered for the client.")))
+    let Some(redirect_uri) = q
+        .redirect_uri
+        .filter(|r| op.redirect_allowed(r, &op.0.redirect_uris))
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(page::error(
+                "This redirect_uri is not registered for the client.",
+            )),
+        )
             .into_response();
     };
     let state = q.state.clone();
@@ -436,14 +512,22 @@ async fn authorize(State(op): State<Op>, Query(q): Query<AuthorizeQuery>) -> Res
         redirect_with(&redirect_uri, &params)
     };
     if q.response_type.as_deref() != Some("code") {
-        return fail("unsupported_response_type", "Only the authorization code flow is supported.");
+        return fail(
+            "unsupported_response_type",
+            "Only the authorization code flow is supported.",
+        );
     }
     let scope = q.scope.unwrap_or_default();
     if !scope.split(' ').any(|s| s == "openid") {
         return fail("invalid_scope", "The openid scope is required.");
     }
-    let (Some(challenge), Some("S256")) = (q.code_challenge.clone(), q.code_challenge_method.as_deref()) else {
-        return fail("invalid_request", "PKCE with code_challenge_method=S256 is required.");
+    let (Some(challenge), Some("S256")) =
+        (q.code_challenge.clone(), q.code_challenge_method.as_deref())
+    else {
+        return fail(
+            "invalid_request",
+            "PKCE with code_challenge_method=S256 is required.",
+        );
     };
     let interaction = random_token();
     {
@@ -462,15 +546,14 @@ async fn authorize(State(op): State<Op>, Query(q): Query<AuthorizeQuery>) -> Res
             },
         );
     }
-    let buttons: Vec<DemoButton> = op
-        .0
-        .users
-        .iter()
-        .map(|u| DemoButton {
-            name: u.name.clone(),
-            email: u.email.clone(),
-        })
-        .collect();
+    let buttons: Vec<DemoButton> =
+        op.0.users
+            .iter()
+            .map(|u| DemoButton {
+                name: u.name.clone(),
+                email: u.email.clone(),
+            })
+            .collect();
     no_store(Html(page::sign_in(&interaction, "Signin", &buttons)).into_response())
 }
 
@@ -486,7 +569,13 @@ struct DecisionForm {
 fn subject_for(email: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(email.trim().to_lowercase().as_bytes());
-    format!("dev|{}", digest[..8].iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!(
+        "dev|{}",
+        digest[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
 }
 
 fn identity_of(user: &DemoUser) -> Identity {
@@ -504,16 +593,17 @@ fn identity_of(user: &DemoUser) -> Identity {
 }
 
 async fn decision(State(op): State<Op>, Form(form): Form<DecisionForm>) -> Response {
-    let request = op
-        .0
-        .interactions
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&form.interaction);
+    let request =
+        op.0.interactions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&form.interaction);
     let Some(request) = request.filter(|r| now() - r.created_at < INTERACTION_TTL) else {
         return (
             StatusCode::BAD_REQUEST,
-            Html(page::error("This sign-in page has expired. Go back to the app and start again.")),
+            Html(page::error(
+                "This sign-in page has expired. Go back to the app and start again.",
+            )),
         )
             .into_response();
     };
@@ -533,13 +623,26 @@ async fn decision(State(op): State<Op>, Form(form): Form<DecisionForm>) -> Respo
     let identity = if let Some(i) = form.user.as_deref().and_then(|u| u.parse::<usize>().ok()) {
         match op.0.users.get(i) {
             Some(u) => identity_of(u),
-            None => return (StatusCode::BAD_REQUEST, Html(page::error("Unknown demo user."))).into_response(),
+            None => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Html(page::error("Unknown demo user.")),
+                )
+                    .into_response();
+            }
         }
     } else {
         let email = form.email.unwrap_or_default().trim().to_string();
-        let valid = email.len() <= 254 && email.split_once('@').is_some_and(|(a, b)| !a.is_empty() && b.contains('.'));
+        let valid = email.len() <= 254
+            && email
+                .split_once('@')
+                .is_some_and(|(a, b)| !a.is_empty() && b.contains('.'));
         if !valid {
-            return (StatusCode::BAD_REQUEST, Html(page::error("Please enter a valid email address."))).into_response();
+            return (
+                StatusCode::BAD_REQUEST,
+                Html(page::error("Please enter a valid email address.")),
+            )
+                .into_response();
         }
         let local = email.split('@').next().unwrap_or_default().to_string();
         let mut name = local.replace(['.', '_', '-'], " ");
@@ -588,8 +691,10 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     )
         .into_response();
     if status == StatusCode::UNAUTHORIZED {
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"dev-provider\""));
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"dev-provider\""),
+        );
     }
     no_store(res)
 }
@@ -602,10 +707,16 @@ fn client_credentials(headers: &HeaderMap, form: &TokenForm) -> Option<(String, 
         .and_then(|v| v.strip_prefix("Basic "))
     {
         use base64::Engine;
-        let decoded = base64::engine::general_purpose::STANDARD.decode(basic.trim()).ok()?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(basic.trim())
+            .ok()?;
         let text = String::from_utf8(decoded).ok()?;
         let (id, secret) = text.split_once(':')?;
-        let unescape = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+        let unescape = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+        };
         return Some((unescape(id)?, unescape(secret)?));
     }
     Some((form.client_id.clone()?, form.client_secret.clone()?))
@@ -617,27 +728,54 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 async fn token(State(op): State<Op>, headers: HeaderMap, Form(form): Form<TokenForm>) -> Response {
     let Some((client_id, secret)) = client_credentials(&headers, &form) else {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication is required.");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication is required.",
+        );
     };
-    if client_id != CLIENT_ID || !constant_time_eq(secret.as_bytes(), op.0.client_secret.expose().as_bytes()) {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Unknown client or wrong secret.");
+    if client_id != CLIENT_ID
+        || !constant_time_eq(secret.as_bytes(), op.0.client_secret.expose().as_bytes())
+    {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Unknown client or wrong secret.",
+        );
     }
     let t = now();
     let result = match form.grant_type.as_deref() {
         Some("authorization_code") => {
-            let (Some(code), Some(redirect_uri), Some(verifier)) = (&form.code, &form.redirect_uri, &form.code_verifier)
+            let (Some(code), Some(redirect_uri), Some(verifier)) =
+                (&form.code, &form.redirect_uri, &form.code_verifier)
             else {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "code, redirect_uri and code_verifier are required.");
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "code, redirect_uri and code_verifier are required.",
+                );
             };
-            op.grants().redeem_code(code, &client_id, redirect_uri, verifier, t, &op.0.life)
+            op.grants()
+                .redeem_code(code, &client_id, redirect_uri, verifier, t, &op.0.life)
         }
         Some("refresh_token") => {
             let Some(refresh) = &form.refresh_token else {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is required.");
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "refresh_token is required.",
+                );
             };
-            op.grants().redeem_refresh(refresh, &client_id, t, &op.0.life)
+            op.grants()
+                .redeem_refresh(refresh, &client_id, t, &op.0.life)
         }
-        _ => return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "Use authorization_code or refresh_token."),
+        _ => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "Use authorization_code or refresh_token.",
+            );
+        }
     };
     op.changed();
     match result {
@@ -645,7 +783,11 @@ async fn token(State(op): State<Op>, headers: HeaderMap, Form(form): Form<TokenF
             Ok(body) => no_store(Json(body).into_response()),
             Err(e) => {
                 tracing::error!(error = %e, "development provider could not sign a token");
-                oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Could not issue tokens.")
+                oauth_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "Could not issue tokens.",
+                )
             }
         },
         Err(e @ (GrantError::RefreshReused | GrantError::CodeReused)) => {
@@ -668,7 +810,9 @@ fn token_response(op: &Op, issued: &Issued) -> Result<serde_json::Value, String>
     let claims = openidconnect::IdTokenClaims::new(
         issuer,
         vec![Audience::new(CLIENT_ID.into())],
-        Utc.timestamp_opt(t + ID_TOKEN_TTL, 0).single().ok_or("time")?,
+        Utc.timestamp_opt(t + ID_TOKEN_TTL, 0)
+            .single()
+            .ok_or("time")?,
         Utc.timestamp_opt(t, 0).single().ok_or("time")?,
         standard,
         DevClaims {
@@ -688,14 +832,21 @@ fn token_response(op: &Op, issued: &Issued) -> Result<serde_json::Value, String>
         None,
     )
     .map_err(|e| e.to_string())?;
-    let mut response: StandardTokenResponse<DevIdTokenFields, CoreTokenType> = StandardTokenResponse::new(
-        access_token,
-        CoreTokenType::Bearer,
-        openidconnect::IdTokenFields::new(Some(id_token), EmptyExtraTokenFields {}),
-    );
+    let mut response: StandardTokenResponse<DevIdTokenFields, CoreTokenType> =
+        StandardTokenResponse::new(
+            access_token,
+            CoreTokenType::Bearer,
+            openidconnect::IdTokenFields::new(Some(id_token), EmptyExtraTokenFields {}),
+        );
     response.set_expires_in(Some(&Duration::from_secs(op.0.life.access as u64)));
     response.set_refresh_token(issued.refresh_token.clone().map(RefreshToken::new));
-    response.set_scopes(Some(issued.scope.split(' ').map(|s| Scope::new(s.into())).collect()));
+    response.set_scopes(Some(
+        issued
+            .scope
+            .split(' ')
+            .map(|s| Scope::new(s.into()))
+            .collect(),
+    ));
     serde_json::to_value(&response).map_err(|e| e.to_string())
 }
 
@@ -708,8 +859,10 @@ async fn userinfo(State(op): State<Op>, headers: HeaderMap) -> Response {
     let grants = op.grants();
     let Some((family, _)) = grants.access(token, now()) else {
         let mut res = (StatusCode::UNAUTHORIZED, "invalid token").into_response();
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        );
         return res;
     };
     let id = &family.identity;
@@ -758,7 +911,11 @@ async fn logout(State(op): State<Op>, Query(q): Query<LogoutQuery>) -> Response 
     op.changed();
     match q.post_logout_redirect_uri {
         Some(uri) if sid.is_some() && op.redirect_allowed(&uri, &op.0.post_logout_uris) => {
-            let params: Vec<(&str, &str)> = q.state.as_deref().map(|s| vec![("state", s)]).unwrap_or_default();
+            let params: Vec<(&str, &str)> = q
+                .state
+                .as_deref()
+                .map(|s| vec![("state", s)])
+                .unwrap_or_default();
             redirect_with(&uri, &params)
         }
         _ => no_store(Html(page::signed_out()).into_response()),

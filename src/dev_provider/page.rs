@@ -90,7 +90,10 @@ pub fn error(message: &str) -> String {
 
 /// After logout without a (valid) redirect.
 pub fn signed_out() -> String {
-    layout("Signed out", "<h1>You are signed out</h1><p class=\"muted\">You can close this page.</p>")
+    layout(
+        "Signed out",
+        "<h1>You are signed out</h1><p class=\"muted\">You can close this page.</p>",
+    )
 }
 
 #[cfg(test)]

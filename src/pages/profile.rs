@@ -39,7 +39,9 @@ pub fn ProfilePage() -> impl IntoView {
 
     // Tick every second in the browser (effects do not run on the server).
     Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(move || now.set(unix_now()), Duration::from_secs(1)) {
+        if let Ok(handle) =
+            set_interval_with_handle(move || now.set(unix_now()), Duration::from_secs(1))
+        {
             on_cleanup(move || handle.clear());
         }
     });
@@ -84,7 +86,11 @@ fn ProfileView(profile: Profile, now: RwSignal<i64>) -> impl IntoView {
         claims
             .get_value()
             .into_iter()
-            .filter(|c| f.is_empty() || c.name.to_lowercase().contains(&f) || c.value.to_lowercase().contains(&f))
+            .filter(|c| {
+                f.is_empty()
+                    || c.name.to_lowercase().contains(&f)
+                    || c.value.to_lowercase().contains(&f)
+            })
             .collect::<Vec<_>>()
     };
     let when = move |ts: Option<i64>| match ts {

@@ -1,0 +1,404 @@
+//! A scriptable OpenID Provider double for failure cases: it signs whatever ID token a test
+//! asks for (wrong audience, other key, expired, …), counts token calls, and can misbehave on
+//! refresh. Tokens are built with the openidconnect crate's types.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    Form, Json, Router,
+    extract::{Query, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use chrono::Utc;
+use openidconnect::{
+    AccessToken, Audience, AuthUrl, ClientId, EmptyAdditionalClaims,
+    EmptyAdditionalProviderMetadata, EndSessionUrl, EndUserEmail, IssuerUrl, JsonWebKeyId,
+    JsonWebKeySet, JsonWebKeySetUrl, LogoutProviderMetadata, Nonce, PrivateSigningKey,
+    ProviderMetadataWithLogout, ResponseTypes, StandardClaims, SubjectIdentifier, TokenUrl,
+    UserInfoUrl,
+    core::{
+        CoreHmacKey, CoreIdToken, CoreIdTokenClaims, CoreJwsSigningAlgorithm, CoreResponseType,
+        CoreRsaPrivateSigningKey, CoreSubjectIdentifierType,
+    },
+};
+use serde::Deserialize;
+
+pub const CLIENT_ID: &str = "mock-client";
+pub const CLIENT_SECRET: &str = "mock-secret-0123456789abcdef0123456789abcdef";
+
+/// What the next ID tokens look like.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub enum Tweak {
+    #[default]
+    Good,
+    OtherKey,
+    WrongAud,
+    WrongIss,
+    Expired,
+    WrongNonce,
+    NoNonce,
+    WrongAzp,
+    ExtraAudNoAzp,
+    Hs256,
+    FutureIat,
+    NoIdToken,
+}
+
+#[derive(Clone, Debug)]
+pub struct Behaviour {
+    pub id_token: Tweak,
+    pub access_ttl: u64,
+    pub refresh_token: bool,
+    pub refresh_omits_refresh_token: bool,
+    pub refresh_changes_sub: bool,
+    pub refresh_invalid_grant: bool,
+    pub refresh_delay: Duration,
+    pub refresh_sends_id_token: bool,
+    pub userinfo_sub: Option<String>,
+    pub sub: String,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Self {
+            id_token: Tweak::Good,
+            access_ttl: 300,
+            refresh_token: true,
+            refresh_omits_refresh_token: false,
+            refresh_changes_sub: false,
+            refresh_invalid_grant: false,
+            refresh_delay: Duration::ZERO,
+            refresh_sends_id_token: true,
+            userinfo_sub: None,
+            sub: "mock-user-1".into(),
+        }
+    }
+}
+
+struct Inner {
+    issuer: String,
+    key: CoreRsaPrivateSigningKey,
+    other_key: CoreRsaPrivateSigningKey,
+    behaviour: Mutex<Behaviour>,
+    nonces: Mutex<HashMap<String, Option<String>>>,
+    token_calls: AtomicU64,
+    refresh_calls: AtomicU64,
+    refresh_seq: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct MockOp(Arc<Inner>);
+
+fn other_key_pem() -> &'static str {
+    static PEM: OnceLock<String> = OnceLock::new();
+    PEM.get_or_init(|| {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
+        key.to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
+            .unwrap()
+            .to_string()
+    })
+}
+
+impl MockOp {
+    pub async fn start(behaviour: Behaviour) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let kid = Some(JsonWebKeyId::new("mock-key".into()));
+        let op = MockOp(Arc::new(Inner {
+            issuer,
+            key: CoreRsaPrivateSigningKey::from_pem(&super::shared_key_pem(), kid.clone()).unwrap(),
+            other_key: CoreRsaPrivateSigningKey::from_pem(other_key_pem(), kid).unwrap(),
+            behaviour: Mutex::new(behaviour),
+            nonces: Mutex::default(),
+            token_calls: AtomicU64::new(0),
+            refresh_calls: AtomicU64::new(0),
+            refresh_seq: AtomicU64::new(0),
+        }));
+        let router = Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/jwks", get(jwks))
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .route("/userinfo", get(userinfo))
+            .with_state(op.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        op
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.0.issuer
+    }
+
+    pub fn set(&self, f: impl FnOnce(&mut Behaviour)) {
+        f(&mut self.0.behaviour.lock().unwrap());
+    }
+
+    pub fn token_calls(&self) -> u64 {
+        self.0.token_calls.load(Ordering::SeqCst)
+    }
+
+    pub fn refresh_calls(&self) -> u64 {
+        self.0.refresh_calls.load(Ordering::SeqCst)
+    }
+
+    /// Settings pointing the app at this provider.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("OIDC_ISSUER", self.0.issuer.clone()),
+            ("OIDC_CLIENT_ID", CLIENT_ID.into()),
+            ("OIDC_CLIENT_SECRET", CLIENT_SECRET.into()),
+        ]
+    }
+
+    fn id_token(
+        &self,
+        b: &Behaviour,
+        sub: &str,
+        nonce: Option<String>,
+        access: &AccessToken,
+    ) -> Option<String> {
+        let now = Utc::now();
+        let (iss, aud, exp, iat) = match b.id_token {
+            Tweak::WrongIss => (
+                "https://evil.example.com".to_string(),
+                vec![CLIENT_ID.to_string()],
+                now + chrono::Duration::minutes(5),
+                now,
+            ),
+            Tweak::WrongAud => (
+                self.0.issuer.clone(),
+                vec!["someone-else".to_string()],
+                now + chrono::Duration::minutes(5),
+                now,
+            ),
+            Tweak::ExtraAudNoAzp => (
+                self.0.issuer.clone(),
+                vec![CLIENT_ID.to_string(), "someone-else".to_string()],
+                now + chrono::Duration::minutes(5),
+                now,
+            ),
+            Tweak::Expired => (
+                self.0.issuer.clone(),
+                vec![CLIENT_ID.to_string()],
+                now - chrono::Duration::minutes(10),
+                now - chrono::Duration::minutes(20),
+            ),
+            Tweak::FutureIat => (
+                self.0.issuer.clone(),
+                vec![CLIENT_ID.to_string()],
+                now + chrono::Duration::minutes(30),
+                now + chrono::Duration::minutes(10),
+            ),
+            _ => (
+                self.0.issuer.clone(),
+                vec![CLIENT_ID.to_string()],
+                now + chrono::Duration::minutes(5),
+                now,
+            ),
+        };
+        let nonce = match b.id_token {
+            Tweak::WrongNonce => Some("not-the-nonce".to_string()),
+            Tweak::NoNonce => None,
+            _ => nonce,
+        };
+        let azp = match b.id_token {
+            Tweak::WrongAzp => Some("someone-else".to_string()),
+            Tweak::ExtraAudNoAzp => None,
+            _ => Some(CLIENT_ID.to_string()),
+        };
+        let claims = CoreIdTokenClaims::new(
+            IssuerUrl::new(iss).unwrap(),
+            aud.into_iter().map(Audience::new).collect(),
+            exp,
+            iat,
+            StandardClaims::new(SubjectIdentifier::new(sub.into()))
+                .set_email(Some(EndUserEmail::new(format!("{sub}@mock.test")))),
+            EmptyAdditionalClaims {},
+        )
+        .set_nonce(nonce.map(Nonce::new))
+        .set_authorized_party(azp.map(ClientId::new));
+        let token = match b.id_token {
+            Tweak::NoIdToken => return None,
+            Tweak::OtherKey => CoreIdToken::new(
+                claims,
+                &self.0.other_key,
+                CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+                Some(access),
+                None,
+            ),
+            Tweak::Hs256 => CoreIdToken::new(
+                claims,
+                &CoreHmacKey::new(CLIENT_SECRET.as_bytes()),
+                CoreJwsSigningAlgorithm::HmacSha256,
+                Some(access),
+                None,
+            ),
+            _ => CoreIdToken::new(
+                claims,
+                &self.0.key,
+                CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+                Some(access),
+                None,
+            ),
+        };
+        Some(token.unwrap().to_string())
+    }
+}
+
+async fn discovery(State(op): State<MockOp>) -> Response {
+    let url = |p: &str| format!("{}{p}", op.0.issuer);
+    let metadata = ProviderMetadataWithLogout::new(
+        IssuerUrl::new(op.0.issuer.clone()).unwrap(),
+        AuthUrl::new(url("/authorize")).unwrap(),
+        JsonWebKeySetUrl::new(url("/jwks")).unwrap(),
+        vec![ResponseTypes::new(vec![CoreResponseType::Code])],
+        vec![CoreSubjectIdentifierType::Public],
+        vec![
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            CoreJwsSigningAlgorithm::HmacSha256,
+        ],
+        LogoutProviderMetadata {
+            end_session_endpoint: Some(EndSessionUrl::new(url("/logout")).unwrap()),
+            additional_metadata: EmptyAdditionalProviderMetadata {},
+        },
+    )
+    .set_token_endpoint(Some(TokenUrl::new(url("/token")).unwrap()))
+    .set_userinfo_endpoint(Some(UserInfoUrl::new(url("/userinfo")).unwrap()));
+    Json(metadata).into_response()
+}
+
+async fn jwks(State(op): State<MockOp>) -> Response {
+    Json(JsonWebKeySet::new(vec![op.0.key.as_verification_key()])).into_response()
+}
+
+#[derive(Deserialize)]
+struct AuthorizeQuery {
+    redirect_uri: String,
+    state: Option<String>,
+    nonce: Option<String>,
+}
+
+/// Signs in at once (no page): straight back with a code.
+async fn authorize(State(op): State<MockOp>, Query(q): Query<AuthorizeQuery>) -> Response {
+    let code = format!(
+        "code-{}",
+        op.0.token_calls.load(Ordering::SeqCst) + rand_suffix()
+    );
+    op.0.nonces.lock().unwrap().insert(code.clone(), q.nonce);
+    let mut url = url::Url::parse(&q.redirect_uri).unwrap();
+    url.query_pairs_mut().append_pair("code", &code);
+    if let Some(s) = q.state {
+        url.query_pairs_mut().append_pair("state", &s);
+    }
+    Redirect::to(url.as_str()).into_response()
+}
+
+fn rand_suffix() -> u64 {
+    use rand::RngCore;
+    rand::rngs::OsRng.next_u64()
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    grant_type: String,
+    code: Option<String>,
+    refresh_token: Option<String>,
+}
+
+async fn token(State(op): State<MockOp>, Form(form): Form<TokenForm>) -> Response {
+    let b = op.0.behaviour.lock().unwrap().clone();
+    let access = AccessToken::new(format!("mock-at-{}", rand_suffix()));
+    let mut body = serde_json::json!({
+        "access_token": access.secret(),
+        "token_type": "Bearer",
+        "expires_in": b.access_ttl,
+    });
+    match form.grant_type.as_str() {
+        "authorization_code" => {
+            op.0.token_calls.fetch_add(1, Ordering::SeqCst);
+            let Some(nonce) = form
+                .code
+                .and_then(|c| op.0.nonces.lock().unwrap().remove(&c))
+            else {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(serde_json::json!({"error": "invalid_grant"})),
+                )
+                    .into_response();
+            };
+            if let Some(t) = op.id_token(&b, &b.sub, nonce, &access) {
+                body["id_token"] = t.into();
+            }
+            if b.refresh_token {
+                body["refresh_token"] = format!(
+                    "mock-rt-{}",
+                    op.0.refresh_seq.fetch_add(1, Ordering::SeqCst)
+                )
+                .into();
+            }
+        }
+        "refresh_token" => {
+            op.0.refresh_calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(b.refresh_delay).await;
+            if b.refresh_invalid_grant || form.refresh_token.is_none() {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(serde_json::json!({"error": "invalid_grant"})),
+                )
+                    .into_response();
+            }
+            let sub = if b.refresh_changes_sub {
+                format!("{}-changed", b.sub)
+            } else {
+                b.sub.clone()
+            };
+            if b.refresh_sends_id_token {
+                if let Some(t) = op.id_token(
+                    &Behaviour {
+                        id_token: Tweak::NoNonce,
+                        ..b.clone()
+                    },
+                    &sub,
+                    None,
+                    &access,
+                ) {
+                    body["id_token"] = t.into();
+                }
+            }
+            if !b.refresh_omits_refresh_token {
+                body["refresh_token"] = format!(
+                    "mock-rt-{}",
+                    op.0.refresh_seq.fetch_add(1, Ordering::SeqCst)
+                )
+                .into();
+            }
+        }
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({"error": "unsupported_grant_type"})),
+            )
+                .into_response();
+        }
+    }
+    ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+async fn userinfo(State(op): State<MockOp>) -> Response {
+    let b = op.0.behaviour.lock().unwrap().clone();
+    let sub = b.userinfo_sub.unwrap_or(b.sub);
+    Json(serde_json::json!({ "sub": sub, "name": "Mock Person", "locale": "fr-FR" }))
+        .into_response()
+}

@@ -1,0 +1,391 @@
+//! The whole sign-in flow in-process (no browser): login → the development provider's
+//! authorize page → callback → profile → refresh → logout, plus the callback's error cases,
+//! return paths, cookies, CSRF on sign-out and a provider that is down.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use common::{APP_URL, Harness, Jar, settings};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_profile_refresh_logout() {
+    let h = Harness::dev(&[
+        ("DEV_PROVIDER_ACCESS_TOKEN_TTL_SECS", "3"),
+        ("AUTH_REFRESH_MARGIN_SECS", "1"),
+    ])
+    .await;
+    let mut jar = Jar::default();
+
+    // a protected page sends a signed-out visitor to sign-in, remembering where they were
+    let r = h.get(&mut jar, "/profile").await;
+    assert_eq!(r.status, StatusCode::FOUND);
+    assert_eq!(r.location(), Some("/login?return_to=/profile"));
+
+    let auth = h.start_login(&mut jar, Some("/profile")).await;
+    let provider = h.provider().issuer.clone();
+    assert!(
+        auth.starts_with(&format!("{provider}/authorize?")),
+        "{auth}"
+    );
+    for param in [
+        "response_type=code",
+        "code_challenge_method=S256",
+        "code_challenge=",
+        "state=",
+        "nonce=",
+        "offline_access",
+    ] {
+        assert!(auth.contains(param), "{param} in {auth}");
+    }
+    let anonymous_id = jar
+        .session_id()
+        .expect("a session holds the pending sign-in");
+
+    let back = h.decide(&auth, &[("user", "0")]).await;
+    assert!(back.starts_with(&format!("{APP_URL}/authorization-code/callback?code=")));
+    let r = h.callback(&mut jar, &back).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), Some("/profile"));
+    let signed_in_id = jar.session_id().expect("session cookie");
+    assert_ne!(
+        anonymous_id, signed_in_id,
+        "the session id is rotated at sign-in"
+    );
+    let old: tower_sessions::session::Id = anonymous_id.parse().unwrap();
+    assert!(
+        tower_sessions::SessionStore::load(&h.state.keeper.store, &old)
+            .await
+            .unwrap()
+            .is_none(),
+        "the pre-sign-in id is dead in the store"
+    );
+
+    let page = h.get(&mut jar, "/profile").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for text in [
+        "Ada Lovelace",
+        "ada@example.com",
+        "data-claim=\"groups\"",
+        "data-claim=\"sid\"",
+        "Admins",
+    ] {
+        assert!(page.body.contains(text), "{text} in the profile page");
+    }
+    assert!(!page.body.contains("data-claim=\"nonce\""));
+
+    // no token in the page or its hydration data
+    let stored = h.stored(&jar).await.expect("signed in");
+    let tokens = &stored.verified.tokens;
+    for secret in [
+        tokens.access_token.expose(),
+        tokens.id_token.expose(),
+        tokens.refresh_token.as_ref().unwrap().expose(),
+    ] {
+        assert!(!page.body.contains(secret), "a token leaked into the page");
+    }
+    let first_access = tokens.access_token.expose().to_string();
+
+    // wait for the access token to come within the refresh margin; the next request refreshes
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let page = h.get(&mut jar, "/profile").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let stored = h.stored(&jar).await.expect("still signed in");
+    assert_ne!(
+        stored.verified.tokens.access_token.expose(),
+        first_access,
+        "refreshed"
+    );
+    assert!(stored.last_refreshed_at.is_some());
+    assert_eq!(h.provider().stats().refresh_calls, 1);
+    assert!(page.body.contains("Ada Lovelace"));
+
+    // sign out: session gone here, RP-initiated logout at the provider
+    let r = h.logout(&mut jar, Some(APP_URL)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let end = r.location().unwrap().to_string();
+    assert!(end.starts_with(&format!("{provider}/logout?")), "{end}");
+    assert!(end.contains("id_token_hint="));
+    assert!(end.contains(&format!(
+        "post_logout_redirect_uri={}",
+        common::urlencode(&format!("{APP_URL}/")).replace('/', "%2F")
+    )));
+    assert!(jar.cookie.is_none(), "the cookie is removed");
+    let ended = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&end)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 303);
+    assert_eq!(ended.headers()["location"], format!("{APP_URL}/").as_str());
+    assert_eq!(h.provider().stats().end_session_calls, 1);
+    assert_eq!(
+        h.provider().stats().families_revoked,
+        1,
+        "the provider ended its session too"
+    );
+    assert!(
+        h.stored(&Jar {
+            cookie: Some(format!("sid={signed_in_id}"))
+        })
+        .await
+        .is_none()
+    );
+    let r = h.get(&mut jar, "/profile").await;
+    assert_eq!(r.status, StatusCode::FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callback_problems_are_friendly_pages() {
+    let h = Harness::dev(&[]).await;
+
+    // the person clicks Deny
+    let mut jar = Jar::default();
+    let auth = h.start_login(&mut jar, None).await;
+    let back = h.decide(&auth, &[("action", "deny")]).await;
+    assert!(back.contains("error=access_denied"));
+    let r = h.callback(&mut jar, &back).await;
+    assert_eq!(r.location(), Some("/auth/error?reason=access_denied"));
+    let page = h.get(&mut jar, "/auth/error?reason=access_denied").await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(page.body.contains("Sign-in was cancelled"));
+    assert!(page.body.contains("href=\"/login\""), "a way back");
+
+    // a replayed callback (state already used)
+    let mut jar = Jar::default();
+    let auth = h.start_login(&mut jar, None).await;
+    let back = h.decide(&auth, &[("user", "1")]).await;
+    assert_eq!(
+        h.callback(&mut jar, &back).await.location(),
+        Some("/profile")
+    );
+    let mut other = Jar::default();
+    let r = h.callback(&mut other, &back).await;
+    assert_eq!(
+        r.location(),
+        Some("/auth/error?reason=state_mismatch"),
+        "a callback from another browser"
+    );
+    let r = h.callback(&mut jar, &back).await;
+    assert_eq!(
+        r.location(),
+        Some("/profile"),
+        "already signed in: harmless"
+    );
+
+    // the right state with a code the provider refuses (replayed code)
+    let mut jar = Jar::default();
+    let auth = h.start_login(&mut jar, None).await;
+    let back = h.decide(&auth, &[("user", "0")]).await;
+    let mut attacker = Jar::default();
+    let auth2 = h.start_login(&mut attacker, None).await;
+    let state2 = auth2
+        .split("state=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let code = back
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    assert_eq!(
+        h.callback(&mut jar, &back).await.location(),
+        Some("/profile")
+    );
+    let replay = format!("{APP_URL}/authorization-code/callback?code={code}&state={state2}");
+    let r = h.callback(&mut attacker, &replay).await;
+    assert_eq!(r.location(), Some("/auth/error?reason=code_rejected"));
+    let page = h
+        .get(&mut attacker, "/auth/error?reason=code_rejected")
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+
+    // garbage
+    for path in [
+        "/authorization-code/callback",
+        "/authorization-code/callback?state=",
+        "/authorization-code/callback?code=x&state=%00%ff",
+        "/authorization-code/callback?error=server_error&error_description=%3Cscript%3E",
+        "/authorization-code/callback?code=a&code=b&state=c",
+    ] {
+        let r = h.get(&mut Jar::default(), path).await;
+        assert!(
+            r.status.is_redirection() || r.status.is_client_error(),
+            "{path}: {r:?}"
+        );
+        if let Some(l) = r.location() {
+            assert!(l.starts_with("/auth/error?reason="), "{path} → {l}");
+        }
+    }
+    let page = h
+        .get(
+            &mut Jar::default(),
+            "/auth/error?reason=%3Cscript%3Ealert(1)",
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(!page.body.contains("<script>alert"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn return_to_is_same_origin_only() {
+    let h = Harness::dev(&[]).await;
+    for (asked, landed) in [
+        ("/reports?tab=week", "/reports?tab=week"),
+        ("https://evil.example.com/", "/profile"),
+        ("//evil.example.com/x", "/profile"),
+        ("/\\evil.example.com", "/profile"),
+        ("javascript:alert(1)", "/profile"),
+    ] {
+        let mut jar = Jar::default();
+        let r = h.sign_in(&mut jar, Some(asked)).await;
+        assert_eq!(r.location(), Some(landed), "return_to={asked}");
+    }
+    // already signed in: /login goes straight to the return path
+    let mut jar = Jar::default();
+    h.sign_in(&mut jar, None).await;
+    let r = h.get(&mut jar, "/login?return_to=/reports").await;
+    assert_eq!(r.location(), Some("/reports"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_out_rejects_foreign_origins() {
+    let h = Harness::dev(&[]).await;
+    let mut jar = Jar::default();
+    h.sign_in(&mut jar, None).await;
+    for origin in [Some("https://evil.example.com"), Some("null"), None] {
+        let r = h.logout(&mut jar, origin).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "origin {origin:?}");
+        assert!(
+            h.stored(&jar).await.is_some(),
+            "still signed in after {origin:?}"
+        );
+    }
+    let r = h.logout(&mut jar, Some(APP_URL)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(h.stored(&jar).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookie_attributes() {
+    let h = Harness::dev(&[]).await;
+    let mut jar = Jar::default();
+    let r = h.sign_in(&mut jar, None).await;
+    let cookie = r.set_cookies().pop().unwrap();
+    for attr in ["sid=", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attr), "{attr} in {cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain http in this test");
+    assert!(cookie.len() < 100, "cookie stays small: {cookie}");
+
+    let h = Harness::dev(&[("APP_URL", "https://app.test")]).await;
+    let r = h.get(&mut Jar::default(), "/login").await;
+    let cookie = r.set_cookies().pop().unwrap();
+    assert!(cookie.starts_with("__Host-sid="), "{cookie}");
+    assert!(cookie.contains("Secure"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_down_at_start_then_back() {
+    let mut h = Harness::dev(&[]).await;
+    h.provider.as_ref().unwrap().stop();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut jar = Jar::default();
+    let home = h.get(&mut jar, "/").await;
+    assert_eq!(
+        home.status,
+        StatusCode::OK,
+        "public pages work without the provider"
+    );
+    assert_eq!(h.get(&mut jar, "/healthz").await.status, StatusCode::OK);
+    let r = h.get(&mut jar, "/login").await;
+    assert_eq!(
+        r.location(),
+        Some("/auth/error?reason=provider_unavailable")
+    );
+    let page = h
+        .get(&mut jar, "/auth/error?reason=provider_unavailable")
+        .await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.body.contains("cannot reach the sign-in provider"));
+
+    h.provider.as_mut().unwrap().restart().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await; // the discovery back-off
+    let r = h.sign_in(&mut jar, None).await;
+    assert_eq!(
+        r.location(),
+        Some("/profile"),
+        "works again without a restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn require_sign_in_everywhere() {
+    let h = Harness::dev(&[("AUTH_REQUIRE_AUTH_EVERYWHERE", "true")]).await;
+    let mut jar = Jar::default();
+    assert_eq!(
+        h.get(&mut jar, "/").await.status,
+        StatusCode::OK,
+        "home is public"
+    );
+    assert_eq!(h.get(&mut jar, "/healthz").await.status, StatusCode::OK);
+    let r = h.get(&mut jar, "/about?x=1").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), Some("/login?return_to=/about%3Fx%3D1"));
+    assert_ne!(
+        h.get(&mut jar, "/pkg/signin.css").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let r = h.sign_in(&mut jar, Some("/about")).await;
+    assert_eq!(r.location(), Some("/about"));
+    let page = h.get(&mut jar, "/about").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("About this app"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configurable_callback_and_client_secret_post() {
+    let h = Harness::dev(&[
+        ("AUTH_CALLBACK_PATH", "/oidc/return"),
+        ("OIDC_TOKEN_AUTH_METHOD", "client_secret_post"),
+    ])
+    .await;
+    let mut jar = Jar::default();
+    let auth = h.start_login(&mut jar, Some("/reports")).await;
+    assert!(
+        auth.contains("redirect_uri=http%3A%2F%2Fapp.test%2Foidc%2Freturn"),
+        "{auth}"
+    );
+    let back = h
+        .decide(
+            &auth,
+            &[("action", "email"), ("email", "sam.smith@example.org")],
+        )
+        .await;
+    assert!(back.starts_with(&format!("{APP_URL}/oidc/return?")));
+    let r = h.callback(&mut jar, &back).await;
+    assert_eq!(r.location(), Some("/reports"));
+    let page = h.get(&mut jar, "/profile").await;
+    assert!(page.body.contains("sam.smith@example.org"));
+}
+
+#[tokio::test]
+async fn settings_reject_dev_provider_assumptions() {
+    // the harness's own settings are valid; an https issuer requirement holds for non-loopback
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&[], dir.path());
+    assert!(s.oidc.issuer.is_none());
+    assert_eq!(
+        s.redirect_uri(),
+        format!("{APP_URL}/authorization-code/callback")
+    );
+}

@@ -1,0 +1,346 @@
+//! Token lifecycle: refresh before expiry, single flight under concurrency, rotation with and
+//! without a grace period, reuse → invalid_grant → clean sign-out, provider down during
+//! refresh, a refresh without a new refresh token, and a changed subject.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::{
+    body::Body,
+    http::{Request, StatusCode, header},
+};
+use common::{
+    Harness, Jar,
+    mock_op::{Behaviour, MockOp},
+    settings,
+};
+
+async fn app_for(op: &MockOp, extra: &[(&str, &str)]) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let env = op.env();
+    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all.extend_from_slice(extra);
+    let s = settings(&all, dir.path());
+    Harness::with_settings(s, None, dir).await
+}
+
+async fn mock_sign_in(h: &Harness, jar: &mut Jar) {
+    let auth = h.start_login(jar, None).await;
+    let res = h.http.get(&auth).send().await.unwrap();
+    let back = res.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(h.callback(jar, &back).await.location(), Some("/profile"));
+}
+
+/// The profile server function, as the hydrated app calls it.
+async fn api_profile(h: &Harness, jar: &Jar) -> StatusCode {
+    let mut jar = jar.clone();
+    h.send(
+        &mut jar,
+        Request::post("/api/profile")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
+        Body::empty(),
+    )
+    .await
+    .status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshes_shortly_before_expiry() {
+    let op = MockOp::start(Behaviour {
+        access_ttl: 3,
+        ..Default::default()
+    })
+    .await;
+    let h = app_for(&op, &[("AUTH_REFRESH_MARGIN_SECS", "2")]).await;
+    let mut jar = Jar::default();
+    mock_sign_in(&h, &mut jar).await;
+    assert_eq!(h.get(&mut jar, "/profile").await.status, StatusCode::OK);
+    assert_eq!(op.refresh_calls(), 0, "not yet due");
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let before = h
+        .stored(&jar)
+        .await
+        .unwrap()
+        .verified
+        .tokens
+        .access_expires_at
+        .unwrap();
+    assert_eq!(api_profile(&h, &jar).await, StatusCode::OK);
+    assert_eq!(
+        op.refresh_calls(),
+        1,
+        "refreshed on the first request inside the margin"
+    );
+    let after = h.stored(&jar).await.unwrap();
+    assert!(after.verified.tokens.access_expires_at.unwrap() > before);
+    assert!(after.last_refreshed_at.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hundred_concurrent_requests_make_one_refresh_call() {
+    let op = MockOp::start(Behaviour {
+        access_ttl: 2,
+        refresh_delay: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await;
+    let h = app_for(&op, &[("AUTH_REFRESH_MARGIN_SECS", "0")]).await;
+    let mut jar = Jar::default();
+    mock_sign_in(&h, &mut jar).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await; // the access token has expired
+    let rt_before = h
+        .stored(&jar)
+        .await
+        .unwrap()
+        .verified
+        .tokens
+        .refresh_token
+        .unwrap();
+
+    let requests = (0..100).map(|i| {
+        let h = &h;
+        let jar = jar.clone();
+        async move {
+            if i % 2 == 0 {
+                api_profile(h, &jar).await
+            } else {
+                let mut jar = jar;
+                h.get(&mut jar, "/profile").await.status
+            }
+        }
+    });
+    let statuses = futures::future::join_all(requests).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    assert_eq!(op.refresh_calls(), 1, "single flight");
+    let after = h.stored(&jar).await.unwrap();
+    assert_ne!(
+        after.verified.tokens.refresh_token.unwrap(),
+        rt_before,
+        "the rotated token was saved"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_without_new_refresh_token_keeps_the_old_one() {
+    let op = MockOp::start(Behaviour {
+        access_ttl: 1,
+        refresh_omits_refresh_token: true,
+        refresh_sends_id_token: false,
+        ..Default::default()
+    })
+    .await;
+    let h = app_for(&op, &[("AUTH_REFRESH_MARGIN_SECS", "0")]).await;
+    let mut jar = Jar::default();
+    mock_sign_in(&h, &mut jar).await;
+    let rt = h
+        .stored(&jar)
+        .await
+        .unwrap()
+        .verified
+        .tokens
+        .refresh_token
+        .unwrap();
+    for round in 1..=2 {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(api_profile(&h, &jar).await, StatusCode::OK);
+        assert_eq!(op.refresh_calls(), round);
+        let now = h.stored(&jar).await.unwrap();
+        assert_eq!(
+            now.verified.tokens.refresh_token.as_ref(),
+            Some(&rt),
+            "old refresh token kept"
+        );
+        assert_eq!(now.verified.user.sub, "mock-user-1");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_subject_ends_the_session() {
+    let op = MockOp::start(Behaviour {
+        access_ttl: 1,
+        refresh_changes_sub: true,
+        ..Default::default()
+    })
+    .await;
+    let h = app_for(&op, &[("AUTH_REFRESH_MARGIN_SECS", "0")]).await;
+    let mut jar = Jar::default();
+    mock_sign_in(&h, &mut jar).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = h.get(&mut jar, "/profile").await;
+    assert_eq!(r.status, StatusCode::FOUND);
+    assert_eq!(r.location(), Some("/login?return_to=/profile"));
+    assert!(h.stored(&jar).await.is_none());
+    assert_eq!(op.refresh_calls(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_grant_signs_out_cleanly() {
+    let op = MockOp::start(Behaviour {
+        access_ttl: 1,
+        refresh_invalid_grant: true,
+        ..Default::default()
+    })
+    .await;
+    let h = app_for(&op, &[("AUTH_REFRESH_MARGIN_SECS", "0")]).await;
+    let mut jar = Jar::default();
+    mock_sign_in(&h, &mut jar).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(api_profile(&h, &jar).await, StatusCode::UNAUTHORIZED);
+    let r = h.get(&mut jar, "/reports").await;
+    assert_eq!(
+        r.location(),
+        Some("/login?return_to=/reports"),
+        "next page load goes to sign-in"
+    );
+    assert_eq!(op.refresh_calls(), 1, "no retry storm");
+    for _ in 0..5 {
+        h.get(&mut jar, "/profile").await;
+    }
+    assert_eq!(op.refresh_calls(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_refresh_the_session_ends_with_the_access_token() {
+    let op = MockOp::start(Behaviour {
+        access_ttl: 1,
+        ..Default::default()
+    })
+    .await;
+    let h = app_for(
+        &op,
+        &[("AUTH_REFRESH", "false"), ("AUTH_REFRESH_MARGIN_SECS", "0")],
+    )
+    .await;
+    let mut jar = Jar::default();
+    mock_sign_in(&h, &mut jar).await;
+    assert_eq!(h.get(&mut jar, "/profile").await.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(h.get(&mut jar, "/profile").await.status, StatusCode::FOUND);
+    assert_eq!(op.refresh_calls(), 0);
+}
+
+/// Okta-like rotation at the development provider: a stolen, already-rotated refresh token
+/// used after the grace period revokes the family; the app then gets `invalid_grant` and
+/// signs the person out cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reuse_after_grace_revokes_and_signs_out() {
+    for grace in ["0", "30"] {
+        let h = Harness::dev(&[
+            ("DEV_PROVIDER_ACCESS_TOKEN_TTL_SECS", "2"),
+            ("DEV_PROVIDER_ROTATION_GRACE_SECS", grace),
+            ("AUTH_ROTATION_GRACE_SECS", grace),
+            ("AUTH_REFRESH_MARGIN_SECS", "1"),
+        ])
+        .await;
+        let mut jar = Jar::default();
+        h.sign_in(&mut jar, None).await;
+        let stolen = h
+            .stored(&jar)
+            .await
+            .unwrap()
+            .verified
+            .tokens
+            .refresh_token
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(
+            h.get(&mut jar, "/profile").await.status,
+            StatusCode::OK,
+            "grace {grace}"
+        );
+        assert_eq!(h.provider().stats().refresh_calls, 1);
+
+        // the old token again, straight at the provider
+        let token_url = format!("{}/token", h.provider().issuer);
+        let redeem = || {
+            h.http
+                .post(&token_url)
+                .basic_auth(
+                    &h.provider().client_id,
+                    Some(h.provider().client_secret.expose()),
+                )
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", stolen.expose()),
+                ])
+                .send()
+        };
+        let within = redeem().await.unwrap();
+        if grace == "30" {
+            assert_eq!(
+                within.status(),
+                200,
+                "inside the grace period the old token still works"
+            );
+            assert_eq!(
+                h.get(&mut jar, "/profile").await.status,
+                StatusCode::OK,
+                "family intact"
+            );
+            continue;
+        }
+        assert_eq!(within.status(), 400, "grace 0: reuse is refused");
+        let body: serde_json::Value = within.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_grant");
+        assert_eq!(h.provider().stats().families_revoked, 1);
+
+        // the app's next refresh fails with invalid_grant → signed out, back to sign-in
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let r = h.get(&mut jar, "/profile").await;
+        assert_eq!(r.status, StatusCode::FOUND);
+        assert_eq!(r.location(), Some("/login?return_to=/profile"));
+        assert!(h.stored(&jar).await.is_none());
+        assert!(jar.cookie.is_none(), "cookie removed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_down_during_refresh() {
+    let mut h = Harness::dev(&[
+        ("DEV_PROVIDER_ACCESS_TOKEN_TTL_SECS", "3"),
+        ("AUTH_REFRESH_MARGIN_SECS", "2"),
+    ])
+    .await;
+    let mut jar = Jar::default();
+    h.sign_in(&mut jar, None).await;
+    let first = h.stored(&jar).await.unwrap().verified.tokens.access_token;
+    h.provider().stop();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    // inside the margin, token still valid: keep serving
+    let r = h.get(&mut jar, "/profile").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        h.stored(&jar).await.unwrap().verified.tokens.access_token,
+        first
+    );
+
+    // expired and the provider still down: a clear "provider unavailable" page, session kept
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let r = h.get(&mut jar, "/profile").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert!(r.body.contains("cannot be reached"), "{}", r.body);
+    assert!(h.stored(&jar).await.is_some(), "the session is not lost");
+    let home = h.get(&mut jar, "/").await;
+    assert_eq!(home.status, StatusCode::OK, "public pages keep working");
+
+    // provider back: the next request after the back-off refreshes
+    h.provider.as_mut().unwrap().restart().await.unwrap();
+    let mut ok = false;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if h.get(&mut jar, "/profile").await.status == StatusCode::OK {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "recovers without a restart");
+    assert_ne!(
+        h.stored(&jar).await.unwrap().verified.tokens.access_token,
+        first
+    );
+}

@@ -1,0 +1,102 @@
+//! ID-token (and userinfo) validation failures: each bad token from the provider double ends
+//! on the friendly "could not verify" page, and nobody is signed in.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{
+    Harness, Jar,
+    mock_op::{Behaviour, MockOp, Tweak},
+    settings,
+};
+
+async fn app_for(op: &MockOp, extra: &[(&str, &str)]) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let env = op.env();
+    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all.extend_from_slice(extra);
+    let s = settings(&all, dir.path());
+    Harness::with_settings(s, None, dir).await
+}
+
+/// Signs in through the double (it answers /authorize with a code at once).
+async fn sign_in(h: &Harness, jar: &mut Jar) -> common::Resp {
+    let auth = h.start_login(jar, None).await;
+    let res = h.http.get(&auth).send().await.unwrap();
+    let back = res.headers()["location"].to_str().unwrap().to_string();
+    h.callback(jar, &back).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_good_token_signs_in() {
+    let op = MockOp::start(Behaviour::default()).await;
+    let h = app_for(&op, &[]).await;
+    let mut jar = Jar::default();
+    let r = sign_in(&h, &mut jar).await;
+    assert_eq!(r.location(), Some("/profile"));
+    let page = h.get(&mut jar, "/profile").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("Mock Person"),
+        "name from userinfo merged"
+    );
+    assert!(page.body.contains("fr-FR"), "extra userinfo claim merged");
+    assert_eq!(op.token_calls(), 1, "exactly one token call per sign-in");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_id_tokens_are_refused() {
+    let op = MockOp::start(Behaviour::default()).await;
+    let h = app_for(&op, &[]).await;
+    for tweak in [
+        Tweak::OtherKey,
+        Tweak::WrongAud,
+        Tweak::WrongIss,
+        Tweak::Expired,
+        Tweak::WrongNonce,
+        Tweak::NoNonce,
+        Tweak::WrongAzp,
+        Tweak::ExtraAudNoAzp,
+        Tweak::Hs256,
+        Tweak::FutureIat,
+        Tweak::NoIdToken,
+    ] {
+        op.set(|b| b.id_token = tweak);
+        let mut jar = Jar::default();
+        let r = sign_in(&h, &mut jar).await;
+        assert_eq!(
+            r.location(),
+            Some("/auth/error?reason=token_invalid"),
+            "{tweak:?}"
+        );
+        assert!(h.stored(&jar).await.is_none(), "{tweak:?}: not signed in");
+        let profile = h.get(&mut jar, "/profile").await;
+        assert_eq!(profile.status, StatusCode::FOUND, "{tweak:?}");
+    }
+    let page = h
+        .get(&mut Jar::default(), "/auth/error?reason=token_invalid")
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("security checks"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn userinfo_for_someone_else_is_refused() {
+    let op = MockOp::start(Behaviour {
+        userinfo_sub: Some("another-person".into()),
+        ..Behaviour::default()
+    })
+    .await;
+    let h = app_for(&op, &[]).await;
+    let mut jar = Jar::default();
+    let r = sign_in(&h, &mut jar).await;
+    assert_eq!(r.location(), Some("/auth/error?reason=token_invalid"));
+
+    // with userinfo turned off, the ID token alone signs in
+    let h = app_for(&op, &[("AUTH_USE_USERINFO", "false")]).await;
+    let mut jar = Jar::default();
+    let r = sign_in(&h, &mut jar).await;
+    assert_eq!(r.location(), Some("/profile"));
+    let page = h.get(&mut jar, "/profile").await;
+    assert!(!page.body.contains("Mock Person"));
+}
