@@ -91,9 +91,19 @@ impl AppState {
     }
 }
 
+/// The app's routes, generated once per process. Generating them runs the app with resource
+/// loading suppressed through a process-global flag (leptos issue #4773): a page rendered in
+/// that window would hang, so it must not happen while other requests are served — which
+/// matters when several `app()`s live in one process, as in the tests.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// The whole application as one `Router`.
 pub fn app(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let context = {
         let state = state.clone();
         move || provide_context(state.clone())

@@ -610,13 +610,13 @@ impl Raw {
                 idle_timeout: secs(
                     "SESSION_IDLE_TIMEOUT_SECS",
                     self.session.idle_timeout_secs,
-                    60,
+                    1,
                     365 * 24 * 3600,
                 )?,
                 absolute_timeout: secs(
                     "SESSION_ABSOLUTE_TIMEOUT_SECS",
                     self.session.absolute_timeout_secs,
-                    60,
+                    1,
                     365 * 24 * 3600,
                 )?,
             },

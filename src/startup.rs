@@ -1,15 +1,13 @@
 //! Start-up: settings, logging, the development provider (when no issuer is configured), the
 //! session store, the listener. Every failure is one clear line on stderr and a non-zero exit.
 
-use std::{path::Path, process::ExitCode, sync::Arc};
+use std::{path::Path, process::ExitCode};
 
 use leptos::config::get_configuration;
-use tower_sessions::MemoryStore;
 
 use crate::{
-    auth::{refresh::SessionLocks, session::SharedStore},
     server::{AppState, app},
-    settings::{Settings, StoreKind},
+    settings::Settings,
 };
 
 /// Reads `.env` and the Okta CLI's `.okta.env` (both git-ignored) into the environment;
@@ -36,15 +34,7 @@ pub fn init_tracing() {
 }
 
 /// Builds the session store named by `SESSION_STORE`, and the lock that goes with it.
-pub async fn build_store(kind: &StoreKind) -> Result<(SharedStore, SessionLocks), String> {
-    match kind {
-        StoreKind::Memory => Ok((
-            SharedStore(Arc::new(MemoryStore::default())),
-            SessionLocks::new(None),
-        )),
-        other => crate::stores::build(other).await,
-    }
-}
+pub use crate::stores::build as build_store;
 
 fn fail(line: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {line}");

@@ -1,10 +1,263 @@
-//! Persistent session stores (SQLite, Redis) and the cross-instance lock.
+//! Persistent session stores and the cross-instance session lock.
+//!
+//! - `sqlite://PATH`: tower-sessions-sqlx-store's SQLite store (expired records deleted every
+//!   minute); the lock is a row in a `signin_locks` table of the same database, so several
+//!   processes sharing the file also refresh one at a time.
+//! - `redis://HOST:PORT`: tower-sessions-redis-store (records expire with the session); the
+//!   lock is `SET key token NX PX ttl`, released with a compare-and-delete script.
+//!
+//! Both locks expire by themselves, so a crashed holder cannot block a session forever. Store
+//! commands have short timeouts: when the store is down, requests fail fast (public pages
+//! keep working, pages that need the session answer 503) and recover when it is back.
+
+use std::{sync::Arc, time::Duration};
+
+use fred::prelude::{
+    Builder, ClientLike, Config, Expiration, KeysInterface, LuaInterface, Pool, ReconnectPolicy,
+    SetOptions,
+};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions_redis_store::RedisStore;
+use tower_sessions_sqlx_store::SqliteStore;
 
 use crate::{
-    auth::{refresh::SessionLocks, session::SharedStore},
+    auth::{
+        error::AuthError,
+        oidc::now,
+        refresh::{RemoteLock, SessionLocks},
+        session::SharedStore,
+    },
     settings::StoreKind,
 };
 
+/// How long a store command may take before the request gives up.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Poll interval while waiting for a lock held elsewhere.
+const LOCK_POLL: Duration = Duration::from_millis(20);
+
 pub async fn build(kind: &StoreKind) -> Result<(SharedStore, SessionLocks), String> {
-    Err(format!("the {kind} store is not available yet"))
+    match kind {
+        StoreKind::Memory => Ok((
+            SharedStore(Arc::new(tower_sessions::MemoryStore::default())),
+            SessionLocks::new(None),
+        )),
+        StoreKind::Sqlite(path) => sqlite(path).await,
+        StoreKind::Redis(url) => redis(url).await,
+    }
+}
+
+async fn sqlite(path: &str) -> Result<(SharedStore, SessionLocks), String> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .busy_timeout(COMMAND_TIMEOUT);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(COMMAND_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(|e| format!("cannot open the SQLite database: {e}"))?;
+    let store = SqliteStore::new(pool.clone());
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("cannot create the sessions table: {e}"))?;
+    sqlx::query("create table if not exists signin_locks (key text primary key not null, token text not null, expires_at integer not null)")
+        .execute(&pool)
+        .await
+        .map_err(|e| format!("cannot create the locks table: {e}"))?;
+    let cleaner = store.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = cleaner.delete_expired().await {
+                tracing::warn!(error = %e, "could not delete expired sessions");
+            }
+        }
+    });
+    Ok((
+        SharedStore(Arc::new(store)),
+        SessionLocks::new(Some(Arc::new(SqliteLock { pool }))),
+    ))
+}
+
+async fn redis(url: &str) -> Result<(SharedStore, SessionLocks), String> {
+    let config = Config::from_url(url).map_err(|e| format!("invalid redis URL: {e}"))?;
+    let pool = Builder::from_config(config)
+        .with_connection_config(|c| {
+            c.connection_timeout = COMMAND_TIMEOUT;
+            c.internal_command_timeout = COMMAND_TIMEOUT;
+            c.max_command_attempts = 1;
+        })
+        .with_performance_config(|p| {
+            p.default_command_timeout = COMMAND_TIMEOUT;
+        })
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2000, 2))
+        .build_pool(4)
+        .map_err(|e| format!("cannot configure the redis client: {e}"))?;
+    match tokio::time::timeout(COMMAND_TIMEOUT * 2, pool.init()).await {
+        Ok(Ok(_task)) => {}
+        Ok(Err(e)) => return Err(format!("cannot connect: {e}")),
+        Err(_) => return Err("cannot connect: timed out".into()),
+    }
+    let store = RedisStore::new(pool.clone());
+    Ok((
+        SharedStore(Arc::new(store)),
+        SessionLocks::new(Some(Arc::new(RedisLock { pool }))),
+    ))
+}
+
+fn lock_token() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Waits for `try_once` to succeed, polling, for at most `wait`.
+async fn poll_until<F, Fut>(wait: Duration, mut try_once: F) -> Result<bool, AuthError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, AuthError>>,
+{
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if try_once().await? {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(LOCK_POLL).await;
+    }
+}
+
+struct RedisLock {
+    pool: Pool,
+}
+
+/// Releases a Redis lock when dropped (only if still ours).
+struct RedisGuard {
+    pool: Pool,
+    key: String,
+    token: String,
+}
+
+const RELEASE: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+impl Drop for RedisGuard {
+    fn drop(&mut self) {
+        let (pool, key, token) = (
+            self.pool.clone(),
+            std::mem::take(&mut self.key),
+            std::mem::take(&mut self.token),
+        );
+        tokio::spawn(async move {
+            let released: Result<i64, _> = pool.eval(RELEASE, vec![key], vec![token]).await;
+            if let Err(e) = released {
+                tracing::warn!(error = %e, "could not release a session lock (it will expire)");
+            }
+        });
+    }
+}
+
+#[async_trait::async_trait]
+impl RemoteLock for RedisLock {
+    async fn acquire(
+        &self,
+        key: &str,
+        ttl: Duration,
+        wait: Duration,
+    ) -> Result<Option<Box<dyn Send + Sync>>, AuthError> {
+        let token = lock_token();
+        let got = poll_until(wait, || async {
+            let set: Option<String> = self
+                .pool
+                .set(
+                    key,
+                    token.as_str(),
+                    Some(Expiration::PX(ttl.as_millis() as i64)),
+                    Some(SetOptions::NX),
+                    false,
+                )
+                .await
+                .map_err(AuthError::store)?;
+            Ok(set.is_some())
+        })
+        .await?;
+        Ok(got.then(|| {
+            Box::new(RedisGuard {
+                pool: self.pool.clone(),
+                key: key.to_string(),
+                token,
+            }) as Box<dyn Send + Sync>
+        }))
+    }
+}
+
+struct SqliteLock {
+    pool: SqlitePool,
+}
+
+struct SqliteGuard {
+    pool: SqlitePool,
+    key: String,
+    token: String,
+}
+
+impl Drop for SqliteGuard {
+    fn drop(&mut self) {
+        let (pool, key, token) = (
+            self.pool.clone(),
+            std::mem::take(&mut self.key),
+            std::mem::take(&mut self.token),
+        );
+        tokio::spawn(async move {
+            let _ = sqlx::query("delete from signin_locks where key = ? and token = ?")
+                .bind(key)
+                .bind(token)
+                .execute(&pool)
+                .await;
+        });
+    }
+}
+
+#[async_trait::async_trait]
+impl RemoteLock for SqliteLock {
+    async fn acquire(
+        &self,
+        key: &str,
+        ttl: Duration,
+        wait: Duration,
+    ) -> Result<Option<Box<dyn Send + Sync>>, AuthError> {
+        let token = lock_token();
+        let got = poll_until(wait, || async {
+            let t = now();
+            // take over an expired lock, or insert a new one; exactly one writer wins
+            let done = sqlx::query(
+                "insert into signin_locks (key, token, expires_at) values (?1, ?2, ?3) \
+                 on conflict(key) do update set token = excluded.token, expires_at = excluded.expires_at \
+                 where signin_locks.expires_at < ?4",
+            )
+            .bind(key)
+            .bind(&token)
+            .bind(t + ttl.as_secs() as i64 + 1)
+            .bind(t)
+            .execute(&self.pool)
+            .await
+            .map_err(AuthError::store)?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await?;
+        Ok(got.then(|| {
+            Box::new(SqliteGuard {
+                pool: self.pool.clone(),
+                key: key.to_string(),
+                token,
+            }) as Box<dyn Send + Sync>
+        }))
+    }
 }

@@ -71,7 +71,18 @@ pub async fn push_pending(session: &Session, pending: PendingLogin) -> Result<()
     session
         .insert(PENDING_KEY, list)
         .await
-        .map_err(AuthError::store)
+        .map_err(AuthError::store)?;
+    save_now(session).await
+}
+
+/// Saves now, so a store failure becomes an error page instead of the session layer's 500 at
+/// the end of the request; on failure the request's session is emptied (nothing half-written).
+async fn save_now(session: &Session) -> Result<(), AuthError> {
+    if let Err(e) = session.save().await {
+        session.clear().await;
+        return Err(AuthError::store(e));
+    }
+    Ok(())
 }
 
 /// Takes the pending sign-in whose state matches (each state is usable once).
@@ -117,7 +128,8 @@ pub async fn sign_in(session: &Session, signed_in: &SignedIn) -> Result<(), Auth
     session
         .insert(AUTH_KEY, signed_in)
         .await
-        .map_err(AuthError::store)
+        .map_err(AuthError::store)?;
+    save_now(session).await
 }
 
 /// The signed-in state of this request's session, if any.

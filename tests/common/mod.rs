@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod mock_op;
+pub mod redis;
 
 use std::{collections::HashMap, path::PathBuf, sync::OnceLock};
 
@@ -178,12 +179,15 @@ impl Harness {
         if let Some(c) = &jar.cookie {
             req = req.header(header::COOKIE, c);
         }
-        let res = self
-            .router
-            .clone()
-            .oneshot(req.body(body).unwrap())
-            .await
-            .unwrap();
+        let req = req.body(body).unwrap();
+        let what = format!("{} {}", req.method(), req.uri());
+        let res = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            self.router.clone().oneshot(req),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("request hung: {what}"))
+        .unwrap();
         let (parts, body) = res.into_parts();
         let bytes = body.collect().await.unwrap().to_bytes();
         let resp = Resp {

@@ -1,0 +1,177 @@
+//! Two app processes (the real binary) on different ports sharing one Redis: shared sign-in,
+//! shared sign-out, and single-flight refresh across instances (with and without a rotation
+//! grace period).
+
+mod common;
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{
+    mock_op::{Behaviour, MockOp},
+    redis::{RedisServer, free_port},
+};
+
+const APP_URL: &str = "http://app.test";
+
+struct Instance {
+    port: u16,
+    child: Child,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn spawn(op: &MockOp, redis: &RedisServer, grace: &str) -> Instance {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_signin"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("LEPTOS_SITE_ROOT", "target/site")
+        .env("APP_URL", APP_URL)
+        .env("SESSION_STORE", redis.url())
+        .env("AUTH_REFRESH_MARGIN_SECS", "0")
+        .env("AUTH_ROTATION_GRACE_SECS", grace)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (k, v) in op.env() {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("app binary");
+    let instance = Instance { port, child };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let client = reqwest::Client::new();
+    loop {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+        {
+            if r.status() == 200 {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "instance on {port} did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    instance
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn get(port: u16, path: &str, cookie: &str) -> reqwest::Response {
+    client()
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .header("accept", "text/html")
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn set_cookie(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap().to_string())
+        .next_back()
+}
+
+/// Signs in through instance `port`; returns the session cookie.
+async fn sign_in(port: u16) -> String {
+    let r = get(port, "/login", "").await;
+    assert_eq!(r.status(), 303);
+    let cookie = set_cookie(&r).expect("pending-login cookie");
+    let auth = r.headers()["location"].to_str().unwrap().to_string();
+    let back = client().get(&auth).send().await.unwrap();
+    let callback = back.headers()["location"]
+        .to_str()
+        .unwrap()
+        .strip_prefix(APP_URL)
+        .unwrap()
+        .to_string();
+    let r = get(port, &callback, &cookie).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/profile");
+    set_cookie(&r).expect("signed-in cookie")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_sign_in_and_sign_out() {
+    let op = MockOp::start(Behaviour::default()).await;
+    let redis = RedisServer::start().await;
+    let a = spawn(&op, &redis, "30").await;
+    let b = spawn(&op, &redis, "30").await;
+
+    let cookie = sign_in(a.port).await;
+    let on_b = get(b.port, "/profile", &cookie).await;
+    assert_eq!(on_b.status(), 200, "signed in on A → signed in on B");
+    assert!(on_b.text().await.unwrap().contains("Mock Person"));
+
+    let out = client()
+        .post(format!("http://127.0.0.1:{}/logout", b.port))
+        .header("accept", "text/html")
+        .header("origin", APP_URL)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    assert_eq!(
+        get(a.port, "/profile", &cookie).await.status(),
+        302,
+        "signed out on B → signed out on A"
+    );
+    assert_eq!(get(b.port, "/profile", &cookie).await.status(), 302);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn single_flight_refresh_across_instances() {
+    for grace in ["0", "30"] {
+        let op = MockOp::start(Behaviour {
+            access_ttl: 2,
+            refresh_delay: Duration::from_millis(300),
+            ..Default::default()
+        })
+        .await;
+        let redis = RedisServer::start().await;
+        let a = spawn(&op, &redis, grace).await;
+        let b = spawn(&op, &redis, grace).await;
+        let cookie = sign_in(a.port).await;
+        tokio::time::sleep(Duration::from_millis(2100)).await; // expired
+
+        let requests = (0..100).map(|i| {
+            let port = if i % 2 == 0 { a.port } else { b.port };
+            let cookie = cookie.clone();
+            async move { get(port, "/profile", &cookie).await.status().as_u16() }
+        });
+        let statuses = futures::future::join_all(requests).await;
+        assert!(
+            statuses.iter().all(|s| *s == 200),
+            "grace {grace}: {statuses:?}"
+        );
+        assert_eq!(
+            op.refresh_calls(),
+            1,
+            "grace {grace}: exactly one refresh across both instances"
+        );
+    }
+}

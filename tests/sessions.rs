@@ -1,0 +1,319 @@
+//! Session rules, run against every store (memory, SQLite, Redis — real servers): id rotation,
+//! cookies only when the session changed, bad cookies, idle and absolute timeouts, restarts,
+//! and Redis going down mid-run.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::{StatusCode, header};
+use common::{Harness, Jar, redis::RedisServer};
+
+#[derive(Clone, Copy, Debug)]
+enum Store {
+    Memory,
+    Sqlite,
+    Redis,
+}
+
+struct Ctx {
+    h: Harness,
+    redis: Option<RedisServer>,
+    _dir: tempfile::TempDir,
+    store_url: String,
+}
+
+async fn start(store: Store, env: &[(&str, &str)]) -> Ctx {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = match store {
+        Store::Redis => Some(RedisServer::start().await),
+        _ => None,
+    };
+    let store_url = match store {
+        Store::Memory => "memory".to_string(),
+        Store::Sqlite => format!("sqlite://{}", dir.path().join("sessions.db").display()),
+        Store::Redis => redis.as_ref().unwrap().url(),
+    };
+    let mut all = vec![("SESSION_STORE", store_url.as_str())];
+    all.extend_from_slice(env);
+    Ctx {
+        h: Harness::dev(&all).await,
+        redis,
+        _dir: dir,
+        store_url,
+    }
+}
+
+macro_rules! per_store {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn memory() { super::$name(super::Store::Memory).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name(super::Store::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn redis() { super::$name(super::Store::Redis).await }
+        }
+    )*};
+}
+
+per_store!(
+    rotation_and_quiet_cookies,
+    bad_cookies_are_no_session,
+    idle_timeout,
+    absolute_lifetime,
+    sign_out_deletes
+);
+
+async fn rotation_and_quiet_cookies(store: Store) {
+    let c = start(store, &[]).await;
+    let h = &c.h;
+    let mut jar = Jar::default();
+    let auth = h.start_login(&mut jar, None).await;
+    let before = jar.session_id().unwrap();
+    let back = h.decide(&auth, &[("user", "0")]).await;
+    let r = h.callback(&mut jar, &back).await;
+    assert_eq!(r.location(), Some("/profile"), "{store:?}");
+    let after = jar.session_id().unwrap();
+    assert_ne!(before, after, "{store:?}: id rotated");
+    let old: tower_sessions::session::Id = before.parse().unwrap();
+    assert!(
+        tower_sessions::SessionStore::load(&h.state.keeper.store, &old)
+            .await
+            .unwrap()
+            .is_none(),
+        "{store:?}: the old id is dead"
+    );
+    // nothing changes on plain page views: no Set-Cookie
+    for path in ["/profile", "/", "/reports"] {
+        let r = h.get(&mut jar, path).await;
+        assert_eq!(r.status, StatusCode::OK, "{store:?} {path}");
+        assert!(
+            r.set_cookies().is_empty(),
+            "{store:?} {path}: {:?}",
+            r.set_cookies()
+        );
+    }
+    // the cookie is an id, never tokens
+    assert!(jar.cookie.as_ref().unwrap().len() < 40);
+}
+
+async fn bad_cookies_are_no_session(store: Store) {
+    let c = start(store, &[]).await;
+    let h = &c.h;
+    let huge = format!("sid={}", "A".repeat(12_000));
+    for cookie in [
+        "sid=AAAAAAAAAAAAAAAAAAAAAA",          // well-formed, unknown
+        "sid=not-a-session-id!!",              // malformed
+        "sid=",                                // empty
+        huge.as_str(),                         // huge
+        "sid=%ZZ; sid=AAAAAAAAAAAAAAAAAAAAAA", // doubled and broken
+    ] {
+        for path in ["/", "/profile", "/login", "/api/auth_status"] {
+            let mut jar = Jar {
+                cookie: Some(cookie.to_string()),
+            };
+            let r = if path.starts_with("/api") {
+                h.send(
+                    &mut jar,
+                    axum::http::Request::post(path)
+                        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
+                    axum::body::Body::empty(),
+                )
+                .await
+            } else {
+                h.get(&mut jar, path).await
+            };
+            assert!(
+                !r.status.is_server_error(),
+                "{store:?} {path} with {}…: {}",
+                &cookie[..20.min(cookie.len())],
+                r.status
+            );
+            for set in r.set_cookies() {
+                let value = set.split(';').next().unwrap();
+                assert!(
+                    !cookie.starts_with(value) || value == "sid=",
+                    "{store:?}: the bad cookie was adopted: {set}"
+                );
+            }
+        }
+    }
+}
+
+async fn idle_timeout(store: Store) {
+    let c = start(store, &[("SESSION_IDLE_TIMEOUT_SECS", "2")]).await;
+    let h = &c.h;
+    let mut jar = Jar::default();
+    h.sign_in(&mut jar, None).await;
+    let id = jar.session_id().unwrap();
+    // activity keeps it alive past the idle timeout
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(
+            h.get(&mut jar, "/profile").await.status,
+            StatusCode::OK,
+            "{store:?}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    let r = h.get(&mut jar, "/profile").await;
+    assert_eq!(r.status, StatusCode::FOUND, "{store:?}: idle session ended");
+    let id: tower_sessions::session::Id = id.parse().unwrap();
+    assert!(
+        tower_sessions::SessionStore::load(&h.state.keeper.store, &id)
+            .await
+            .unwrap()
+            .is_none(),
+        "{store:?}: removed from the store"
+    );
+}
+
+async fn absolute_lifetime(store: Store) {
+    let c = start(store, &[("SESSION_ABSOLUTE_TIMEOUT_SECS", "3")]).await;
+    let h = &c.h;
+    let mut jar = Jar::default();
+    h.sign_in(&mut jar, None).await;
+    let mut statuses = vec![];
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        statuses.push(h.get(&mut jar, "/profile").await.status);
+    }
+    assert_eq!(statuses.first(), Some(&StatusCode::OK), "{store:?}");
+    assert_eq!(
+        statuses.last(),
+        Some(&StatusCode::FOUND),
+        "{store:?}: ended at the absolute limit despite activity"
+    );
+}
+
+async fn sign_out_deletes(store: Store) {
+    let c = start(store, &[]).await;
+    let h = &c.h;
+    let mut jar = Jar::default();
+    h.sign_in(&mut jar, None).await;
+    let id: tower_sessions::session::Id = jar.session_id().unwrap().parse().unwrap();
+    let r = h.logout(&mut jar, Some(common::APP_URL)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(
+        tower_sessions::SessionStore::load(&h.state.keeper.store, &id)
+            .await
+            .unwrap()
+            .is_none(),
+        "{store:?}"
+    );
+}
+
+/// Sign in, restart the server (a new app state from the same settings, a new development
+/// provider on the same port and state directory), still signed in — and refresh still works.
+async fn restart_keeps_sessions(store: Store) {
+    let port = common::redis::free_port().to_string();
+    let c = start(
+        store,
+        &[
+            ("DEV_PROVIDER_PORT", &port),
+            ("DEV_PROVIDER_ACCESS_TOKEN_TTL_SECS", "2"),
+            ("AUTH_REFRESH_MARGIN_SECS", "1"),
+        ],
+    )
+    .await;
+    let mut jar = Jar::default();
+    c.h.sign_in(&mut jar, None).await;
+    let settings = (*c.h.state.settings).clone();
+    let Ctx { h, redis, _dir, .. } = c;
+    // the old server and its provider are gone; the provider's state directory stays
+    let Harness {
+        dir: provider_dir,
+        provider,
+        router,
+        state,
+        ..
+    } = h;
+    drop((provider, router, state));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut fresh = settings.clone();
+    fresh.oidc.issuer = None;
+    let provider = signin::dev_provider::start(&fresh)
+        .await
+        .expect("provider restarts on its port");
+    let h = Harness::with_settings(settings, Some(provider), dir).await;
+    let page = h.get(&mut jar, "/profile").await;
+    assert_eq!(
+        page.status,
+        StatusCode::OK,
+        "{store:?}: still signed in after a restart"
+    );
+    assert!(page.body.contains("Ada Lovelace"));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        h.get(&mut jar, "/profile").await.status,
+        StatusCode::OK,
+        "{store:?}: refresh after restart"
+    );
+    assert!(h.stored(&jar).await.unwrap().last_refreshed_at.is_some());
+    drop((redis, provider_dir));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_sqlite() {
+    restart_keeps_sessions(Store::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_redis() {
+    restart_keeps_sessions(Store::Redis).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_mid_run() {
+    let mut c = start(Store::Redis, &[]).await;
+    let mut jar = Jar::default();
+    c.h.sign_in(&mut jar, None).await;
+    assert_eq!(c.h.get(&mut jar, "/profile").await.status, StatusCode::OK);
+
+    c.redis.as_mut().unwrap().stop().await;
+    let h = &c.h;
+    let home = h.get(&mut jar, "/").await;
+    assert_eq!(home.status, StatusCode::OK, "public pages keep working");
+    let mut anonymous = Jar::default();
+    assert_eq!(h.get(&mut anonymous, "/about").await.status, StatusCode::OK);
+    let profile = h.get(&mut jar, "/profile").await;
+    assert_eq!(profile.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        profile.body.contains("Sign-in sessions are unavailable"),
+        "{}",
+        profile.body
+    );
+    assert!(jar.cookie.is_some(), "the cookie is kept");
+    let login = h.get(&mut anonymous, "/login").await;
+    assert_eq!(
+        login.location(),
+        Some("/auth/error?reason=session_unavailable")
+    );
+    assert_eq!(
+        h.get(&mut anonymous, "/auth/error?reason=session_unavailable")
+            .await
+            .status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    c.redis.as_mut().unwrap().resume().await;
+    let mut recovered = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if c.h.get(&mut jar, "/profile").await.status == StatusCode::OK {
+            recovered = true;
+            break;
+        }
+    }
+    assert!(recovered, "recovers by itself, still signed in");
+    let again = c.h.sign_in(&mut Jar::default(), None).await;
+    assert_eq!(
+        again.location(),
+        Some("/profile"),
+        "new sign-ins work again"
+    );
+    let _ = c.store_url;
+}
