@@ -147,7 +147,7 @@ async fn shared_sign_in_and_sign_out() {
 async fn single_flight_refresh_across_instances() {
     for grace in ["0", "30"] {
         let op = MockOp::start(Behaviour {
-            access_ttl: 2,
+            access_ttl: 5,
             refresh_delay: Duration::from_millis(300),
             ..Default::default()
         })
@@ -156,7 +156,7 @@ async fn single_flight_refresh_across_instances() {
         let a = spawn(&op, &redis, grace).await;
         let b = spawn(&op, &redis, grace).await;
         let cookie = sign_in(a.port).await;
-        tokio::time::sleep(Duration::from_millis(2100)).await; // expired
+        tokio::time::sleep(Duration::from_millis(5100)).await; // expired
 
         let requests = (0..100).map(|i| {
             let port = if i % 2 == 0 { a.port } else { b.port };

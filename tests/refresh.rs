@@ -80,7 +80,7 @@ async fn refreshes_shortly_before_expiry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hundred_concurrent_requests_make_one_refresh_call() {
     let op = MockOp::start(Behaviour {
-        access_ttl: 2,
+        access_ttl: 5,
         refresh_delay: Duration::from_millis(300),
         ..Default::default()
     })
@@ -88,7 +88,7 @@ async fn hundred_concurrent_requests_make_one_refresh_call() {
     let h = app_for(&op, &[("AUTH_REFRESH_MARGIN_SECS", "0")]).await;
     let mut jar = Jar::default();
     mock_sign_in(&h, &mut jar).await;
-    tokio::time::sleep(Duration::from_millis(2100)).await; // the access token has expired
+    tokio::time::sleep(Duration::from_millis(5100)).await; // the access token has expired
     let rt_before = h
         .stored(&jar)
         .await
