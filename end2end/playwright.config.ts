@@ -61,6 +61,8 @@ export default defineConfig({
     },
     {
       name: 'oidc-provider',
+      // short access tokens (the refresh scenario) are set up for the development provider
+      testIgnore: /refresh\.spec\.ts/,
       use: { ...chromium, baseURL: `http://localhost:${ports.opApp}` },
     },
   ],

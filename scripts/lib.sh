@@ -4,7 +4,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
+export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$ROOT/bench/node_modules/.bin:$PATH"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 CARGO_LEPTOS_VERSION="0.3.10"
@@ -50,12 +50,18 @@ ensure_wasm_bindgen() {
   fi
 }
 
-ensure_node_modules() {
+# ensure_npm DIR: `npm ci` in DIR when its node_modules is missing or older than the lock file.
+ensure_npm() {
   command -v npm >/dev/null 2>&1 || apt_install nodejs npm
-  if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
-    log "installing end-to-end test packages (npm ci)"
-    (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
+  if [ ! -f "$1/node_modules/.package-lock.json" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
+    log "installing npm packages in $1 (npm ci)"
+    (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
   fi
+}
+
+ensure_node_modules() {
+  ensure_npm end2end
+  ensure_npm bench
 }
 
 # ensure_rust_tools: the toolchain target, cargo-leptos and wasm-bindgen.

@@ -20,6 +20,9 @@ pub mod stores;
 #[cfg(all(feature = "ssr", feature = "dev-provider"))]
 pub mod dev_provider;
 
+#[cfg(feature = "bench")]
+pub mod bench_support;
+
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {

@@ -103,6 +103,20 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 
 /// The whole application as one `Router`.
 pub fn app(state: AppState) -> Router {
+    build(state)
+}
+
+/// The application plus the benchmark's unguarded twin routes (see `bench_support`).
+#[cfg(feature = "bench")]
+pub fn app_for_bench(state: AppState) -> Router {
+    Router::new()
+        .fallback_service(build(state))
+        .layer(axum::middleware::map_request(|req: Request| async move {
+            crate::bench_support::rewrite(req)
+        }))
+}
+
+fn build(state: AppState) -> Router {
     let routes = route_list();
     let context = {
         let state = state.clone();
@@ -121,12 +135,18 @@ pub fn app(state: AppState) -> Router {
     let site_root = PathBuf::from(state.leptos_options.site_root.as_ref());
     let pkg_dir = site_root.join(state.leptos_options.site_pkg_dir.as_ref());
 
-    let mut router = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .leptos_routes_with_context(&state, routes, context.clone(), {
-            let options = state.leptos_options.clone();
-            move || shell(options.clone())
-        });
+    let mut router = Router::new().route("/healthz", get(|| async { "ok" }));
+    #[cfg(feature = "bench")]
+    {
+        router = router.route(
+            "/__bench/noop",
+            get(|| async { axum::http::StatusCode::NO_CONTENT }),
+        );
+    }
+    router = router.leptos_routes_with_context(&state, routes, context.clone(), {
+        let options = state.leptos_options.clone();
+        move || shell(options.clone())
+    });
     if settings.auth.callback_path != DEFAULT_CALLBACK_PATH {
         // The callback server function lives at the default path; serve it at the
         // configured one too (server-function paths are fixed at compile time).

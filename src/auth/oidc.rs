@@ -8,7 +8,10 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -140,17 +143,44 @@ pub struct OidcClient {
     pub calls: CallCounter,
 }
 
-/// Counts outbound calls by kind.
+/// Counts outbound calls by kind, and the time spent waiting for them (for the benchmark's
+/// "server time excluding the provider" figure and for tests).
 #[derive(Default, Debug)]
 pub struct CallCounter {
-    pub discovery: std::sync::atomic::AtomicU64,
-    pub token: std::sync::atomic::AtomicU64,
-    pub refresh: std::sync::atomic::AtomicU64,
-    pub userinfo: std::sync::atomic::AtomicU64,
+    pub discovery: AtomicU64,
+    pub token: AtomicU64,
+    pub refresh: AtomicU64,
+    pub userinfo: AtomicU64,
+    nanos: AtomicU64,
 }
 
-fn bump(c: &std::sync::atomic::AtomicU64) {
-    c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+impl CallCounter {
+    /// Counts one call of kind `counter` and the time `call` takes.
+    async fn timed<F: std::future::Future>(&self, counter: &AtomicU64, call: F) -> F::Output {
+        counter.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let out = call.await;
+        self.nanos
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        out
+    }
+
+    pub fn token_count(&self) -> u64 {
+        self.token.load(Ordering::Relaxed)
+    }
+
+    /// All outbound calls so far.
+    pub fn outbound_count(&self) -> u64 {
+        [&self.discovery, &self.token, &self.refresh, &self.userinfo]
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Nanoseconds spent waiting for outbound calls.
+    pub fn outbound_nanos(&self) -> u64 {
+        self.nanos.load(Ordering::Relaxed)
+    }
 }
 
 impl OidcClient {
@@ -241,8 +271,12 @@ impl OidcClient {
     async fn discover(&self) -> Result<Discovered, AuthError> {
         let issuer = IssuerUrl::new(self.issuer.clone())
             .map_err(|e| AuthError::Internal(format!("issuer URL: {e}")))?;
-        bump(&self.calls.discovery);
-        let metadata = ProviderMetadataWithLogout::discover_async(issuer, &self.http)
+        let metadata = self
+            .calls
+            .timed(
+                &self.calls.discovery,
+                ProviderMetadataWithLogout::discover_async(issuer, &self.http),
+            )
             .await
             .map_err(|e| {
                 let detail = error_chain(&e);
@@ -312,9 +346,9 @@ impl OidcClient {
             .set_pkce_verifier(PkceCodeVerifier::new(
                 pending.pkce_verifier.expose().to_string(),
             ));
-        bump(&self.calls.token);
-        let response = request
-            .request_async(&self.http)
+        let response = self
+            .calls
+            .timed(&self.calls.token, request.request_async(&self.http))
             .await
             .map_err(|e| match e {
                 RequestTokenError::ServerResponse(r) => AuthError::CodeRejected(format!(
@@ -343,9 +377,9 @@ impl OidcClient {
             .client
             .exchange_refresh_token(&token)
             .map_err(|e| AuthError::Internal(format!("token endpoint: {e}")))?;
-        bump(&self.calls.refresh);
-        let response = request
-            .request_async(&self.http)
+        let response = self
+            .calls
+            .timed(&self.calls.refresh, request.request_async(&self.http))
             .await
             .map_err(|e| match e {
                 RequestTokenError::ServerResponse(r) => {
@@ -538,16 +572,15 @@ impl OidcClient {
         ) else {
             return Ok(()); // provider has no userinfo endpoint
         };
-        bump(&self.calls.userinfo);
-        let info: UserInfoClaims =
-            request
-                .request_async(&self.http)
-                .await
-                .map_err(|e| match e {
-                    UserInfoError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
-                    UserInfoError::ClaimsVerification(e) => AuthError::UserInfo(e.to_string()),
-                    other => AuthError::UserInfo(error_chain(&other)),
-                })?;
+        let info: UserInfoClaims = self
+            .calls
+            .timed(&self.calls.userinfo, request.request_async(&self.http))
+            .await
+            .map_err(|e| match e {
+                UserInfoError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
+                UserInfoError::ClaimsVerification(e) => AuthError::UserInfo(e.to_string()),
+                other => AuthError::UserInfo(error_chain(&other)),
+            })?;
         let Value::Object(map) =
             serde_json::to_value(&info).map_err(|e| AuthError::Internal(e.to_string()))?
         else {

@@ -233,30 +233,9 @@ impl Harness {
 
     /// On the development provider's page: the decision form's fields → the redirect back.
     pub async fn decide(&self, authorize_url: &str, fields: &[(&str, &str)]) -> String {
-        let page = self.http.get(authorize_url).send().await.unwrap();
-        assert_eq!(page.status(), 200, "authorize page");
-        let html = page.text().await.unwrap();
-        let interaction = html
-            .split("name=\"interaction\" value=\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .expect("interaction id")
-            .to_string();
-        let mut form: Vec<(&str, &str)> = vec![("interaction", &interaction)];
-        form.extend_from_slice(fields);
-        let base = authorize_url.split("/authorize").next().unwrap();
-        let res = self
-            .http
-            .post(format!("{base}/authorize/decision"))
-            .form(&form)
-            .send()
+        dev_provider::complete_sign_in(&self.http, authorize_url, fields)
             .await
-            .unwrap();
-        assert_eq!(res.status(), 303, "decision");
-        res.headers()[header::LOCATION]
-            .to_str()
-            .unwrap()
-            .to_string()
+            .expect("sign-in page")
     }
 
     /// Follows the provider's redirect back into the app (the callback).
