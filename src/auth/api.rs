@@ -311,7 +311,7 @@ pub mod ssr {
             .await
             .ok()
             .flatten()
-            .map(|s| s.verified.tokens.id_token);
+            .map(|s| s.verified.tokens.id_token.clone());
         if let Err(e) = session::end(&session).await {
             tracing::error!(error = %e, "sign-out: could not delete the session");
             set_status(StatusCode::SERVICE_UNAVAILABLE);

@@ -89,8 +89,11 @@ pub async fn resolve_auth(State(state): State<AppState>, mut req: Request, next:
         },
     };
 
-    let policy = state.guard_policy();
-    if policy.require_all && !policy.is_public(&path) && !is_server_fn(&path) {
+    let auth_settings = &state.settings.auth;
+    if auth_settings.require_auth_everywhere
+        && !state.guard_policy().is_public(&path)
+        && !is_server_fn(&path)
+    {
         match &auth {
             CurrentAuth::SignedIn(_) => {}
             CurrentAuth::Unavailable(reason) => return unavailable(*reason),

@@ -219,11 +219,11 @@ impl SessionKeeper {
                 touched = true;
             }
         }
-        Ok((Resolved::SignedIn(Arc::new(current)), touched))
+        Ok((Resolved::SignedIn(current), touched))
     }
 
     /// Updates "last seen" and the store expiry. `None` if the session is gone.
-    async fn touch(&self, session: &Session) -> Result<Option<SignedIn>, AuthError> {
+    async fn touch(&self, session: &Session) -> Result<Option<Arc<SignedIn>>, AuthError> {
         let Some(id) = session.id() else {
             return Ok(None);
         };
@@ -241,15 +241,15 @@ impl SessionKeeper {
         let expiry = self.expiry_date(&latest);
         self.store.save_signed_in(record, &latest, expiry).await?;
         session.load().await.map_err(AuthError::store)?;
-        Ok(Some(latest))
+        Ok(Some(Arc::new(latest)))
     }
 
     /// Single-flight refresh. `Ok(None)`: the session ended.
     async fn refresh(
         &self,
         session: &Session,
-        current: SignedIn,
-    ) -> Result<Option<SignedIn>, AuthError> {
+        current: Arc<SignedIn>,
+    ) -> Result<Option<Arc<SignedIn>>, AuthError> {
         let Some(id) = session.id() else {
             return Ok(None);
         };
@@ -283,10 +283,10 @@ impl SessionKeeper {
         let t = now();
         if !self.needs_refresh(&latest, t) {
             session.load().await.map_err(AuthError::store)?;
-            return Ok(Some(latest));
+            return Ok(Some(Arc::new(latest)));
         }
         let Some(refresh_token) = latest.verified.tokens.refresh_token.clone() else {
-            return Ok(Some(latest));
+            return Ok(Some(Arc::new(latest)));
         };
         match self.oidc.refresh(&refresh_token, &latest.verified).await {
             Ok(verified) => {
@@ -299,7 +299,7 @@ impl SessionKeeper {
                 session.load().await.map_err(AuthError::store)?;
                 self.clear_backoff(&id);
                 tracing::debug!("access token refreshed");
-                Ok(Some(next))
+                Ok(Some(Arc::new(next)))
             }
             Err(
                 e @ (AuthError::RefreshRejected(_)
@@ -319,7 +319,7 @@ impl SessionKeeper {
                     Err(AuthError::ProviderUnavailable(detail))
                 } else {
                     session.load().await.map_err(AuthError::store)?;
-                    Ok(Some(latest))
+                    Ok(Some(Arc::new(latest)))
                 }
             }
             Err(e) => Err(e),

@@ -12,9 +12,13 @@
 //! the store under the session's lock (see [`super::refresh`]), re-reading it first, so a slow
 //! request can never write stale tokens back over fresh ones.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tower_sessions::{
     Session, SessionStore,
     session::{Id, Record},
@@ -126,27 +130,82 @@ pub async fn sign_in(session: &Session, signed_in: &SignedIn) -> Result<(), Auth
         .map_err(AuthError::store)?;
     session.cycle_id().await.map_err(AuthError::store)?;
     session
-        .insert(AUTH_KEY, signed_in)
+        .insert_value(AUTH_KEY, encode(signed_in)?)
         .await
         .map_err(AuthError::store)?;
     save_now(session).await
 }
 
 /// The signed-in state of this request's session, if any.
-pub async fn signed_in(session: &Session) -> Result<Option<SignedIn>, AuthError> {
-    match session.get::<SignedIn>(AUTH_KEY).await {
-        Ok(v) => Ok(v),
-        // a record from an incompatible version: treat as signed out rather than fail
-        Err(tower_sessions::session::Error::SerdeJson(e)) => {
-            tracing::warn!(error = %e, "unreadable signed-in state; treating the session as signed out");
-            Ok(None)
+///
+/// The state is stored as one JSON string (cheap for the store to copy) and parsed at most
+/// once per change: parsed values are cached per session id and reused while the stored text
+/// is unchanged, so a request costs a string comparison, not a JSON parse.
+pub async fn signed_in(session: &Session) -> Result<Option<Arc<SignedIn>>, AuthError> {
+    let Some(value) = session
+        .get_value(AUTH_KEY)
+        .await
+        .map_err(AuthError::store)?
+    else {
+        return Ok(None);
+    };
+    Ok(decode(session.id(), &value))
+}
+
+/// How a [`SignedIn`] is kept in the record.
+fn encode(signed_in: &SignedIn) -> Result<Value, AuthError> {
+    serde_json::to_string(signed_in)
+        .map(Value::String)
+        .map_err(|e| AuthError::Internal(e.to_string()))
+}
+
+type ParsedCache = HashMap<Id, (String, Arc<SignedIn>)>;
+static PARSED: Mutex<Option<ParsedCache>> = Mutex::new(None);
+const PARSED_MAX: usize = 50_000;
+
+fn decode(id: Option<Id>, value: &Value) -> Option<Arc<SignedIn>> {
+    let Value::String(text) = value else {
+        tracing::warn!("unreadable signed-in state; treating the session as signed out");
+        return None;
+    };
+    if let Some(id) = id {
+        let cache = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((cached, parsed)) = cache.as_ref().and_then(|c| c.get(&id)) {
+            if cached == text {
+                return Some(parsed.clone());
+            }
         }
-        Err(e) => Err(AuthError::store(e)),
+    }
+    let parsed = match serde_json::from_str::<SignedIn>(text) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            // a record from an incompatible version: signed out rather than an error
+            tracing::warn!(error = %e, "unreadable signed-in state; treating the session as signed out");
+            return None;
+        }
+    };
+    if let Some(id) = id {
+        let mut cache = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+        let cache = cache.get_or_insert_with(HashMap::new);
+        if cache.len() >= PARSED_MAX {
+            cache.clear();
+        }
+        cache.insert(id, (text.clone(), parsed.clone()));
+    }
+    Some(parsed)
+}
+
+fn forget(id: Option<Id>) {
+    if let Some(id) = id {
+        if let Some(cache) = PARSED.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            cache.remove(&id);
+        }
     }
 }
 
 /// Ends the session: data cleared, record deleted, cookie removed at the end of the request.
 pub async fn end(session: &Session) -> Result<(), AuthError> {
+    forget(session.id());
     session.flush().await.map_err(AuthError::store)
 }
 
@@ -184,13 +243,8 @@ impl SharedStore {
         let Some(record) = self.0.load(id).await.map_err(AuthError::store)? else {
             return Ok(None);
         };
-        let Some(value) = record.data.get(AUTH_KEY) else {
-            return Ok(None);
-        };
-        match serde_json::from_value::<SignedIn>(value.clone()) {
-            Ok(s) => Ok(Some((record, s))),
-            Err(_) => Ok(None),
-        }
+        let parsed = record.data.get(AUTH_KEY).and_then(|v| decode(Some(*id), v));
+        Ok(parsed.map(|p| (record, SignedIn::clone(&p))))
     }
 
     /// Writes the signed-in state into `record` and saves it, with a new expiry date.
@@ -200,9 +254,7 @@ impl SharedStore {
         signed_in: &SignedIn,
         expiry_date: time::OffsetDateTime,
     ) -> Result<(), AuthError> {
-        let value =
-            serde_json::to_value(signed_in).map_err(|e| AuthError::Internal(e.to_string()))?;
-        record.data.insert(AUTH_KEY.to_string(), value);
+        record.data.insert(AUTH_KEY.to_string(), encode(signed_in)?);
         record.expiry_date = expiry_date;
         self.0.save(&record).await.map_err(AuthError::store)
     }

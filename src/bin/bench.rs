@@ -66,6 +66,8 @@ fn row(
 
 struct Opts {
     quick: bool,
+    /// Only serve (signed in) and print how to reach it: for profiling by hand.
+    serve: bool,
     server: PathBuf,
     site_root: PathBuf,
     out: PathBuf,
@@ -75,6 +77,7 @@ struct Opts {
 fn parse_args() -> Res<Opts> {
     let mut o = Opts {
         quick: false,
+        serve: false,
         server: "target/release/signin".into(),
         site_root: "target/site".into(),
         out: "bench/results/latest.json".into(),
@@ -85,6 +88,7 @@ fn parse_args() -> Res<Opts> {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match a.as_str() {
             "--quick" => o.quick = true,
+            "--serve" => o.serve = true,
             "--server" => o.server = value("--server")?.into(),
             "--site-root" => o.site_root = value("--site-root")?.into(),
             "--out" => o.out = value("--out")?.into(),
@@ -114,6 +118,14 @@ async fn main() -> ExitCode {
 }
 
 async fn run(o: &Opts) -> Res<()> {
+    if o.serve {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let (base, _provider, _state) = serve_in_process("memory", dir.path(), free_port()).await?;
+        let jar = sign_in_over_http(&base, "/login").await?;
+        println!("{base} {}", jar.header());
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        return Ok(());
+    }
     let mut rows = Vec::new();
     eprintln!("== (1, 2) load over loopback: guarded vs unguarded profile page, and the peer");
     rows.extend(http_load(o).await?);
