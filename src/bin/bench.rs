@@ -33,6 +33,10 @@ use tower::ServiceExt;
 
 type Res<T> = Result<T, String>;
 
+// the same allocator as the app's server binary (src/main.rs)
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Serialize, Clone)]
 struct Row {
     id: &'static str,
