@@ -4,9 +4,9 @@
 //! [`app_for_bench`](crate::server::app_for_bench) serves `/__bench/unguarded/<path>` as
 //! `/<path>` with a [`Unguarded`] marker; the auth middleware then skips the session layer's
 //! store read and the session keeper, and uses the last session it resolved (same page, same
-//! content). `/__bench/noop` is a handler that does nothing, behind the full auth stack.
+//! content: the first session it resolved). `/__bench/noop` is a handler that does nothing, behind the full auth stack.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 
 use axum::{extract::Request, http::Uri};
 
@@ -16,18 +16,18 @@ use crate::auth::session::SignedIn;
 #[derive(Clone, Copy, Debug)]
 pub struct Unguarded;
 
-static SNAPSHOT: Mutex<Option<Arc<SignedIn>>> = Mutex::new(None);
+static SNAPSHOT: OnceLock<Arc<SignedIn>> = OnceLock::new();
 
-/// Remembers the last resolved session (called by the auth middleware in bench builds).
+/// Remembers the first resolved session (called by the auth middleware in bench builds;
+/// lock-free after the first call, so it does not slow the guarded path it is compared with).
 pub fn remember(signed_in: &Arc<SignedIn>) {
-    let mut slot = SNAPSHOT.lock().unwrap_or_else(|e| e.into_inner());
-    if slot.as_ref().is_none_or(|s| !Arc::ptr_eq(s, signed_in)) {
-        *slot = Some(signed_in.clone());
+    if SNAPSHOT.get().is_none() {
+        let _ = SNAPSHOT.set(signed_in.clone());
     }
 }
 
 pub fn snapshot() -> Option<Arc<SignedIn>> {
-    SNAPSHOT.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    SNAPSHOT.get().cloned()
 }
 
 /// `/__bench/unguarded/<rest>` → `/<rest>`, marked [`Unguarded`].

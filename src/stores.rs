@@ -1,5 +1,8 @@
-//! Persistent session stores and the cross-instance session lock.
+//! Session stores and the cross-instance session lock.
 //!
+//! - `memory`: tower-sessions-moka-store (a concurrent cache; records expire with the session,
+//!   at most 100 000 sessions). Chosen over tower-sessions' `MemoryStore`, whose single async
+//!   mutex serialized every request under load (see the benchmark in the README).
 //! - `sqlite://PATH`: tower-sessions-sqlx-store's SQLite store (expired records deleted every
 //!   minute); the lock is a row in a `signin_locks` table of the same database, so several
 //!   processes sharing the file also refresh one at a time.
@@ -18,6 +21,7 @@ use fred::prelude::{
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions_moka_store::MokaStore;
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_sqlx_store::SqliteStore;
 
@@ -31,6 +35,8 @@ use crate::{
     settings::StoreKind,
 };
 
+/// Sessions the in-memory store keeps before evicting the least used.
+const MEMORY_CAPACITY: u64 = 100_000;
 /// How long a store command may take before the request gives up.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// Poll interval while waiting for a lock held elsewhere.
@@ -39,7 +45,7 @@ const LOCK_POLL: Duration = Duration::from_millis(20);
 pub async fn build(kind: &StoreKind) -> Result<(SharedStore, SessionLocks), String> {
     match kind {
         StoreKind::Memory => Ok((
-            SharedStore(Arc::new(tower_sessions::MemoryStore::default())),
+            SharedStore(Arc::new(MokaStore::new(Some(MEMORY_CAPACITY)))),
             SessionLocks::new(None),
         )),
         StoreKind::Sqlite(path) => sqlite(path).await,

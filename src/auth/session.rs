@@ -14,7 +14,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{Arc, RwLock},
 };
 
 use serde::{Deserialize, Serialize};
@@ -160,7 +160,7 @@ fn encode(signed_in: &SignedIn) -> Result<Value, AuthError> {
 }
 
 type ParsedCache = HashMap<Id, (String, Arc<SignedIn>)>;
-static PARSED: Mutex<Option<ParsedCache>> = Mutex::new(None);
+static PARSED: RwLock<Option<ParsedCache>> = RwLock::new(None);
 const PARSED_MAX: usize = 50_000;
 
 fn decode(id: Option<Id>, value: &Value) -> Option<Arc<SignedIn>> {
@@ -169,7 +169,7 @@ fn decode(id: Option<Id>, value: &Value) -> Option<Arc<SignedIn>> {
         return None;
     };
     if let Some(id) = id {
-        let cache = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+        let cache = PARSED.read().unwrap_or_else(|e| e.into_inner());
         if let Some((cached, parsed)) = cache.as_ref().and_then(|c| c.get(&id)) {
             if cached == text {
                 return Some(parsed.clone());
@@ -185,7 +185,7 @@ fn decode(id: Option<Id>, value: &Value) -> Option<Arc<SignedIn>> {
         }
     };
     if let Some(id) = id {
-        let mut cache = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = PARSED.write().unwrap_or_else(|e| e.into_inner());
         let cache = cache.get_or_insert_with(HashMap::new);
         if cache.len() >= PARSED_MAX {
             cache.clear();
@@ -197,7 +197,7 @@ fn decode(id: Option<Id>, value: &Value) -> Option<Arc<SignedIn>> {
 
 fn forget(id: Option<Id>) {
     if let Some(id) = id {
-        if let Some(cache) = PARSED.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        if let Some(cache) = PARSED.write().unwrap_or_else(|e| e.into_inner()).as_mut() {
             cache.remove(&id);
         }
     }
