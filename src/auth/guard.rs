@@ -1,15 +1,17 @@
 //! Route guards for the reactive router.
 //!
-//! [`Guard`] wraps a route's view. It asks the server who is signed in (the `get_auth_status`
-//! server function — on the server during rendering, over HTTP after client-side navigation)
-//! and, when the route needs sign-in and nobody is signed in, sends the browser to
-//! `/login?return_to=<this page>`: a 302 during server rendering, a full navigation in the
-//! browser (sign-in leaves the app for the provider). The guard is UX; the security boundary
-//! is the server functions, which check the session themselves.
+//! [`Guard`] wraps a route's view. When the route needs sign-in and nobody is signed in, it
+//! sends the browser to `/login?return_to=<this page>`: a 302 during server rendering (the
+//! request's session is already resolved, so this is decided at once), a full navigation in
+//! the browser after client-side navigation (it asks the `get_auth_status` server function;
+//! sign-in leaves the app for the provider). The guard is UX; the security boundary is the
+//! server functions, which check the session themselves.
 
-use leptos::either::EitherOf3;
+use leptos::either::{EitherOf3, EitherOf4};
 use leptos::prelude::*;
+use leptos::server::SharedValue;
 use leptos_router::hooks::use_location;
+use serde::{Deserialize, Serialize};
 
 use super::{
     api::get_auth_status,
@@ -65,40 +67,100 @@ pub fn current_path() -> String {
     }
 }
 
+/// What the guard decided for this page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+enum Decision {
+    Allowed,
+    SignIn,
+    Unavailable(ApiError),
+    /// Client-side navigation: ask the server.
+    Ask,
+}
+
 /// Renders `children` only for a signed-in person when the route needs it (`protected`, or
 /// sign-in required everywhere by settings and the path is not public).
+///
+/// During server rendering the request's session is already resolved, so the decision is
+/// made at once and shared with the browser (a [`SharedValue`]), which hydrates exactly what
+/// the server rendered. After client-side navigation the browser asks the server.
 #[component]
 pub fn Guard(#[prop(optional)] protected: bool, children: ChildrenFn) -> impl IntoView {
-    let check = Resource::new(|| (), |_| get_auth_status());
     let path = current_path();
     let bare_path = use_location().pathname.get_untracked();
+    let decision = SharedValue::new({
+        let bare_path = bare_path.clone();
+        move || decide_now(&bare_path, protected)
+    })
+    .into_inner();
+    match decision {
+        Decision::Allowed => EitherOf4::A(children()),
+        Decision::SignIn => {
+            go_to_login(&path);
+            EitherOf4::B(view! { <p class="muted">"Redirecting to sign-in…"</p> })
+        }
+        Decision::Unavailable(error) => EitherOf4::C(view! { <ErrorNotice error /> }),
+        Decision::Ask => EitherOf4::D(view! { <AskServer protected path bare_path children /> }),
+    }
+}
+
+/// The decision from the request's resolved session (server rendering).
+#[cfg(feature = "ssr")]
+fn decide_now(path: &str, protected: bool) -> Decision {
+    use super::{api::ssr::current_auth, middleware::CurrentAuth, reason::ErrorReason};
+    let Some(state) = use_context::<crate::server::AppState>() else {
+        return Decision::Unavailable(ApiError::Internal);
+    };
+    if !state.guard_policy().requires_sign_in(path, protected) {
+        return Decision::Allowed;
+    }
+    match current_auth() {
+        CurrentAuth::SignedIn(_) => Decision::Allowed,
+        CurrentAuth::Unavailable(ErrorReason::ProviderUnavailable) => {
+            Decision::Unavailable(ApiError::ProviderUnavailable)
+        }
+        CurrentAuth::Unavailable(_) => Decision::Unavailable(ApiError::SessionStoreUnavailable),
+        CurrentAuth::SignedOut | CurrentAuth::Ended => Decision::SignIn,
+    }
+}
+
+/// In the browser outside hydration there is no request to look at: ask the server.
+#[cfg(not(feature = "ssr"))]
+fn decide_now(_path: &str, _protected: bool) -> Decision {
+    Decision::Ask
+}
+
+/// The guard after client-side navigation: a fresh check with the server.
+#[component]
+fn AskServer(
+    protected: bool,
+    path: String,
+    bare_path: String,
+    children: ChildrenFn,
+) -> impl IntoView {
+    let check = Resource::new(|| (), |_| get_auth_status());
     let children = StoredValue::new(children);
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Checking your session…"</p> }>
-            {
+            {move || {
                 let path = path.clone();
                 let bare_path = bare_path.clone();
-                move || {
-                    let path = path.clone();
-                    let bare_path = bare_path.clone();
-                    Suspend::new(async move {
-                        match check.await {
-                            Ok(status) if status.policy.requires_sign_in(&bare_path, protected) => {
-                                match (status.user, status.unavailable) {
-                                    (Some(_), _) => EitherOf3::B(children.read_value()()),
-                                    (None, Some(error)) => EitherOf3::C(view! { <ErrorNotice error /> }),
-                                    (None, None) => {
-                                        go_to_login(&path);
-                                        EitherOf3::A(view! { <p class="muted">"Redirecting to sign-in…"</p> })
-                                    }
+                Suspend::new(async move {
+                    match check.await {
+                        Ok(status) if status.policy.requires_sign_in(&bare_path, protected) => {
+                            match (status.user, status.unavailable) {
+                                (Some(_), _) => EitherOf3::B(children.read_value()()),
+                                (None, Some(error)) => EitherOf3::C(view! { <ErrorNotice error /> }),
+                                (None, None) => {
+                                    go_to_login(&path);
+                                    EitherOf3::A(view! { <p class="muted">"Redirecting to sign-in…"</p> })
                                 }
                             }
-                            Ok(_) => EitherOf3::B(children.read_value()()),
-                            Err(error) => EitherOf3::C(view! { <ErrorNotice error /> }),
                         }
-                    })
-                }
-            }
+                        Ok(_) => EitherOf3::B(children.read_value()()),
+                        Err(error) => EitherOf3::C(view! { <ErrorNotice error /> }),
+                    }
+                })
+            }}
         </Suspense>
     }
 }
