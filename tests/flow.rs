@@ -389,3 +389,67 @@ async fn settings_reject_dev_provider_assumptions() {
         format!("{APP_URL}/authorization-code/callback")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn precompressed_assets_are_served() {
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("app.js"), "console.log('plain')").unwrap();
+    std::fs::write(pkg.join("app.js.br"), b"brotli bytes").unwrap();
+    std::fs::write(pkg.join("app.js.gz"), b"gzip bytes").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&[], dir.path());
+    s.oidc.issuer = Some("http://127.0.0.1:9".into());
+    s.oidc.client_id = "x".into();
+    s.oidc.client_secret = Some(signin::auth::secret::Secret::new("y"));
+    let (store, locks) = signin::startup::build_store(&s.session.store)
+        .await
+        .unwrap();
+    let options = leptos::config::LeptosOptions::builder()
+        .output_name("signin")
+        .site_root(site.path().display().to_string())
+        .build();
+    let state = signin::server::AppState::new(options, s, store, locks).unwrap();
+    let router = signin::server::app(state);
+    drop(dir);
+    for (encoding, body) in [
+        ("br", "brotli bytes"),
+        ("gzip", "gzip bytes"),
+        ("identity", "console.log('plain')"),
+    ] {
+        use tower::ServiceExt;
+        let res = router
+            .clone()
+            .oneshot(
+                axum::http::Request::get("/pkg/app.js")
+                    .header("accept-encoding", encoding)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let headers = res.headers().clone();
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .contains("javascript")
+        );
+        if encoding != "identity" {
+            assert_eq!(headers["content-encoding"], encoding);
+        }
+        assert!(
+            headers["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("max-age")
+        );
+        let bytes = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(bytes, body.as_bytes());
+    }
+}

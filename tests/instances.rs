@@ -175,3 +175,42 @@ async fn single_flight_refresh_across_instances() {
         );
     }
 }
+
+/// An unknown store scheme or a store that cannot be reached stops start-up with one clear
+/// line and a non-zero exit.
+#[test]
+fn bad_store_stops_start_up() {
+    let closed = free_port();
+    for (store, expected) in [
+        (
+            format!("redis://127.0.0.1:{closed}"),
+            "SESSION_STORE redis://127.0.0.1",
+        ),
+        (
+            "mongodb://db:27017".to_string(),
+            "SESSION_STORE must be memory",
+        ),
+        (
+            "sqlite:///nonexistent-dir/x/sessions.db".to_string(),
+            "SESSION_STORE sqlite://",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_signin"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{}", free_port()))
+            .env("OIDC_ISSUER", "http://127.0.0.1:9")
+            .env("OIDC_CLIENT_ID", "x")
+            .env("OIDC_CLIENT_SECRET", "y")
+            .env("SESSION_STORE", &store)
+            .env("RUST_LOG", "off")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("app binary");
+        assert!(!out.status.success(), "{store}: must not start");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{store}: one line, got {stderr:?}");
+        assert!(lines[0].contains(expected), "{store}: {}", lines[0]);
+    }
+}

@@ -16,22 +16,40 @@ use serde::{Deserialize, Serialize};
 use super::{
     api::get_auth_status,
     return_to::login_url,
-    types::{ApiError, AuthStatus},
+    types::{ApiError, User},
 };
 
-/// The app-wide view of who is signed in (for the navigation bar).
+/// The app-wide view of who is signed in (navigation bar, home page).
+///
+/// Known at once during server rendering (the request's session is resolved) and handed to
+/// the browser with the page; updated when the guard asks the server after client-side
+/// navigation and when the person signs out.
 #[derive(Clone, Copy)]
 pub struct AuthContext {
-    pub status: Resource<Result<AuthStatus, ApiError>>,
+    pub user: RwSignal<Option<User>>,
 }
 
 /// Provides [`AuthContext`]; call once in the app root.
 pub fn provide_auth() -> AuthContext {
+    let user = SharedValue::new(user_now).into_inner();
     let ctx = AuthContext {
-        status: Resource::new(|| (), |_| get_auth_status()),
+        user: RwSignal::new(user),
     };
     provide_context(ctx);
     ctx
+}
+
+#[cfg(feature = "ssr")]
+fn user_now() -> Option<User> {
+    super::api::ssr::current_auth()
+        .signed_in()
+        .map(|s| s.verified.user.clone())
+}
+
+/// Only reached in the browser outside hydration, which the app root never is.
+#[cfg(not(feature = "ssr"))]
+fn user_now() -> Option<User> {
+    None
 }
 
 pub fn use_auth() -> AuthContext {
@@ -139,13 +157,18 @@ fn AskServer(
 ) -> impl IntoView {
     let check = Resource::new(|| (), |_| get_auth_status());
     let children = StoredValue::new(children);
+    let auth = use_auth();
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Checking your session…"</p> }>
             {move || {
                 let path = path.clone();
                 let bare_path = bare_path.clone();
                 Suspend::new(async move {
-                    match check.await {
+                    let status = check.await;
+                    if let Ok(status) = &status {
+                        auth.user.set(status.user.clone());
+                    }
+                    match status {
                         Ok(status) if status.policy.requires_sign_in(&bare_path, protected) => {
                             match (status.user, status.unavailable) {
                                 (Some(_), _) => EitherOf3::B(children.read_value()()),

@@ -22,17 +22,13 @@ pub fn Nav() -> impl IntoView {
                     <A href="/about">"About"</A>
                 </nav>
                 <div class="who">
-                    <Transition fallback=|| ()>
-                        {move || Suspend::new(async move {
-                            match auth.status.await.ok().and_then(|s| s.user) {
-                                Some(user) => Either::Left(view! {
-                                    <span class="user" data-testid="nav-user">{user.display_name().to_string()}</span>
-                                    <SignOutButton />
-                                }),
-                                None => Either::Right(view! { <SignInLink /> }),
-                            }
-                        })}
-                    </Transition>
+                    {move || match auth.user.get() {
+                        Some(user) => Either::Left(view! {
+                            <span class="user" data-testid="nav-user">{user.display_name().to_string()}</span>
+                            <SignOutButton />
+                        }),
+                        None => Either::Right(view! { <SignInLink /> }),
+                    }}
                 </div>
             </div>
         </header>
@@ -57,7 +53,7 @@ pub fn SignOutButton() -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
     Effect::new(move |_| {
         if logout.version().get() > 0 {
-            auth.status.refetch();
+            auth.user.set(None);
         }
     });
     view! {

@@ -16,30 +16,26 @@ pub fn HomePage() -> impl IntoView {
                 "A Leptos app that signs people in with OpenID Connect — Okta or any standard provider. "
                 "Tokens never leave the server; pages render your profile on the server and stay live in the browser."
             </p>
-            <Transition fallback=|| view! { <p class="muted">"…"</p> }>
-                {move || Suspend::new(async move {
-                    match auth.status.await.ok().and_then(|s| s.user) {
-                        Some(user) => Either::Left(view! {
-                            <div class="card welcome">
-                                <p class="greeting" data-testid="greeting">
-                                    "Welcome back, " <strong>{user.display_name().to_string()}</strong> "!"
-                                </p>
-                                <p>
-                                    <A href="/profile" attr:class="button">"See your profile"</A>
-                                    " "
-                                    <A href="/reports" attr:class="button secondary">"Open reports"</A>
-                                </p>
-                            </div>
-                        }),
-                        None => Either::Right(view! {
-                            <div class="card">
-                                <p>"You are not signed in."</p>
-                                <SignInLink />
-                            </div>
-                        }),
-                    }
-                })}
-            </Transition>
+            {move || match auth.user.get() {
+                Some(user) => Either::Left(view! {
+                    <div class="card welcome">
+                        <p class="greeting" data-testid="greeting">
+                            "Welcome back, " <strong>{user.display_name().to_string()}</strong> "!"
+                        </p>
+                        <p>
+                            <A href="/profile" attr:class="button">"See your profile"</A>
+                            " "
+                            <A href="/reports" attr:class="button secondary">"Open reports"</A>
+                        </p>
+                    </div>
+                }),
+                None => Either::Right(view! {
+                    <div class="card">
+                        <p>"You are not signed in."</p>
+                        <SignInLink />
+                    </div>
+                }),
+            }}
         </section>
         <section class="grid">
             <article class="card">
