@@ -864,7 +864,9 @@ fn print_table(rows: &[Row], quick: bool) {
             Some(false) => "MISS",
             None => "",
         };
-        let value = if r.value.fract() == 0.0 || r.value >= 100.0 {
+        let value = if r.unit == "ratio" {
+            format!("{:.3}", r.value)
+        } else if r.value.fract() == 0.0 || r.value >= 100.0 {
             format!("{:.0} {}", r.value, r.unit)
         } else {
             format!("{:.2} {}", r.value, r.unit)
