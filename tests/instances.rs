@@ -1,6 +1,6 @@
-//! Two app processes (the real binary) on different ports sharing one Redis: shared sign-in,
-//! shared sign-out, and single-flight refresh across instances (with and without a rotation
-//! grace period).
+//! The real app binary: two processes on different ports sharing one Redis (shared sign-in,
+//! shared sign-out, single-flight refresh across instances with and without a rotation grace
+//! period), a restart that keeps people signed in (SQLite and Redis), and start-up failures.
 
 mod common;
 
@@ -29,7 +29,17 @@ impl Drop for Instance {
 }
 
 async fn spawn(op: &MockOp, redis: &RedisServer, grace: &str) -> Instance {
-    let port = free_port();
+    let mut env: Vec<(String, String)> = vec![
+        ("SESSION_STORE".into(), redis.url()),
+        ("AUTH_REFRESH_MARGIN_SECS".into(), "0".into()),
+        ("AUTH_ROTATION_GRACE_SECS".into(), grace.into()),
+    ];
+    env.extend(op.env().into_iter().map(|(k, v)| (k.to_string(), v)));
+    spawn_with(free_port(), &env).await
+}
+
+/// Starts the app binary on `port` with `env` (and nothing else from this environment).
+async fn spawn_with(port: u16, env: &[(String, String)]) -> Instance {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_signin"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -37,13 +47,10 @@ async fn spawn(op: &MockOp, redis: &RedisServer, grace: &str) -> Instance {
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
         .env("LEPTOS_SITE_ROOT", "target/site")
         .env("APP_URL", APP_URL)
-        .env("SESSION_STORE", redis.url())
-        .env("AUTH_REFRESH_MARGIN_SECS", "0")
-        .env("AUTH_ROTATION_GRACE_SECS", grace)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
-    for (k, v) in op.env() {
+    for (k, v) in env {
         cmd.env(k, v);
     }
     let child = cmd.spawn().expect("app binary");
@@ -67,6 +74,22 @@ async fn spawn(op: &MockOp, redis: &RedisServer, grace: &str) -> Instance {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     instance
+}
+
+impl Instance {
+    /// Stops the process as a deploy would (SIGTERM, graceful shutdown), and waits.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 fn client() -> reqwest::Client {
@@ -213,4 +236,56 @@ fn bad_store_stops_start_up() {
         assert_eq!(lines.len(), 1, "{store}: one line, got {stderr:?}");
         assert!(lines[0].contains(expected), "{store}: {}", lines[0]);
     }
+}
+
+/// Sign in, restart the server process (and with it the embedded development provider), and
+/// still be signed in — with the SQLite file and with Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_people_signed_in() {
+    for kind in ["sqlite", "redis"] {
+        let dir = tempfile::tempdir().unwrap();
+        let redis = match kind {
+            "redis" => Some(RedisServer::start().await),
+            _ => None,
+        };
+        let store = match &redis {
+            Some(r) => r.url(),
+            None => format!("sqlite://{}", dir.path().join("sessions.db").display()),
+        };
+        let env: Vec<(String, String)> = vec![
+            ("SESSION_STORE".into(), store),
+            ("DEV_PROVIDER_PORT".into(), free_port().to_string()),
+            (
+                "DEV_PROVIDER_STATE_DIR".into(),
+                dir.path().join("dev-provider").display().to_string(),
+            ),
+        ];
+        let port = free_port();
+        let first = spawn_with(port, &env).await;
+        let r = get(port, "/login", "").await;
+        let cookie = set_cookie(&r).unwrap();
+        let back =
+            signin::dev_provider::complete_sign_in(&client(), &location(&r), &[("user", "0")])
+                .await
+                .unwrap();
+        let r = get(port, back.strip_prefix(APP_URL).unwrap(), &cookie).await;
+        assert_eq!(r.status(), 303, "{kind}");
+        let cookie = set_cookie(&r).unwrap();
+        assert_eq!(get(port, "/profile", &cookie).await.status(), 200, "{kind}");
+
+        first.stop();
+        let second = spawn_with(port, &env).await;
+        let page = get(port, "/profile", &cookie).await;
+        assert_eq!(
+            page.status(),
+            200,
+            "{kind}: still signed in after a restart"
+        );
+        assert!(page.text().await.unwrap().contains("Ada Lovelace"));
+        drop(second);
+    }
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()["location"].to_str().unwrap().to_string()
 }
