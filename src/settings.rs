@@ -746,7 +746,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        /// (Leptos.toml text, environment, key the error must name)
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
             ("", &[("APP_URL", "not a url")], "APP_URL"),
             (
                 "",

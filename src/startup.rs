@@ -14,10 +14,10 @@ use crate::{
 /// variables already set win.
 pub fn load_dotenv() {
     for file in [".env", ".okta.env"] {
-        if Path::new(file).exists() {
-            if let Err(e) = dotenvy::from_filename(file) {
-                eprintln!("warning: could not read {file}: {e}");
-            }
+        if Path::new(file).exists()
+            && let Err(e) = dotenvy::from_filename(file)
+        {
+            eprintln!("warning: could not read {file}: {e}");
         }
     }
 }
@@ -55,6 +55,7 @@ pub async fn run() -> ExitCode {
         Ok(c) => c.leptos_options,
         Err(e) => return fail(format!("settings: Leptos options in {settings_path}: {e}")),
     };
+    #[cfg_attr(not(feature = "dev-provider"), allow(unused_mut))]
     let mut settings = match Settings::load(Path::new(&settings_path)) {
         Ok(s) => s,
         Err(e) => return fail(e),

@@ -62,10 +62,9 @@ async fn spawn_with(port: u16, env: &[(String, String)]) -> Instance {
             .get(format!("http://127.0.0.1:{port}/healthz"))
             .send()
             .await
+            && r.status() == 200
         {
-            if r.status() == 200 {
-                break;
-            }
+            break;
         }
         assert!(
             Instant::now() < deadline,

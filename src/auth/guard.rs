@@ -61,11 +61,11 @@ pub fn go_to_login(path: &str) {
     let url = login_url(path);
     // During server rendering this is always a page load: a plain 302.
     #[cfg(feature = "ssr")]
-    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-        if let Ok(value) = axum::http::HeaderValue::from_str(&url) {
-            res.insert_header(axum::http::header::LOCATION, value);
-            res.set_status(axum::http::StatusCode::FOUND);
-        }
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(value) = axum::http::HeaderValue::from_str(&url)
+    {
+        res.insert_header(axum::http::header::LOCATION, value);
+        res.set_status(axum::http::StatusCode::FOUND);
     }
     #[cfg(not(feature = "ssr"))]
     {

@@ -222,31 +222,29 @@ impl OidcClient {
 
     /// The discovered provider; discovers on first use, after the TTL, or when `force`d.
     async fn discovered(&self, force: bool) -> Result<Arc<Discovered>, AuthError> {
-        if !force {
-            if let Some(d) = self.cached.read().await.as_ref() {
-                if d.fetched_at.elapsed() < DISCOVERY_TTL {
-                    return Ok(d.clone());
-                }
-            }
+        if !force
+            && let Some(d) = self.cached.read().await.as_ref()
+            && d.fetched_at.elapsed() < DISCOVERY_TTL
+        {
+            return Ok(d.clone());
         }
         let mut slot = self.cached.write().await;
         // someone else may have refreshed while we waited for the lock
-        if let Some(d) = slot.as_ref() {
-            if d.fetched_at.elapsed() < Duration::from_secs(1)
-                || (!force && d.fetched_at.elapsed() < DISCOVERY_TTL)
-            {
-                return Ok(d.clone());
-            }
+        if let Some(d) = slot.as_ref()
+            && (d.fetched_at.elapsed() < Duration::from_secs(1)
+                || (!force && d.fetched_at.elapsed() < DISCOVERY_TTL))
+        {
+            return Ok(d.clone());
         }
-        if let Some(at) = *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) {
-            if at.elapsed() < DISCOVERY_BACKOFF {
-                return match slot.as_ref() {
-                    Some(d) => Ok(d.clone()), // stale but usable
-                    None => Err(AuthError::ProviderUnavailable(
-                        "discovery failed moments ago".into(),
-                    )),
-                };
-            }
+        if let Some(at) = *self.last_failure.lock().unwrap_or_else(|e| e.into_inner())
+            && at.elapsed() < DISCOVERY_BACKOFF
+        {
+            return match slot.as_ref() {
+                Some(d) => Ok(d.clone()), // stale but usable
+                None => Err(AuthError::ProviderUnavailable(
+                    "discovery failed moments ago".into(),
+                )),
+            };
         }
         match self.discover().await {
             Ok(d) => {
@@ -433,13 +431,13 @@ impl OidcClient {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        if let Some(p) = previous {
-            if p.user.sub != sub {
-                return Err(AuthError::InvalidIdToken(format!(
-                    "subject changed on refresh ({} → {sub})",
-                    p.user.sub
-                )));
-            }
+        if let Some(p) = previous
+            && p.user.sub != sub
+        {
+            return Err(AuthError::InvalidIdToken(format!(
+                "subject changed on refresh ({} → {sub})",
+                p.user.sub
+            )));
         }
         if let Some(p) = previous {
             // claims from the previous userinfo call that this ID token does not repeat

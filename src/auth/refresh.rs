@@ -213,11 +213,11 @@ impl SessionKeeper {
             }
         }
         let mut touched = false;
-        if now() - current.last_seen_at >= self.touch_interval() {
-            if let Some(fresh) = self.touch(session).await? {
-                current = fresh;
-                touched = true;
-            }
+        if now() - current.last_seen_at >= self.touch_interval()
+            && let Some(fresh) = self.touch(session).await?
+        {
+            current = fresh;
+            touched = true;
         }
         Ok((Resolved::SignedIn(current), touched))
     }
@@ -254,16 +254,16 @@ impl SessionKeeper {
             return Ok(None);
         };
         let t = now();
-        if let Some(b) = self.backoff_for(&id) {
-            if Instant::now() < b.until {
-                return if Self::expired(&current, t) {
-                    Err(AuthError::ProviderUnavailable(
-                        "refresh is backing off".into(),
-                    ))
-                } else {
-                    Ok(Some(current))
-                };
-            }
+        if let Some(b) = self.backoff_for(&id)
+            && Instant::now() < b.until
+        {
+            return if Self::expired(&current, t) {
+                Err(AuthError::ProviderUnavailable(
+                    "refresh is backing off".into(),
+                ))
+            } else {
+                Ok(Some(current))
+            };
         }
         let wait = self.lock_ttl();
         let guard = self.locks.lock(&id, self.lock_ttl(), wait).await?;

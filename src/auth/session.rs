@@ -170,10 +170,10 @@ fn decode(id: Option<Id>, value: &Value) -> Option<Arc<SignedIn>> {
     };
     if let Some(id) = id {
         let cache = PARSED.read().unwrap_or_else(|e| e.into_inner());
-        if let Some((cached, parsed)) = cache.as_ref().and_then(|c| c.get(&id)) {
-            if cached == text {
-                return Some(parsed.clone());
-            }
+        if let Some((cached, parsed)) = cache.as_ref().and_then(|c| c.get(&id))
+            && cached == text
+        {
+            return Some(parsed.clone());
         }
     }
     let parsed = match serde_json::from_str::<SignedIn>(text) {
@@ -196,10 +196,10 @@ fn decode(id: Option<Id>, value: &Value) -> Option<Arc<SignedIn>> {
 }
 
 fn forget(id: Option<Id>) {
-    if let Some(id) = id {
-        if let Some(cache) = PARSED.write().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            cache.remove(&id);
-        }
+    if let Some(id) = id
+        && let Some(cache) = PARSED.write().unwrap_or_else(|e| e.into_inner()).as_mut()
+    {
+        cache.remove(&id);
     }
 }
 

@@ -169,10 +169,10 @@ async fn wait_http(url: &str, timeout: Duration) -> Res<()> {
     let deadline = Instant::now() + timeout;
     let client = reqwest::Client::new();
     loop {
-        if let Ok(r) = client.get(url).send().await {
-            if r.status().is_success() {
-                return Ok(());
-            }
+        if let Ok(r) = client.get(url).send().await
+            && r.status().is_success()
+        {
+            return Ok(());
         }
         if Instant::now() > deadline {
             return Err(format!("{url} did not come up"));

@@ -294,11 +294,11 @@ impl Grants {
     }
 
     fn revoke_family(&mut self, family: &str) {
-        if let Some(f) = self.families.get_mut(family) {
-            if !f.revoked {
-                f.revoked = true;
-                self.stats.families_revoked += 1;
-            }
+        if let Some(f) = self.families.get_mut(family)
+            && !f.revoked
+        {
+            f.revoked = true;
+            self.stats.families_revoked += 1;
         }
         self.refresh.retain(|_, r| r.family != family);
         self.access.retain(|_, a| a.family != family);

@@ -364,8 +364,8 @@ async fn token(State(op): State<MockOp>, Form(form): Form<TokenForm>) -> Respons
             } else {
                 b.sub.clone()
             };
-            if b.refresh_sends_id_token {
-                if let Some(t) = op.id_token(
+            if b.refresh_sends_id_token
+                && let Some(t) = op.id_token(
                     &Behaviour {
                         id_token: Tweak::NoNonce,
                         ..b.clone()
@@ -373,9 +373,9 @@ async fn token(State(op): State<MockOp>, Form(form): Form<TokenForm>) -> Respons
                     &sub,
                     None,
                     &access,
-                ) {
-                    body["id_token"] = t.into();
-                }
+                )
+            {
+                body["id_token"] = t.into();
             }
             if !b.refresh_omits_refresh_token {
                 body["refresh_token"] = format!(
