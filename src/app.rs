@@ -31,7 +31,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
-                <AutoReload options=options.clone() />
+                // live reload for `cargo leptos watch` only
+                {(options.env == leptos::config::Env::DEV).then(|| view! { <AutoReload options=options.clone() /> })}
                 <HydrationScripts options />
                 <MetaTags />
             </head>

@@ -34,12 +34,22 @@ use crate::{
     settings::Settings,
 };
 
-/// Everything a request handler may need. Cheap to clone.
+/// Everything a request handler may need. Cloned into every request's context, so a clone is
+/// one reference-count increment (fields are reached through `Deref`).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+pub struct AppStateInner {
     pub leptos_options: LeptosOptions,
     pub settings: Arc<Settings>,
     pub keeper: Arc<SessionKeeper>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -65,11 +75,11 @@ impl AppState {
         )?;
         let settings = Arc::new(settings);
         let keeper = SessionKeeper::new(store, Arc::new(oidc), locks, settings.clone());
-        Ok(Self {
+        Ok(Self(Arc::new(AppStateInner {
             leptos_options,
             settings,
             keeper: Arc::new(keeper),
-        })
+        })))
     }
 
     pub fn oidc(&self) -> &OidcClient {
