@@ -56,6 +56,15 @@ test('claims render on the server and stay interactive after hydration', async (
   await expect(page.locator('tr[data-claim="sub"]')).toHaveCount(0);
   await expect(page.locator('tr[data-claim="email"]')).toBeVisible();
   await expect(page.getByTestId('claims-count')).toContainText(`of ${all} claims shown`);
+
+  // away and back by client-side navigation: the page asks the server for the profile
+  await page.evaluate(() => ((window as any).__stayed = true));
+  await page.getByRole('link', { name: 'Reports' }).click();
+  await expect(page.getByTestId('reports')).toBeVisible();
+  await page.getByRole('link', { name: 'Profile' }).click();
+  await expect(page.getByTestId('profile-name')).toHaveText(displayName(provider));
+  await expect(page.locator('table[data-testid=claims] tbody tr')).toHaveCount(all);
+  expect(await page.evaluate(() => (window as any).__stayed)).toBe(true);
 });
 
 test('client-side navigation to a protected page while signed out goes to sign-in', async ({ page, baseURL }, info) => {
