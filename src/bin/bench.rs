@@ -124,7 +124,9 @@ async fn main() -> ExitCode {
 async fn run(o: &Opts) -> Res<()> {
     if o.serve {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let (base, _provider, _state) = serve_in_process("memory", dir.path(), free_port()).await?;
+        // for profiling by hand: BENCH_SERVE_STORE=redis://… picks another store
+        let store = std::env::var("BENCH_SERVE_STORE").unwrap_or_else(|_| "memory".into());
+        let (base, _provider, _state) = serve_in_process(&store, dir.path(), free_port()).await?;
         let jar = sign_in_over_http(&base, "/login").await?;
         println!("{base} {}", jar.header());
         tokio::time::sleep(Duration::from_secs(3600)).await;
