@@ -453,3 +453,45 @@ async fn precompressed_assets_are_served() {
         assert_eq!(bytes, body.as_bytes());
     }
 }
+
+/// Every rendered page carries a Content-Security-Policy whose nonce is the one on the page's
+/// inline scripts (a fresh one per response), and no `unsafe-inline`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_carry_a_nonce_content_security_policy() {
+    let h = Harness::dev(&[]).await;
+    let mut nonces = Vec::new();
+    for path in [
+        "/",
+        "/about",
+        "/auth/error?reason=access_denied",
+        "/no-such-page",
+    ] {
+        let r = h.get(&mut Jar::default(), path).await;
+        let csp = r
+            .headers
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("{path}: no CSP"))
+            .to_string();
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap_or_else(|| panic!("{path}: no nonce in {csp}"))
+            .to_string();
+        assert!(nonce.len() >= 16, "{path}: {nonce}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        let scripts = r.body.matches("<script").count();
+        assert!(scripts > 0, "{path}");
+        assert_eq!(
+            r.body.matches(&format!("nonce=\"{nonce}\"")).count(),
+            scripts,
+            "{path}: every inline script carries the header's nonce"
+        );
+        nonces.push(nonce);
+    }
+    nonces.sort();
+    nonces.dedup();
+    assert_eq!(nonces.len(), 4, "a fresh nonce per response");
+}

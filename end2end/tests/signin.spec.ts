@@ -10,8 +10,23 @@ import {
   signInAtProvider,
 } from './helpers';
 
+// The app's Content-Security-Policy must never block its own scripts, wasm or styles.
+const cspViolations: string[] = [];
+
 test.beforeEach(async ({ page }) => {
   await offline(page);
+  cspViolations.length = 0;
+  const csp = /Content Security Policy|unsafe-eval/i;
+  page.on('console', (m) => {
+    if (m.type() === 'error' && csp.test(m.text())) cspViolations.push(m.text());
+  });
+  page.on('pageerror', (e) => {
+    if (csp.test(String(e))) cspViolations.push(String(e));
+  });
+});
+
+test.afterEach(() => {
+  expect(cspViolations).toEqual([]);
 });
 
 test('sign in from the home page', async ({ page, baseURL }, info) => {
