@@ -690,6 +690,20 @@ mod tests {
         ("OIDC_CLIENT_SECRET", "shh"),
     ];
 
+    /// The committed settings file is valid and the run command keeps sessions in SQLite.
+    #[test]
+    fn committed_settings_file() {
+        let s = load(include_str!("../Leptos.toml"), &[]).unwrap();
+        assert_eq!(s.session.store, StoreKind::Sqlite("sessions.db".into()));
+        assert!(s.oidc.issuer.is_none(), "development provider by default");
+        let s = load(
+            include_str!("../Leptos.toml"),
+            &[("SESSION_STORE", "memory")],
+        )
+        .unwrap();
+        assert_eq!(s.session.store, StoreKind::Memory);
+    }
+
     #[test]
     fn defaults_without_provider() {
         let s = load("", &[]).unwrap();
