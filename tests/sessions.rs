@@ -266,6 +266,41 @@ async fn restart_redis() {
     restart_keeps_sessions(Store::Redis).await
 }
 
+/// Stores outlive configuration: a session signed in with one provider or client is not
+/// honoured once the app points at another (its refresh token is never sent there); the
+/// person signs in again and the record is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_of_another_issuer_or_client_are_not_honoured() {
+    for change in ["client", "issuer"] {
+        let c = start(Store::Sqlite, &[]).await;
+        let mut jar = Jar::default();
+        c.h.sign_in(&mut jar, None).await;
+        assert_eq!(c.h.get(&mut jar, "/profile").await.status, StatusCode::OK);
+        let id: tower_sessions::session::Id = jar.session_id().unwrap().parse().unwrap();
+
+        let mut other = (*c.h.state.settings).clone();
+        match change {
+            "client" => other.oidc.client_id = "another-client".into(),
+            _ => other.oidc.issuer = Some("http://127.0.0.1:9/another-issuer".into()),
+        }
+        let h = Harness::with_settings(other, None, tempfile::tempdir().unwrap()).await;
+        let r = h.get(&mut jar, "/profile").await;
+        assert_eq!(r.status, StatusCode::FOUND, "{change}: sent to sign-in");
+        assert!(
+            r.location().unwrap_or_default().starts_with("/login"),
+            "{change}: {:?}",
+            r.location()
+        );
+        assert!(
+            tower_sessions::SessionStore::load(&h.state.keeper.store, &id)
+                .await
+                .unwrap()
+                .is_none(),
+            "{change}: removed from the store"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_mid_run() {
     let mut c = start(Store::Redis, &[]).await;

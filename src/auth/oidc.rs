@@ -596,6 +596,25 @@ impl OidcClient {
         Ok(())
     }
 
+    /// Whether a stored sign-in was issued by this provider to this client. Sessions outlive
+    /// the process in SQLite or Redis, and the settings can change in between (the development
+    /// provider swapped for Okta, another org or client): such a session is not honoured, and
+    /// its refresh token is never sent to a provider that did not issue it.
+    pub fn issued_here(&self, v: &Verified) -> bool {
+        let iss = v
+            .claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let client = self.settings.client_id.as_str();
+        let aud = match v.claims.get("aud") {
+            Some(Value::String(a)) => a == client,
+            Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(client)),
+            _ => false,
+        };
+        aud && iss.trim_end_matches('/') == self.issuer.trim_end_matches('/')
+    }
+
     /// The provider's end-session URL with `id_token_hint` and `post_logout_redirect_uri`,
     /// when the provider has one (from cached discovery; tries discovery once if needed).
     pub async fn end_session_url(&self, id_token: Option<&Secret>) -> Option<String> {

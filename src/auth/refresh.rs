@@ -188,6 +188,11 @@ impl SessionKeeper {
         let Some(mut current) = session::signed_in(session).await? else {
             return Ok((Resolved::SignedOut, false));
         };
+        if !self.oidc.issued_here(&current.verified) {
+            tracing::info!("session was signed in with another issuer or client; signing out");
+            session::end(session).await?;
+            return Ok((Resolved::Ended, false));
+        }
         let t = now();
         let rules = &self.settings.session;
         if t >= current.signed_in_at + rules.absolute_timeout.as_secs() as i64 {
