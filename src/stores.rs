@@ -145,28 +145,33 @@ struct RedisLock {
     pool: Pool,
 }
 
-/// Releases a Redis lock when dropped (only if still ours).
-struct RedisGuard {
-    pool: Pool,
-    key: String,
-    token: String,
-}
-
 const RELEASE: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
-impl Drop for RedisGuard {
+/// A held lock: releases it when dropped (in the background; if that fails the lock expires
+/// on its own).
+struct Release(Option<Box<dyn FnOnce() + Send + Sync>>);
+
+impl Release {
+    fn with<F, Fut>(release: F) -> Box<dyn Send + Sync>
+    where
+        F: FnOnce() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        Box::new(Release(Some(Box::new(move || {
+            tokio::spawn(async move {
+                if let Err(e) = release().await {
+                    tracing::warn!(error = %e, "could not release a session lock (it will expire)");
+                }
+            });
+        }))))
+    }
+}
+
+impl Drop for Release {
     fn drop(&mut self) {
-        let (pool, key, token) = (
-            self.pool.clone(),
-            std::mem::take(&mut self.key),
-            std::mem::take(&mut self.token),
-        );
-        tokio::spawn(async move {
-            let released: Result<i64, _> = pool.eval(RELEASE, vec![key], vec![token]).await;
-            if let Err(e) = released {
-                tracing::warn!(error = %e, "could not release a session lock (it will expire)");
-            }
-        });
+        if let Some(release) = self.0.take() {
+            release();
+        }
     }
 }
 
@@ -194,41 +199,19 @@ impl RemoteLock for RedisLock {
             Ok(set.is_some())
         })
         .await?;
+        let (pool, key) = (self.pool.clone(), key.to_string());
         Ok(got.then(|| {
-            Box::new(RedisGuard {
-                pool: self.pool.clone(),
-                key: key.to_string(),
-                token,
-            }) as Box<dyn Send + Sync>
+            // only if still ours
+            Release::with(move || async move {
+                let released: Result<i64, _> = pool.eval(RELEASE, vec![key], vec![token]).await;
+                released.map(drop).map_err(|e| e.to_string())
+            })
         }))
     }
 }
 
 struct SqliteLock {
     pool: SqlitePool,
-}
-
-struct SqliteGuard {
-    pool: SqlitePool,
-    key: String,
-    token: String,
-}
-
-impl Drop for SqliteGuard {
-    fn drop(&mut self) {
-        let (pool, key, token) = (
-            self.pool.clone(),
-            std::mem::take(&mut self.key),
-            std::mem::take(&mut self.token),
-        );
-        tokio::spawn(async move {
-            let _ = sqlx::query("delete from signin_locks where key = ? and token = ?")
-                .bind(key)
-                .bind(token)
-                .execute(&pool)
-                .await;
-        });
-    }
 }
 
 #[async_trait::async_trait]
@@ -258,12 +241,17 @@ impl RemoteLock for SqliteLock {
             Ok(done.rows_affected() == 1)
         })
         .await?;
+        let (pool, key) = (self.pool.clone(), key.to_string());
         Ok(got.then(|| {
-            Box::new(SqliteGuard {
-                pool: self.pool.clone(),
-                key: key.to_string(),
-                token,
-            }) as Box<dyn Send + Sync>
+            Release::with(move || async move {
+                sqlx::query("delete from signin_locks where key = ? and token = ?")
+                    .bind(key)
+                    .bind(token)
+                    .execute(&pool)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })
         }))
     }
 }

@@ -76,12 +76,8 @@ async fn rotation_and_quiet_cookies(store: Store) {
     assert_eq!(r.location(), Some("/profile"), "{store:?}");
     let after = jar.session_id().unwrap();
     assert_ne!(before, after, "{store:?}: id rotated");
-    let old: tower_sessions::session::Id = before.parse().unwrap();
     assert!(
-        tower_sessions::SessionStore::load(&h.state.keeper.store, &old)
-            .await
-            .unwrap()
-            .is_none(),
+        !h.has_record(&before).await,
         "{store:?}: the old id is dead"
     );
     // nothing changes on plain page views: no Set-Cookie
@@ -159,12 +155,8 @@ async fn idle_timeout(store: Store) {
     tokio::time::sleep(Duration::from_millis(2300)).await;
     let r = h.get(&mut jar, "/profile").await;
     assert_eq!(r.status, StatusCode::FOUND, "{store:?}: idle session ended");
-    let id: tower_sessions::session::Id = id.parse().unwrap();
     assert!(
-        tower_sessions::SessionStore::load(&h.state.keeper.store, &id)
-            .await
-            .unwrap()
-            .is_none(),
+        !h.has_record(&id).await,
         "{store:?}: removed from the store"
     );
 }
@@ -192,16 +184,10 @@ async fn sign_out_deletes(store: Store) {
     let h = &c.h;
     let mut jar = Jar::default();
     h.sign_in(&mut jar, None).await;
-    let id: tower_sessions::session::Id = jar.session_id().unwrap().parse().unwrap();
+    let id = jar.session_id().unwrap();
     let r = h.logout(&mut jar, Some(common::APP_URL)).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert!(
-        tower_sessions::SessionStore::load(&h.state.keeper.store, &id)
-            .await
-            .unwrap()
-            .is_none(),
-        "{store:?}"
-    );
+    assert!(!h.has_record(&id).await, "{store:?}");
 }
 
 /// Sign in, restart the server (a new app state from the same settings, a new development
@@ -276,7 +262,7 @@ async fn sessions_of_another_issuer_or_client_are_not_honoured() {
         let mut jar = Jar::default();
         c.h.sign_in(&mut jar, None).await;
         assert_eq!(c.h.get(&mut jar, "/profile").await.status, StatusCode::OK);
-        let id: tower_sessions::session::Id = jar.session_id().unwrap().parse().unwrap();
+        let id = jar.session_id().unwrap();
 
         let mut other = (*c.h.state.settings).clone();
         match change {
@@ -291,13 +277,7 @@ async fn sessions_of_another_issuer_or_client_are_not_honoured() {
             "{change}: {:?}",
             r.location()
         );
-        assert!(
-            tower_sessions::SessionStore::load(&h.state.keeper.store, &id)
-                .await
-                .unwrap()
-                .is_none(),
-            "{change}: removed from the store"
-        );
+        assert!(!h.has_record(&id).await, "{change}: removed from the store");
     }
 }
 

@@ -88,7 +88,7 @@ pub fn ProfilePage() -> impl IntoView {
             Some(Err(e)) => Phase::Failed(e.clone()),
         })
     });
-    let profile = Signal::derive(move || data.with(|d| d.clone().and_then(Result::ok)));
+    let profile = Current(data);
     move || match phase.get() {
         Phase::Loading => EitherOf4::A(view! { <p class="muted">"Loading your profile…"</p> }),
         Phase::Ready => EitherOf4::B(view! { <ProfileView profile now /> }),
@@ -107,18 +107,27 @@ enum Phase {
     Failed(ApiError),
 }
 
+/// The page's current profile, read in place (no copy per read).
+#[derive(Clone, Copy)]
+struct Current(RwSignal<Option<Result<Profile, ApiError>>>);
+
+impl Current {
+    fn with<T>(&self, f: impl FnOnce(Option<&Profile>) -> T) -> T {
+        self.0.with(|d| f(d.as_ref().and_then(|r| r.as_ref().ok())))
+    }
+}
+
 /// Shown while `profile` holds a value (the page only renders it then).
 #[component]
-fn ProfileView(profile: Signal<Option<Profile>>, now: RwSignal<i64>) -> impl IntoView {
+fn ProfileView(profile: Current, now: RwSignal<i64>) -> impl IntoView {
     let filter = RwSignal::new(String::new());
     // Reads one field of the current profile.
-    let field = move |f: fn(&Profile) -> String| {
-        move || profile.with(|p| p.as_ref().map(f).unwrap_or_default())
-    };
+    let field =
+        move |f: fn(&Profile) -> String| move || profile.with(|p| p.map(f).unwrap_or_default());
     let visible = move || {
         let f = filter.get().to_lowercase();
         profile.with(|p| {
-            p.iter()
+            p.into_iter()
                 .flat_map(|p| p.claims.iter())
                 .filter(|c| {
                     f.is_empty()
@@ -129,14 +138,12 @@ fn ProfileView(profile: Signal<Option<Profile>>, now: RwSignal<i64>) -> impl Int
                 .collect::<Vec<_>>()
         })
     };
-    let total = move || profile.with(|p| p.as_ref().map_or(0, |p| p.claims.len()));
+    let total = move || profile.with(|p| p.map_or(0, |p| p.claims.len()));
     let when = move |ts: Option<i64>| match ts {
         Some(ts) => format!("{} ({})", utc(ts), relative(ts - now.get())),
         None => "—".to_string(),
     };
-    let time = move |f: fn(&Profile) -> Option<i64>| {
-        move || when(profile.with(|p| p.as_ref().and_then(f)))
-    };
+    let time = move |f: fn(&Profile) -> Option<i64>| move || when(profile.with(|p| p.and_then(f)));
     view! {
         <section class="card profile">
             <div class="profile-head">
@@ -159,7 +166,7 @@ fn ProfileView(profile: Signal<Option<Profile>>, now: RwSignal<i64>) -> impl Int
                 <dd data-testid="access-expires">{time(|p| p.access_token_expires_at)}</dd>
                 <dt>"Last refreshed"</dt>
                 <dd data-testid="last-refreshed">
-                    {move || match profile.with(|p| p.as_ref().and_then(|p| p.last_refreshed_at)) {
+                    {move || match profile.with(|p| p.and_then(|p| p.last_refreshed_at)) {
                         Some(ts) => when(Some(ts)),
                         None => "not yet".to_string(),
                     }}

@@ -251,6 +251,15 @@ impl Harness {
         self.callback(jar, &back).await
     }
 
+    /// Whether the store still holds a record under session id `id`.
+    pub async fn has_record(&self, id: &str) -> bool {
+        let id: tower_sessions::session::Id = id.parse().expect("a session id");
+        tower_sessions::SessionStore::load(&self.state.keeper.store, &id)
+            .await
+            .expect("store reachable")
+            .is_some()
+    }
+
     /// The signed-in state of the jar's session, read from the store.
     pub async fn stored(&self, jar: &Jar) -> Option<signin::auth::session::SignedIn> {
         let id: tower_sessions::session::Id = jar.session_id()?.parse().ok()?;
