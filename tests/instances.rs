@@ -31,7 +31,6 @@ impl Drop for Instance {
 async fn spawn(op: &MockOp, redis: &RedisServer, grace: &str) -> Instance {
     let mut env: Vec<(String, String)> = vec![
         ("SESSION_STORE".into(), redis.url()),
-        ("AUTH_REFRESH_MARGIN_SECS".into(), "0".into()),
         ("AUTH_ROTATION_GRACE_SECS".into(), grace.into()),
     ];
     env.extend(op.env().into_iter().map(|(k, v)| (k.to_string(), v)));
@@ -108,6 +107,19 @@ async fn get(port: u16, path: &str, cookie: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// The profile server function, as the hydrated app calls it; returns the status.
+async fn api_profile(port: u16, cookie: &str) -> u16 {
+    client()
+        .post(format!("http://127.0.0.1:{port}/api/profile"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 fn set_cookie(r: &reqwest::Response) -> Option<String> {
     r.headers()
         .get_all("set-cookie")
@@ -165,12 +177,16 @@ async fn shared_sign_in_and_sign_out() {
     assert_eq!(get(b.port, "/profile", &cookie).await.status(), 302);
 }
 
+/// Two instances on one Redis, access tokens shorter than the refresh margin (30 s): each
+/// expiry is refreshed exactly once across both instances, with rotation grace 0 (strict: a
+/// second refresh would revoke the family) and 30.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn single_flight_refresh_across_instances() {
-    for grace in ["0", "30"] {
+    for (ttl, grace) in [(2u64, "0"), (2, "30"), (10, "0")] {
         let op = MockOp::start(Behaviour {
-            access_ttl: 5,
+            access_ttl: ttl,
             refresh_delay: Duration::from_millis(300),
+            strict_rotation: grace == "0",
             ..Default::default()
         })
         .await;
@@ -178,23 +194,24 @@ async fn single_flight_refresh_across_instances() {
         let a = spawn(&op, &redis, grace).await;
         let b = spawn(&op, &redis, grace).await;
         let cookie = sign_in(a.port).await;
-        tokio::time::sleep(Duration::from_millis(5100)).await; // expired
-
-        let requests = (0..100).map(|i| {
-            let port = if i % 2 == 0 { a.port } else { b.port };
-            let cookie = cookie.clone();
-            async move { get(port, "/profile", &cookie).await.status().as_u16() }
-        });
-        let statuses = futures::future::join_all(requests).await;
-        assert!(
-            statuses.iter().all(|s| *s == 200),
-            "grace {grace}: {statuses:?}"
-        );
-        assert_eq!(
-            op.refresh_calls(),
-            1,
-            "grace {grace}: exactly one refresh across both instances"
-        );
+        let case = format!("ttl {ttl}s, grace {grace}");
+        for expiry in 1..=2u64 {
+            // into the refresh window (half the lifetime)
+            tokio::time::sleep(Duration::from_millis(ttl * 500 + 150)).await;
+            let requests = (0..100).map(|i| {
+                let port = if i % 2 == 0 { a.port } else { b.port };
+                let cookie = cookie.clone();
+                async move { api_profile(port, &cookie).await }
+            });
+            let statuses = futures::future::join_all(requests).await;
+            assert!(statuses.iter().all(|s| *s == 200), "{case}: {statuses:?}");
+            assert_eq!(
+                op.refresh_calls(),
+                expiry,
+                "{case}: exactly one refresh across both instances for expiry {expiry}"
+            );
+        }
+        assert_eq!(op.families_revoked(), 0, "{case}");
     }
 }
 

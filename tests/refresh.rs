@@ -57,7 +57,8 @@ async fn refreshes_shortly_before_expiry() {
     mock_sign_in(&h, &mut jar).await;
     assert_eq!(h.get(&mut jar, "/profile").await.status, StatusCode::OK);
     assert_eq!(op.refresh_calls(), 0, "not yet due");
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    // the 2 s margin is capped at half the 3 s lifetime: due after 1.5 s
+    tokio::time::sleep(Duration::from_millis(1700)).await;
     let before = h
         .stored(&jar)
         .await
@@ -309,7 +310,8 @@ async fn provider_down_during_refresh() {
     h.sign_in(&mut jar, None).await;
     let first = h.stored(&jar).await.unwrap().verified.tokens.access_token;
     h.provider().stop();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // the 2 s margin is capped at half the 3 s lifetime: due after 1.5 s
+    tokio::time::sleep(Duration::from_millis(1700)).await;
 
     // inside the margin, token still valid: keep serving
     let r = h.get(&mut jar, "/profile").await;
@@ -320,7 +322,7 @@ async fn provider_down_during_refresh() {
     );
 
     // expired and the provider still down: a clear "provider unavailable" page, session kept
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let r = h.get(&mut jar, "/profile").await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
     assert!(r.body.contains("cannot be reached"), "{}", r.body);
@@ -343,4 +345,164 @@ async fn provider_down_during_refresh() {
         h.stored(&jar).await.unwrap().verified.tokens.access_token,
         first
     );
+}
+
+/// `n` concurrent requests with the jar's cookie (half page loads, half server-function
+/// calls); returns their statuses.
+async fn burst(h: &Harness, jar: &Jar, n: usize) -> Vec<StatusCode> {
+    let requests = (0..n).map(|i| {
+        let jar = jar.clone();
+        async move {
+            if i % 2 == 0 {
+                api_profile(h, &jar).await
+            } else {
+                let mut jar = jar;
+                h.get(&mut jar, "/profile").await.status
+            }
+        }
+    });
+    futures::future::join_all(requests).await
+}
+
+/// Access tokens that live no longer than the refresh margin (30 s by default): each expiry
+/// is refreshed exactly once, however many requests arrive, and a freshly refreshed token is
+/// not refreshed again. With rotation grace 0 a second refresh would also revoke the family.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn short_lived_tokens_refresh_once_per_expiry() {
+    for (ttl, grace) in [(2u64, "0"), (2, "30"), (10, "0"), (300, "0"), (300, "30")] {
+        let op = MockOp::start(Behaviour {
+            access_ttl: ttl,
+            refresh_delay: Duration::from_millis(200),
+            strict_rotation: grace == "0",
+            ..Default::default()
+        })
+        .await;
+        let h = app_for(&op, &[("AUTH_ROTATION_GRACE_SECS", grace)]).await;
+        let case = format!("ttl {ttl}s, grace {grace}");
+        let mut jar = Jar::default();
+        mock_sign_in(&h, &mut jar).await;
+
+        let statuses = burst(&h, &jar, 60).await;
+        assert!(
+            statuses.iter().all(|s| *s == StatusCode::OK),
+            "{case}: {statuses:?}"
+        );
+        assert_eq!(op.refresh_calls(), 0, "{case}: a new token is not due");
+
+        for expiry in 1..=2u64 {
+            // into the refresh window: half the lifetime for short tokens, the margin for long ones
+            if ttl <= 10 {
+                tokio::time::sleep(Duration::from_millis(ttl * 500 + 150)).await;
+            } else {
+                h.age_access_token(&jar, Duration::from_secs(ttl - 20))
+                    .await;
+            }
+            let statuses = burst(&h, &jar, 100).await;
+            assert!(
+                statuses.iter().all(|s| *s == StatusCode::OK),
+                "{case}: {statuses:?}"
+            );
+            assert_eq!(
+                op.refresh_calls(),
+                expiry,
+                "{case}: one refresh for expiry {expiry}"
+            );
+            let statuses = burst(&h, &jar, 40).await;
+            assert!(
+                statuses.iter().all(|s| *s == StatusCode::OK),
+                "{case}: {statuses:?}"
+            );
+            assert_eq!(
+                op.refresh_calls(),
+                expiry,
+                "{case}: fresh tokens are not refreshed again"
+            );
+        }
+        assert_eq!(op.families_revoked(), 0, "{case}");
+        assert!(h.stored(&jar).await.is_some(), "{case}: still signed in");
+    }
+}
+
+/// A 5xx, a 429 or a timeout from userinfo during a refresh keeps the person signed in with the
+/// new tokens (the rotated refresh token is not lost) and the previous claims; userinfo is
+/// asked again at the next refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_userinfo_hiccup_during_refresh_keeps_the_session() {
+    for hiccup in ["500", "429", "timeout"] {
+        let op = MockOp::start(Behaviour {
+            access_ttl: 2,
+            strict_rotation: true,
+            ..Default::default()
+        })
+        .await;
+        let h = app_for(
+            &op,
+            &[
+                ("AUTH_ROTATION_GRACE_SECS", "0"),
+                ("OIDC_HTTP_TIMEOUT_SECS", "1"),
+            ],
+        )
+        .await;
+        let mut jar = Jar::default();
+        mock_sign_in(&h, &mut jar).await;
+        let before = h.stored(&jar).await.unwrap();
+        assert_eq!(before.verified.user.name.as_deref(), Some("Mock Person"));
+
+        op.set(|b| match hiccup {
+            "timeout" => b.userinfo_delay = Duration::from_secs(3),
+            code => b.userinfo_status = Some(code.parse().unwrap()),
+        });
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let r = h.get(&mut jar, "/profile").await;
+        assert_eq!(r.status, StatusCode::OK, "{hiccup}: still signed in");
+        assert!(
+            r.body.contains("Mock Person"),
+            "{hiccup}: previous claims kept"
+        );
+        assert_eq!(op.refresh_calls(), 1, "{hiccup}");
+        let after = h.stored(&jar).await.expect("session kept");
+        assert_ne!(
+            after.verified.tokens.refresh_token, before.verified.tokens.refresh_token,
+            "{hiccup}: the rotated refresh token was saved"
+        );
+        assert!(after.verified.userinfo_stale, "{hiccup}");
+
+        // userinfo back: the next refresh asks again and clears the flag
+        op.set(|b| {
+            b.userinfo_status = None;
+            b.userinfo_delay = Duration::ZERO;
+        });
+        let calls = op.userinfo_calls();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(
+            h.get(&mut jar, "/profile").await.status,
+            StatusCode::OK,
+            "{hiccup}"
+        );
+        assert_eq!(op.refresh_calls(), 2, "{hiccup}: the rotated token worked");
+        assert_eq!(op.userinfo_calls(), calls + 1, "{hiccup}");
+        assert!(
+            !h.stored(&jar).await.unwrap().verified.userinfo_stale,
+            "{hiccup}"
+        );
+        assert_eq!(op.families_revoked(), 0, "{hiccup}");
+    }
+}
+
+/// Userinfo about another person during a refresh ends the session (as a changed `sub` does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn userinfo_about_another_subject_ends_the_session() {
+    let op = MockOp::start(Behaviour {
+        access_ttl: 1,
+        ..Default::default()
+    })
+    .await;
+    let h = app_for(&op, &[]).await;
+    let mut jar = Jar::default();
+    mock_sign_in(&h, &mut jar).await;
+    op.set(|b| b.userinfo_sub = Some("someone-else".into()));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let r = h.get(&mut jar, "/profile").await;
+    assert_eq!(r.location(), Some("/login?return_to=/profile"));
+    assert!(h.stored(&jar).await.is_none());
 }

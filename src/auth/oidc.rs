@@ -103,6 +103,13 @@ pub struct Tokens {
     pub access_token: Secret,
     /// Unix seconds; `None` when the provider did not say.
     pub access_expires_at: Option<i64>,
+    /// The same expiry in Unix milliseconds, and the lifetime the provider gave
+    /// (`expires_in`), for refresh decisions with short-lived tokens. Absent in records
+    /// written by older versions.
+    #[serde(default)]
+    pub access_expires_at_ms: Option<i64>,
+    #[serde(default)]
+    pub access_lifetime_ms: Option<i64>,
     pub refresh_token: Option<Secret>,
     pub id_token: Secret,
 }
@@ -115,6 +122,10 @@ pub struct Verified {
     pub claims: Map<String, Value>,
     pub tokens: Tokens,
     pub id_token_expires_at: i64,
+    /// The last userinfo call failed (provider hiccup): the claims are the previous ones and
+    /// userinfo is asked again at the next refresh.
+    #[serde(default)]
+    pub userinfo_stale: bool,
 }
 
 struct Discovered {
@@ -397,7 +408,12 @@ impl OidcClient {
         previous: Option<&Verified>,
     ) -> Result<Verified, AuthError> {
         let access_token = response.access_token().clone();
-        let access_expires_at = response.expires_in().map(|d| now() + d.as_secs() as i64);
+        let received_ms = now_ms();
+        let lifetime_ms = response
+            .expires_in()
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
+        let access_expires_at_ms = lifetime_ms.map(|l| received_ms.saturating_add(l));
+        let access_expires_at = access_expires_at_ms.map(|ms| ms.div_euclid(1000));
         let refresh_token = response
             .refresh_token()
             .map(|r| Secret::new(r.secret().clone()))
@@ -449,6 +465,8 @@ impl OidcClient {
         let tokens = Tokens {
             access_token: Secret::new(access_token.secret().clone()),
             access_expires_at,
+            access_expires_at_ms,
+            access_lifetime_ms: lifetime_ms,
             refresh_token,
             id_token: Secret::new(id_token_text),
         };
@@ -457,9 +475,20 @@ impl OidcClient {
             claims,
             tokens,
             id_token_expires_at,
+            userinfo_stale: false,
         };
-        if matches!(check, IdTokenCheck::Login(_)) || previous.is_some() {
-            self.merge_userinfo(&mut verified, &access_token).await?;
+        match self.merge_userinfo(&mut verified, &access_token).await {
+            Ok(()) => {}
+            // On refresh the new tokens are already issued (and the old refresh token may be
+            // rotated away): a userinfo hiccup must not throw them away. Keep the previous
+            // claims and ask again at the next refresh. Another subject is never tolerated.
+            Err(e @ (AuthError::ProviderUnavailable(_) | AuthError::UserInfo(_)))
+                if previous.is_some() =>
+            {
+                tracing::warn!(error = %e, "userinfo failed during refresh; keeping the previous claims");
+                verified.userinfo_stale = true;
+            }
+            Err(e) => return Err(e),
         }
         Ok(verified)
     }
@@ -576,6 +605,9 @@ impl OidcClient {
             .await
             .map_err(|e| match e {
                 UserInfoError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
+                UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(e)) => {
+                    AuthError::InvalidIdToken(format!("userinfo is about another subject: {e}"))
+                }
                 UserInfoError::ClaimsVerification(e) => AuthError::UserInfo(e.to_string()),
                 other => AuthError::UserInfo(error_chain(&other)),
             })?;
@@ -665,6 +697,11 @@ pub fn user_from_claims(claims: &Map<String, Value>) -> User {
 /// Unix seconds now.
 pub fn now() -> i64 {
     Utc::now().timestamp()
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
 }
 
 /// An error and its sources on one line (reqwest hides the useful part in `source()`).

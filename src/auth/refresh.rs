@@ -26,7 +26,7 @@ use tower_sessions::{Session, session::Id};
 
 use super::{
     error::AuthError,
-    oidc::{OidcClient, now},
+    oidc::{OidcClient, now, now_ms},
     session::{self, SharedStore, SignedIn},
 };
 use crate::settings::Settings;
@@ -161,22 +161,37 @@ impl SessionKeeper {
         (self.settings.session.idle_timeout.as_secs() as i64 / 24).max(1)
     }
 
-    fn needs_refresh(&self, s: &SignedIn, t: i64) -> bool {
-        match s.verified.tokens.access_expires_at {
-            Some(exp) => t >= exp - self.settings.auth.refresh_margin.as_secs() as i64,
-            None => false,
-        }
+    /// When the access token becomes due for refresh (Unix ms): the configured margin before
+    /// its expiry, but never more than half the lifetime the provider gave. Without that cap a
+    /// token that lives no longer than the margin would be due the moment it arrives, and every
+    /// request would refresh it again.
+    fn refresh_due_at_ms(&self, s: &SignedIn) -> Option<i64> {
+        let tokens = &s.verified.tokens;
+        let expires_ms = tokens
+            .access_expires_at_ms
+            .or(tokens.access_expires_at.map(|t| t.saturating_mul(1000)))?;
+        let margin = i64::try_from(self.settings.auth.refresh_margin.as_millis()).unwrap_or(0);
+        let margin = match tokens.access_lifetime_ms {
+            Some(lifetime) => margin.min(lifetime / 2),
+            None => margin,
+        };
+        Some(expires_ms - margin)
+    }
+
+    fn needs_refresh(&self, s: &SignedIn, t_ms: i64) -> bool {
+        self.refresh_due_at_ms(s).is_some_and(|due| t_ms >= due)
     }
 
     fn can_refresh(&self, s: &SignedIn) -> bool {
         self.settings.auth.refresh && s.verified.tokens.refresh_token.is_some()
     }
 
-    fn expired(s: &SignedIn, t: i64) -> bool {
-        s.verified
-            .tokens
-            .access_expires_at
-            .is_some_and(|exp| t >= exp)
+    fn expired(s: &SignedIn, t_ms: i64) -> bool {
+        let tokens = &s.verified.tokens;
+        tokens
+            .access_expires_at_ms
+            .or(tokens.access_expires_at.map(|t| t.saturating_mul(1000)))
+            .is_some_and(|exp| t_ms >= exp)
     }
 
     /// Resolves the request's session. The second value tells whether the session was
@@ -205,13 +220,14 @@ impl SessionKeeper {
             session::end(session).await?;
             return Ok((Resolved::Ended, false));
         }
-        if self.needs_refresh(&current, t) {
+        let t_ms = now_ms();
+        if self.needs_refresh(&current, t_ms) {
             if self.can_refresh(&current) {
                 match self.refresh(session, current).await? {
                     Some(fresh) => current = fresh,
                     None => return Ok((Resolved::Ended, false)),
                 }
-            } else if Self::expired(&current, t) {
+            } else if Self::expired(&current, t_ms) {
                 tracing::info!("access token expired and cannot be refreshed; signing out");
                 session::end(session).await?;
                 return Ok((Resolved::Ended, false));
@@ -258,7 +274,7 @@ impl SessionKeeper {
         let Some(id) = session.id() else {
             return Ok(None);
         };
-        let t = now();
+        let t = now_ms();
         if let Some(b) = self.backoff_for(&id)
             && Instant::now() < b.until
         {
@@ -285,8 +301,13 @@ impl SessionKeeper {
             session::end(session).await?;
             return Ok(None);
         };
-        let t = now();
-        if !self.needs_refresh(&latest, t) {
+        let t = now_ms();
+        // Another request (or instance) refreshed while this one waited: its tokens are the
+        // result, whatever the clock says now. Refreshing again would turn one expiry into one
+        // refresh per waiting request (and, with rotation, race the tokens just saved).
+        let refreshed_meanwhile =
+            latest.verified.tokens.access_token != current.verified.tokens.access_token;
+        if (refreshed_meanwhile && !Self::expired(&latest, t)) || !self.needs_refresh(&latest, t) {
             session.load().await.map_err(AuthError::store)?;
             return Ok(Some(Arc::new(latest)));
         }
@@ -306,11 +327,9 @@ impl SessionKeeper {
                 tracing::debug!("access token refreshed");
                 Ok(Some(Arc::new(next)))
             }
-            Err(
-                e @ (AuthError::RefreshRejected(_)
-                | AuthError::InvalidIdToken(_)
-                | AuthError::UserInfo(_)),
-            ) => {
+            // Only these end a session: the provider refused the grant, or what came back is
+            // not a valid token for the same person (userinfo failures are tolerated above).
+            Err(e @ (AuthError::RefreshRejected(_) | AuthError::InvalidIdToken(_))) => {
                 tracing::warn!(error = %e, "refresh refused; ending the session");
                 self.store.0.delete(&id).await.map_err(AuthError::store)?;
                 session::end(session).await?;

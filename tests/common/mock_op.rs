@@ -64,6 +64,12 @@ pub struct Behaviour {
     pub refresh_delay: Duration,
     pub refresh_sends_id_token: bool,
     pub userinfo_sub: Option<String>,
+    /// Userinfo answers with this status (and no claims) instead of the claims.
+    pub userinfo_status: Option<u16>,
+    pub userinfo_delay: Duration,
+    /// Okta's rotation with grace 0: only the newest refresh token is accepted; using an
+    /// older one is `invalid_grant` and revokes the whole family.
+    pub strict_rotation: bool,
     pub sub: String,
 }
 
@@ -79,6 +85,9 @@ impl Default for Behaviour {
             refresh_delay: Duration::ZERO,
             refresh_sends_id_token: true,
             userinfo_sub: None,
+            userinfo_status: None,
+            userinfo_delay: Duration::ZERO,
+            strict_rotation: false,
             sub: "mock-user-1".into(),
         }
     }
@@ -93,6 +102,10 @@ struct Inner {
     token_calls: AtomicU64,
     refresh_calls: AtomicU64,
     refresh_seq: AtomicU64,
+    userinfo_calls: AtomicU64,
+    /// The newest refresh token of the family (strict rotation); `None` once revoked.
+    newest_refresh: Mutex<Option<String>>,
+    families_revoked: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -123,6 +136,9 @@ impl MockOp {
             token_calls: AtomicU64::new(0),
             refresh_calls: AtomicU64::new(0),
             refresh_seq: AtomicU64::new(0),
+            userinfo_calls: AtomicU64::new(0),
+            newest_refresh: Mutex::default(),
+            families_revoked: AtomicU64::new(0),
         }));
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
@@ -151,6 +167,24 @@ impl MockOp {
 
     pub fn refresh_calls(&self) -> u64 {
         self.0.refresh_calls.load(Ordering::SeqCst)
+    }
+
+    pub fn userinfo_calls(&self) -> u64 {
+        self.0.userinfo_calls.load(Ordering::SeqCst)
+    }
+
+    pub fn families_revoked(&self) -> u64 {
+        self.0.families_revoked.load(Ordering::SeqCst)
+    }
+
+    /// A new refresh token; under strict rotation it becomes the only valid one.
+    fn next_refresh_token(&self) -> String {
+        let token = format!(
+            "mock-rt-{}",
+            self.0.refresh_seq.fetch_add(1, Ordering::SeqCst)
+        );
+        *self.0.newest_refresh.lock().unwrap() = Some(token.clone());
+        token
     }
 
     /// Settings pointing the app at this provider.
@@ -342,17 +376,21 @@ async fn token(State(op): State<MockOp>, Form(form): Form<TokenForm>) -> Respons
                 body["id_token"] = t.into();
             }
             if b.refresh_token {
-                body["refresh_token"] = format!(
-                    "mock-rt-{}",
-                    op.0.refresh_seq.fetch_add(1, Ordering::SeqCst)
-                )
-                .into();
+                body["refresh_token"] = op.next_refresh_token().into();
             }
         }
         "refresh_token" => {
             op.0.refresh_calls.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(b.refresh_delay).await;
-            if b.refresh_invalid_grant || form.refresh_token.is_none() {
+            let reused = b.strict_rotation && {
+                let mut newest = op.0.newest_refresh.lock().unwrap();
+                let ok = newest.is_some() && *newest == form.refresh_token;
+                if !ok && newest.take().is_some() {
+                    op.0.families_revoked.fetch_add(1, Ordering::SeqCst);
+                }
+                !ok
+            };
+            if b.refresh_invalid_grant || form.refresh_token.is_none() || reused {
                 return (
                     StatusCode::BAD_REQUEST,
                     Json(serde_json::json!({"error": "invalid_grant"})),
@@ -378,11 +416,7 @@ async fn token(State(op): State<MockOp>, Form(form): Form<TokenForm>) -> Respons
                 body["id_token"] = t.into();
             }
             if !b.refresh_omits_refresh_token {
-                body["refresh_token"] = format!(
-                    "mock-rt-{}",
-                    op.0.refresh_seq.fetch_add(1, Ordering::SeqCst)
-                )
-                .into();
+                body["refresh_token"] = op.next_refresh_token().into();
             }
         }
         _ => {
@@ -397,7 +431,13 @@ async fn token(State(op): State<MockOp>, Form(form): Form<TokenForm>) -> Respons
 }
 
 async fn userinfo(State(op): State<MockOp>) -> Response {
+    op.0.userinfo_calls.fetch_add(1, Ordering::SeqCst);
     let b = op.0.behaviour.lock().unwrap().clone();
+    tokio::time::sleep(b.userinfo_delay).await;
+    if let Some(status) = b.userinfo_status {
+        let status = StatusCode::from_u16(status).unwrap();
+        return (status, "userinfo is having a moment").into_response();
+    }
     let sub = b.userinfo_sub.unwrap_or(b.sub);
     Json(serde_json::json!({ "sub": sub, "name": "Mock Person", "locale": "fr-FR" }))
         .into_response()
