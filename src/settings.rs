@@ -139,6 +139,9 @@ pub struct SessionSettings {
     pub store: StoreKind,
     pub idle_timeout: Duration,
     pub absolute_timeout: Duration,
+    /// How long a started sign-in stays valid, and how long a session holding nothing but
+    /// started sign-ins is kept (cookie and store): at most 15 minutes.
+    pub pending_timeout: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -408,6 +411,7 @@ struct RawSession {
     store: String,
     idle_timeout_secs: i64,
     absolute_timeout_secs: i64,
+    pending_timeout_secs: i64,
 }
 
 impl Default for RawSession {
@@ -416,6 +420,7 @@ impl Default for RawSession {
             store: "memory".into(),
             idle_timeout_secs: 24 * 3600,
             absolute_timeout_secs: 7 * 24 * 3600,
+            pending_timeout_secs: 600,
         }
     }
 }
@@ -618,6 +623,12 @@ impl Raw {
                     self.session.absolute_timeout_secs,
                     1,
                     365 * 24 * 3600,
+                )?,
+                pending_timeout: secs(
+                    "SESSION_PENDING_TIMEOUT_SECS",
+                    self.session.pending_timeout_secs,
+                    1,
+                    900,
                 )?,
             },
             dev_provider: DevProviderSettings {

@@ -7,7 +7,11 @@ mod common;
 use std::time::Duration;
 
 use axum::http::{StatusCode, header};
-use common::{Harness, Jar, redis::RedisServer};
+use common::{
+    Harness, Jar,
+    mock_op::{Behaviour, MockOp},
+    redis::RedisServer,
+};
 
 #[derive(Clone, Copy, Debug)]
 enum Store {
@@ -62,8 +66,285 @@ per_store!(
     bad_cookies_are_no_session,
     idle_timeout,
     absolute_lifetime,
-    sign_out_deletes
+    sign_out_deletes,
+    a_slow_refresh_cannot_bring_back_a_deleted_session,
+    sign_out_takes_the_session_lock,
+    no_write_brings_back_a_deleted_session,
+    started_sign_ins_expire_quickly,
+    sign_out_revokes_the_newest_tokens
 );
+
+/// The app in front of the scriptable provider, on `store`.
+async fn start_mock(store: Store, op: &MockOp, env: &[(&str, &str)]) -> Ctx {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = match store {
+        Store::Redis => Some(RedisServer::start().await),
+        _ => None,
+    };
+    let store_url = match store {
+        Store::Memory => "memory".to_string(),
+        Store::Sqlite => format!("sqlite://{}", dir.path().join("sessions.db").display()),
+        Store::Redis => redis.as_ref().unwrap().url(),
+    };
+    let op_env = op.env();
+    let mut all: Vec<(&str, &str)> = op_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all.push(("SESSION_STORE", store_url.as_str()));
+    all.extend_from_slice(env);
+    let s = common::settings(&all, dir.path());
+    Ctx {
+        h: Harness::with_settings(s, None, tempfile::tempdir().unwrap()).await,
+        redis,
+        _dir: dir,
+        store_url,
+    }
+}
+
+async fn mock_sign_in(h: &Harness, jar: &mut Jar) {
+    let auth = h.start_login(jar, None).await;
+    let res = h.http.get(&auth).send().await.unwrap();
+    let back = res.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(h.callback(jar, &back).await.location(), Some("/profile"));
+}
+
+/// A session deleted while its refresh waits on a slow provider (a sign-out elsewhere) stays
+/// deleted: the refresh's write is refused, the request ends signed out, the tokens it just
+/// obtained are revoked, and the old cookie stays signed out — right away and seconds later.
+async fn a_slow_refresh_cannot_bring_back_a_deleted_session(store: Store) {
+    let op = MockOp::start(Behaviour {
+        access_ttl: 2,
+        refresh_delay: Duration::from_millis(1500),
+        ..Default::default()
+    })
+    .await;
+    let c = start_mock(store, &op, &[]).await;
+    let h = &c.h;
+    let mut jar = Jar::default();
+    mock_sign_in(h, &mut jar).await;
+    let id = jar.session_id().unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await; // refresh due
+
+    let refreshing = {
+        let mut jar = jar.clone();
+        async move { h.get(&mut jar, "/profile").await }
+    };
+    let deleting = async {
+        tokio::time::sleep(Duration::from_millis(400)).await; // the refresh is in flight
+        h.state
+            .keeper
+            .store
+            .delete(&id.parse().unwrap())
+            .await
+            .unwrap();
+    };
+    let (r, ()) = tokio::join!(refreshing, deleting);
+    assert_eq!(op.refresh_calls(), 1, "{store:?}");
+    assert_eq!(r.location(), Some("/login?return_to=/profile"), "{store:?}");
+    assert_eq!(
+        op.wait_revoked(2, Duration::from_secs(5)).await.len(),
+        2,
+        "{store:?}: the orphaned new tokens are revoked"
+    );
+    for wait in [0, 2000] {
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        let mut old = jar.clone();
+        let r = h.get(&mut old, "/profile").await;
+        assert_eq!(
+            r.location(),
+            Some("/login?return_to=/profile"),
+            "{store:?}: the old cookie is signed out ({wait} ms later)"
+        );
+        assert!(
+            !h.has_record(&id).await,
+            "{store:?}: no record ({wait} ms later)"
+        );
+    }
+}
+
+/// Sign-out takes the session's lock (in-process and in the shared store): it waits for a
+/// refresh or touch that holds it, then deletes.
+async fn sign_out_takes_the_session_lock(store: Store) {
+    let c = start(store, &[]).await;
+    let h = &c.h;
+    let mut jar = Jar::default();
+    h.sign_in(&mut jar, None).await;
+    let id: tower_sessions::session::Id = jar.session_id().unwrap().parse().unwrap();
+    let held = h
+        .state
+        .keeper
+        .locks
+        .lock(&id, Duration::from_secs(30), Duration::from_secs(1))
+        .await
+        .unwrap()
+        .expect("lock");
+    let mut out_jar = jar.clone();
+    let sign_out = h.logout(&mut out_jar, Some(common::APP_URL));
+    tokio::pin!(sign_out);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(700), &mut sign_out)
+            .await
+            .is_err(),
+        "{store:?}: sign-out waits while the lock is held"
+    );
+    assert!(h.has_record(&id.to_string()).await, "{store:?}");
+    drop(held);
+    let r = tokio::time::timeout(Duration::from_secs(3), sign_out)
+        .await
+        .expect("sign-out completes once the lock is free");
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{store:?}");
+    assert!(!h.has_record(&id.to_string()).await, "{store:?}");
+}
+
+/// Refresh and "touch" write a record only while it exists: once deleted, no write brings it
+/// back, in any store.
+async fn no_write_brings_back_a_deleted_session(store: Store) {
+    let c = start(store, &[]).await;
+    let h = &c.h;
+    let mut jar = Jar::default();
+    h.sign_in(&mut jar, None).await;
+    let id: tower_sessions::session::Id = jar.session_id().unwrap().parse().unwrap();
+    let keeper = &h.state.keeper;
+    let (record, signed_in) = keeper.store.load_signed_in(&id).await.unwrap().unwrap();
+    let expiry = record.expiry_date;
+    assert!(
+        keeper
+            .store
+            .save_signed_in(record.clone(), &signed_in, expiry)
+            .await
+            .unwrap(),
+        "{store:?}: an existing record is written"
+    );
+    keeper.store.delete(&id).await.unwrap();
+    assert!(
+        !keeper
+            .store
+            .save_signed_in(record, &signed_in, expiry)
+            .await
+            .unwrap(),
+        "{store:?}: a deleted record is not written"
+    );
+    assert!(!h.has_record(&id.to_string()).await, "{store:?}");
+}
+
+/// A visitor who only clicked "Sign in" gets a short-lived session (cookie and store), however
+/// many times anyone calls `/login`; from sign-in on the idle timeout applies.
+async fn started_sign_ins_expire_quickly(store: Store) {
+    // the default: at most 15 minutes
+    let c = start(store, &[]).await;
+    let h = &c.h;
+    let mut jar = Jar::default();
+    let auth = h.start_login(&mut jar, None).await;
+    let cookie = h
+        .get(&mut Jar::default(), "/login")
+        .await
+        .set_cookies()
+        .join(";");
+    assert!(cookie.contains("Max-Age=600"), "{store:?}: {cookie}");
+    let id: tower_sessions::session::Id = jar.session_id().unwrap().parse().unwrap();
+    let record = tower_sessions::SessionStore::load(&h.state.keeper.store, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let left = record.expiry_date - time::OffsetDateTime::now_utc();
+    assert!(left <= time::Duration::minutes(15), "{store:?}: {left}");
+    // signed in: the idle timeout (24 h) from now on
+    let back = h.decide(&auth, &[("user", "0")]).await;
+    let r = h.callback(&mut jar, &back).await;
+    assert!(
+        r.set_cookies().join(";").contains("Max-Age=86400"),
+        "{store:?}: {:?}",
+        r.set_cookies()
+    );
+    let id: tower_sessions::session::Id = jar.session_id().unwrap().parse().unwrap();
+    let record = tower_sessions::SessionStore::load(&h.state.keeper.store, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(record.expiry_date - time::OffsetDateTime::now_utc() > time::Duration::hours(23));
+    drop(c);
+
+    // a flood of cookieless /login requests: every session they create is gone after the
+    // pending timeout (here 1 s), from the store itself
+    let c = start(store, &[("SESSION_PENDING_TIMEOUT_SECS", "1")]).await;
+    let h = &c.h;
+    let flood = (0..200).map(|_| async {
+        let mut jar = Jar::default();
+        h.get(&mut jar, "/login").await;
+        jar.session_id().unwrap()
+    });
+    let ids = futures::future::join_all(flood).await;
+    assert_eq!(
+        ids.iter().collect::<std::collections::HashSet<_>>().len(),
+        200
+    );
+    assert!(h.has_record(&ids[0]).await, "{store:?}");
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    for id in &ids {
+        assert!(!h.has_record(id).await, "{store:?}: expired in the store");
+    }
+}
+
+/// Sign-out revokes the session's newest refresh and access tokens at the provider
+/// (RFC 7009), after a refresh rotated them; a provider that is down or slow to revoke
+/// neither delays nor prevents the sign-out.
+async fn sign_out_revokes_the_newest_tokens(store: Store) {
+    let op = MockOp::start(Behaviour {
+        access_ttl: 2,
+        ..Default::default()
+    })
+    .await;
+    let c = start_mock(store, &op, &[]).await;
+    let h = &c.h;
+    let mut jar = Jar::default();
+    mock_sign_in(h, &mut jar).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(h.get(&mut jar, "/profile").await.status, StatusCode::OK);
+    assert_eq!(op.refresh_calls(), 1, "{store:?}");
+    let tokens = h.stored(&jar).await.unwrap().verified.tokens;
+    let r = h.logout(&mut jar, Some(common::APP_URL)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{store:?}");
+    let revoked = op.wait_revoked(2, Duration::from_secs(5)).await;
+    assert_eq!(
+        revoked,
+        vec![
+            tokens.refresh_token.unwrap().expose().to_string(),
+            tokens.access_token.expose().to_string()
+        ],
+        "{store:?}: the rotated refresh token, then the access token ({} calls)",
+        op.revocation_calls()
+    );
+
+    for (what, behaviour) in [
+        (
+            "failing",
+            Behaviour {
+                revocation_status: Some(503),
+                ..Default::default()
+            },
+        ),
+        (
+            "hanging",
+            Behaviour {
+                revocation_delay: Duration::from_secs(30),
+                ..Default::default()
+            },
+        ),
+    ] {
+        op.set(|b| *b = behaviour.clone());
+        let mut jar = Jar::default();
+        mock_sign_in(h, &mut jar).await;
+        let id = jar.session_id().unwrap();
+        let started = std::time::Instant::now();
+        let r = h.logout(&mut jar, Some(common::APP_URL)).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{store:?}, {what}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{store:?}, {what}: sign-out did not wait for the provider ({:?})",
+            started.elapsed()
+        );
+        assert!(!h.has_record(&id).await, "{store:?}, {what}");
+        assert!(jar.cookie.is_none(), "{store:?}, {what}: cookie removed");
+    }
+}
 
 async fn rotation_and_quiet_cookies(store: Store) {
     let c = start(store, &[]).await;

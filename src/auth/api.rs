@@ -74,6 +74,7 @@ pub mod ssr {
     use crate::{
         auth::{
             error::AuthError,
+            index,
             middleware::CurrentAuth,
             oidc::now,
             reason::ErrorReason,
@@ -207,6 +208,7 @@ pub mod ssr {
             session::push_pending(
                 &session().map_err(|_| AuthError::Internal("no session".into()))?,
                 pending,
+                state.settings.session.pending_timeout,
             )
             .await?;
             Ok::<_, AuthError>(url)
@@ -264,7 +266,9 @@ pub mod ssr {
     ) -> Result<String, AuthError> {
         // Consume the pending sign-in first, whatever happens next: a state is good once.
         let pending = match state_param.as_deref() {
-            Some(s) if !s.is_empty() => session::take_pending(session, s).await?,
+            Some(s) if !s.is_empty() => {
+                session::take_pending(session, s, state.settings.session.pending_timeout).await?
+            }
             _ => None,
         };
         if let Some(code) = error {
@@ -293,7 +297,16 @@ pub mod ssr {
             .ok_or(AuthError::MissingCode)?;
         let verified = state.oidc().exchange(&code, &pending).await?;
         let signed_in = SignedIn::new(verified);
-        session::sign_in(session, &signed_in).await?;
+        session::sign_in(session, &signed_in, state.settings.session.idle_timeout).await?;
+        // findable for provider-initiated sign-out, or not signed in at all
+        let id = session
+            .id()
+            .ok_or_else(|| AuthError::Internal("no session id after sign-in".into()))?;
+        let until = state.keeper.absolute_end(&signed_in);
+        if let Err(e) = index::add(&state.keeper.store, &id, &signed_in, until).await {
+            session::end(session).await?;
+            return Err(e);
+        }
         tracing::info!(sub = %signed_in.verified.user.sub, "signed in");
         Ok(pending.return_to)
     }
@@ -307,18 +320,33 @@ pub mod ssr {
             return Err(ApiError::Forbidden);
         }
         let session = session()?;
-        let id_token = session::signed_in(&session)
-            .await
-            .ok()
-            .flatten()
-            .map(|s| s.verified.tokens.id_token.clone());
+        let cached = session::signed_in(&session).await.ok().flatten();
+        // under the session's lock, with the newest tokens (a refresh may just have rotated them)
+        let ended = match session.id() {
+            Some(id) => state.keeper.end_session(&id).await,
+            None => Ok(None),
+        };
+        let ended = match ended {
+            Ok(latest) => latest.or_else(|| cached.map(|c| SignedIn::clone(&c))),
+            Err(e) => {
+                tracing::error!(error = %e, "sign-out: could not delete the session");
+                set_status(StatusCode::SERVICE_UNAVAILABLE);
+                return Err(e.to_api());
+            }
+        };
         if let Err(e) = session::end(&session).await {
             tracing::error!(error = %e, "sign-out: could not delete the session");
             set_status(StatusCode::SERVICE_UNAVAILABLE);
             return Err(e.to_api());
         }
-        let target = match id_token {
-            Some(token) => state.oidc().end_session_url(Some(&token)).await,
+        let target = match ended {
+            Some(s) => {
+                state.keeper.revoke_in_background(s.verified.tokens.clone());
+                state
+                    .oidc()
+                    .end_session_url(Some(&s.verified.tokens.id_token))
+                    .await
+            }
             None => None,
         };
         redirect_after(target.as_deref().unwrap_or("/"));

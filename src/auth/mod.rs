@@ -3,8 +3,10 @@
 //! Shared by server and browser: [`types`] (what the browser may know), [`return_to`],
 //! [`reason`] (error kinds in plain words), [`api`] (server functions) and [`guard`] (route
 //! guards). Server only (`ssr`): [`oidc`] (the provider client), [`session`] (session
-//! contents), [`refresh`] (session rules and single-flight refresh), [`middleware`] (resolves
-//! the session once per request), [`error`] and [`secret`].
+//! contents), [`store`] (what a session store must do beyond tower-sessions), [`index`] (all
+//! sessions of a person), [`refresh`] (session rules and single-flight refresh), [`signout`]
+//! (ending sessions, revocation), [`middleware`] (resolves the session once per request),
+//! [`error`] and [`secret`].
 
 pub mod api;
 pub mod guard;
@@ -15,6 +17,8 @@ pub mod types;
 #[cfg(feature = "ssr")]
 pub mod error;
 #[cfg(feature = "ssr")]
+pub mod index;
+#[cfg(feature = "ssr")]
 pub mod middleware;
 #[cfg(feature = "ssr")]
 pub mod oidc;
@@ -24,3 +28,7 @@ pub mod refresh;
 pub mod secret;
 #[cfg(feature = "ssr")]
 pub mod session;
+#[cfg(feature = "ssr")]
+pub mod signout;
+#[cfg(feature = "ssr")]
+pub mod store;

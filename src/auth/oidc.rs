@@ -24,12 +24,14 @@ use openidconnect::{
     RequestTokenError, Scope, SignatureVerificationError, StandardErrorResponse,
     StandardTokenResponse, SubjectIdentifier, TokenResponse as _, UserInfoError,
     core::{
-        CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
-        CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
-        CoreJwsSigningAlgorithm, CoreRevocableToken, CoreRevocationErrorResponse,
-        CoreTokenIntrospectionResponse, CoreTokenType,
+        CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
+        CoreClientAuthMethod, CoreErrorResponseType, CoreGenderClaim, CoreGrantType,
+        CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
+        CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreRevocableToken,
+        CoreRevocationErrorResponse, CoreSubjectIdentifierType, CoreTokenIntrospectionResponse,
+        CoreTokenType,
     },
-    {LogoutRequest, ProviderMetadataWithLogout},
+    {AdditionalProviderMetadata, LogoutProviderMetadata, LogoutRequest, RevocationUrl},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -82,6 +84,30 @@ type Client = openidconnect::Client<
     EndpointMaybeSet,
 >;
 
+/// Discovery fields beyond OpenID Connect Discovery and RP-initiated logout: the RFC 7009
+/// revocation endpoint (RFC 8414 metadata, advertised by Okta and most providers).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ExtraProviderMetadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<RevocationUrl>,
+}
+impl AdditionalProviderMetadata for ExtraProviderMetadata {}
+
+type ProviderMetadata = openidconnect::ProviderMetadata<
+    LogoutProviderMetadata<ExtraProviderMetadata>,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
 /// Claims that are protocol plumbing, not information about the person.
 const HIDDEN_CLAIMS: [&str; 3] = ["nonce", "at_hash", "c_hash"];
 /// Claims userinfo must not overwrite.
@@ -130,9 +156,15 @@ pub struct Verified {
 
 struct Discovered {
     client: Client,
+    /// RFC 7009 revocation endpoint, when the provider has one.
+    revocation: Option<RevocationUrl>,
     end_session: Option<openidconnect::EndSessionUrl>,
     fetched_at: Instant,
 }
+
+/// Revocation at sign-out is best effort and must never hold up the person: each call gets
+/// at most this long (or the configured HTTP timeout when shorter).
+const REVOCATION_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How long discovery (metadata + JWKS) is trusted before it is fetched again.
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
@@ -162,6 +194,7 @@ pub struct CallCounter {
     pub token: AtomicU64,
     pub refresh: AtomicU64,
     pub userinfo: AtomicU64,
+    pub revocation: AtomicU64,
     nanos: AtomicU64,
 }
 
@@ -182,10 +215,16 @@ impl CallCounter {
 
     /// All outbound calls so far.
     pub fn outbound_count(&self) -> u64 {
-        [&self.discovery, &self.token, &self.refresh, &self.userinfo]
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .sum()
+        [
+            &self.discovery,
+            &self.token,
+            &self.refresh,
+            &self.userinfo,
+            &self.revocation,
+        ]
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .sum()
     }
 
     /// Nanoseconds spent waiting for outbound calls.
@@ -284,7 +323,7 @@ impl OidcClient {
             .calls
             .timed(
                 &self.calls.discovery,
-                ProviderMetadataWithLogout::discover_async(issuer, &self.http),
+                ProviderMetadata::discover_async(issuer, &self.http),
             )
             .await
             .map_err(|e| {
@@ -293,6 +332,11 @@ impl OidcClient {
                 AuthError::ProviderUnavailable(detail)
             })?;
         let end_session = metadata.additional_metadata().end_session_endpoint.clone();
+        let revocation = metadata
+            .additional_metadata()
+            .additional_metadata
+            .revocation_endpoint
+            .clone();
         let redirect = RedirectUrl::new(self.redirect_uri.clone())
             .map_err(|e| AuthError::Internal(format!("redirect URI: {e}")))?;
         let mut client: Client = openidconnect::Client::from_provider_metadata(
@@ -310,6 +354,7 @@ impl OidcClient {
         });
         tracing::info!(issuer = %self.issuer, "OpenID Provider discovered");
         Ok(Discovered {
+            revocation,
             client,
             end_session,
             fetched_at: Instant::now(),
@@ -647,6 +692,61 @@ impl OidcClient {
         aud && iss.trim_end_matches('/') == self.issuer.trim_end_matches('/')
     }
 
+    /// Revokes the session's tokens at the provider (RFC 7009, client-authenticated like the
+    /// token call): the refresh token first (with Okta this also ends the access tokens
+    /// minted from it), then the access token. Best effort: each call is bounded by a short
+    /// timeout and a failure is logged, never returned. Does nothing when the provider
+    /// advertises no `revocation_endpoint`. Returns how many tokens the provider accepted.
+    ///
+    /// Written as a plain form POST rather than with the oauth2 crate's `revoke_token`, which
+    /// refuses any endpoint that is not https — and with it the loopback development provider
+    /// (the issuer itself must be https except on loopback, see the settings).
+    pub async fn revoke(&self, tokens: &Tokens) -> usize {
+        let Ok(d) = self.discovered(false).await else {
+            tracing::warn!("revocation skipped: the provider cannot be reached");
+            return 0;
+        };
+        let Some(endpoint) = d.revocation.as_ref() else {
+            return 0;
+        };
+        let mut list = Vec::new();
+        if let Some(rt) = &tokens.refresh_token {
+            list.push(("refresh_token", rt));
+        }
+        list.push(("access_token", &tokens.access_token));
+        let limit = REVOCATION_TIMEOUT.min(self.settings.http_timeout);
+        let mut accepted = 0;
+        for (hint, token) in list {
+            let mut form = vec![("token", token.expose()), ("token_type_hint", hint)];
+            let mut request = self.http.post(endpoint.url().clone()).timeout(limit);
+            let id = self.settings.client_id.as_str();
+            let secret = self.settings.client_secret.as_ref().map(|s| s.expose());
+            match self.settings.token_auth_method {
+                // RFC 6749 §2.3.1: both parts form-urlencoded before Basic encoding
+                TokenAuthMethod::ClientSecretBasic => {
+                    request = request.basic_auth(form_encode(id), secret.map(form_encode));
+                }
+                TokenAuthMethod::ClientSecretPost => {
+                    form.push(("client_id", id));
+                    if let Some(secret) = secret {
+                        form.push(("client_secret", secret));
+                    }
+                }
+            }
+            let call = self
+                .calls
+                .timed(&self.calls.revocation, request.form(&form).send());
+            match call.await {
+                Ok(r) if r.status().is_success() => accepted += 1,
+                Ok(r) => tracing::warn!(token = hint, status = %r.status(), "revocation refused"),
+                Err(e) => {
+                    tracing::warn!(token = hint, error = %error_chain(&e), "revocation failed")
+                }
+            }
+        }
+        accepted
+    }
+
     /// The provider's end-session URL with `id_token_hint` and `post_logout_redirect_uri`,
     /// when the provider has one (from cached discovery; tries discovery once if needed).
     pub async fn end_session_url(&self, id_token: Option<&Secret>) -> Option<String> {
@@ -702,6 +802,10 @@ pub fn now() -> i64 {
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
+}
+
+fn form_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// An error and its sources on one line (reqwest hides the useful part in `source()`).

@@ -26,6 +26,7 @@ use tower_sessions::{Session, session::Id};
 
 use super::{
     error::AuthError,
+    index,
     oidc::{OidcClient, now, now_ms},
     session::{self, SharedStore, SignedIn},
 };
@@ -125,8 +126,17 @@ pub struct SessionKeeper {
     pub store: SharedStore,
     pub oidc: Arc<OidcClient>,
     pub locks: SessionLocks,
-    settings: Arc<Settings>,
+    pub(super) settings: Arc<Settings>,
     backoff: Mutex<HashMap<Id, Backoff>>,
+}
+
+/// What a "touch" found.
+enum Touched {
+    Done(Arc<SignedIn>),
+    /// Someone else holds the lock: touch next time.
+    Busy,
+    /// The session was ended meanwhile (signed out).
+    Gone,
 }
 
 impl SessionKeeper {
@@ -145,7 +155,7 @@ impl SessionKeeper {
         }
     }
 
-    fn lock_ttl(&self) -> Duration {
+    pub(super) fn lock_ttl(&self) -> Duration {
         self.settings.oidc.http_timeout * 2 + Duration::from_secs(5)
     }
 
@@ -155,6 +165,11 @@ impl SessionKeeper {
         let absolute_end = s.signed_in_at + self.settings.session.absolute_timeout.as_secs() as i64;
         time::OffsetDateTime::from_unix_timestamp(idle_end.min(absolute_end))
             .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+    }
+
+    /// When a session signed in as `s` reaches its absolute lifetime (Unix seconds).
+    pub fn absolute_end(&self, s: &SignedIn) -> i64 {
+        s.signed_in_at + self.settings.session.absolute_timeout.as_secs() as i64
     }
 
     fn touch_interval(&self) -> i64 {
@@ -234,35 +249,44 @@ impl SessionKeeper {
             }
         }
         let mut touched = false;
-        if now() - current.last_seen_at >= self.touch_interval()
-            && let Some(fresh) = self.touch(session).await?
-        {
-            current = fresh;
-            touched = true;
+        if now() - current.last_seen_at >= self.touch_interval() {
+            match self.touch(session).await? {
+                Touched::Done(fresh) => {
+                    current = fresh;
+                    touched = true;
+                }
+                Touched::Busy => {}
+                Touched::Gone => {
+                    session::end(session).await?;
+                    return Ok((Resolved::Ended, false));
+                }
+            }
         }
         Ok((Resolved::SignedIn(current), touched))
     }
 
-    /// Updates "last seen" and the store expiry. `None` if the session is gone.
-    async fn touch(&self, session: &Session) -> Result<Option<Arc<SignedIn>>, AuthError> {
+    /// Updates "last seen" and the store expiry — only while the record exists.
+    async fn touch(&self, session: &Session) -> Result<Touched, AuthError> {
         let Some(id) = session.id() else {
-            return Ok(None);
+            return Ok(Touched::Gone);
         };
         let Some(_guard) = self
             .locks
             .lock(&id, self.lock_ttl(), Duration::from_secs(1))
             .await?
         else {
-            return Ok(None); // busy: someone else is writing it; touch next time
+            return Ok(Touched::Busy); // someone else is writing it
         };
         let Some((record, mut latest)) = self.store.load_signed_in(&id).await? else {
-            return Ok(None);
+            return Ok(Touched::Gone);
         };
         latest.last_seen_at = now();
         let expiry = self.expiry_date(&latest);
-        self.store.save_signed_in(record, &latest, expiry).await?;
+        if !self.store.save_signed_in(record, &latest, expiry).await? {
+            return Ok(Touched::Gone);
+        }
         session.load().await.map_err(AuthError::store)?;
-        Ok(Some(Arc::new(latest)))
+        Ok(Touched::Done(Arc::new(latest)))
     }
 
     /// Single-flight refresh. `Ok(None)`: the session ended.
@@ -316,14 +340,27 @@ impl SessionKeeper {
         };
         match self.oidc.refresh(&refresh_token, &latest.verified).await {
             Ok(verified) => {
+                let old_keys = index::keys(&latest.verified);
                 let mut next = latest;
                 next.verified = verified;
                 next.last_refreshed_at = Some(now());
                 next.last_seen_at = now();
                 let expiry = self.expiry_date(&next);
-                self.store.save_signed_in(record, &next, expiry).await?;
-                session.load().await.map_err(AuthError::store)?;
                 self.clear_backoff(&id);
+                if !self.store.save_signed_in(record, &next, expiry).await? {
+                    // signed out while the provider answered: these tokens belong to nobody
+                    tracing::info!("session ended during its refresh; revoking the new tokens");
+                    self.revoke_in_background(next.verified.tokens.clone());
+                    session::end(session).await?;
+                    return Ok(None);
+                }
+                if index::keys(&next.verified) != old_keys
+                    && let Err(e) =
+                        index::add(&self.store, &id, &next, self.absolute_end(&next)).await
+                {
+                    tracing::warn!(error = %e, "could not index the refreshed claims");
+                }
+                session.load().await.map_err(AuthError::store)?;
                 tracing::debug!("access token refreshed");
                 Ok(Some(Arc::new(next)))
             }
@@ -331,7 +368,10 @@ impl SessionKeeper {
             // not a valid token for the same person (userinfo failures are tolerated above).
             Err(e @ (AuthError::RefreshRejected(_) | AuthError::InvalidIdToken(_))) => {
                 tracing::warn!(error = %e, "refresh refused; ending the session");
-                self.store.0.delete(&id).await.map_err(AuthError::store)?;
+                self.store.delete(&id).await?;
+                if let Err(e) = index::remove(&self.store, &id, &latest).await {
+                    tracing::warn!(error = %e, "could not remove a session from the index");
+                }
                 session::end(session).await?;
                 self.clear_backoff(&id);
                 Ok(None)

@@ -15,12 +15,13 @@
 use std::{
     collections::HashMap,
     sync::{Arc, RwLock},
+    time::Duration,
 };
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower_sessions::{
-    Session, SessionStore,
+    Expiry, Session, SessionStore,
     session::{Id, Record},
     session_store,
 };
@@ -28,14 +29,13 @@ use tower_sessions::{
 use super::{
     error::AuthError,
     oidc::{PendingLogin, Verified, now},
+    store::SessionBackend,
 };
 
 pub const PENDING_KEY: &str = "oidc.pending";
 pub const AUTH_KEY: &str = "oidc.auth";
 /// Sign-ins that may be in flight at once in one browser (several tabs).
 pub const MAX_PENDING: usize = 3;
-/// A started sign-in must come back within this many seconds.
-pub const PENDING_TTL: i64 = 600;
 
 /// A signed-in session.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -58,15 +58,20 @@ impl SignedIn {
     }
 }
 
-/// Remembers a started sign-in (dropping expired ones and the oldest beyond the limit).
-pub async fn push_pending(session: &Session, pending: PendingLogin) -> Result<(), AuthError> {
+/// Remembers a started sign-in (dropping expired ones and the oldest beyond the limit). A
+/// session holding only started sign-ins lives no longer than `ttl` (cookie and store).
+pub async fn push_pending(
+    session: &Session,
+    pending: PendingLogin,
+    ttl: Duration,
+) -> Result<(), AuthError> {
     let mut list: Vec<PendingLogin> = session
         .get(PENDING_KEY)
         .await
         .map_err(AuthError::store)?
         .unwrap_or_default();
     let t = now();
-    list.retain(|p| t - p.created_at < PENDING_TTL);
+    list.retain(|p| t - p.created_at < secs(ttl));
     list.push(pending);
     if list.len() > MAX_PENDING {
         let extra = list.len() - MAX_PENDING;
@@ -76,7 +81,18 @@ pub async fn push_pending(session: &Session, pending: PendingLogin) -> Result<()
         .insert(PENDING_KEY, list)
         .await
         .map_err(AuthError::store)?;
+    expire_after(session, ttl);
     save_now(session).await
+}
+
+/// The session (cookie and record) expires after `ttl` without use.
+fn expire_after(session: &Session, ttl: Duration) {
+    let ttl = time::Duration::try_from(ttl).unwrap_or(time::Duration::MINUTE);
+    session.set_expiry(Some(Expiry::OnInactivity(ttl)));
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// Saves now, so a store failure becomes an error page instead of the session layer's 500 at
@@ -89,10 +105,12 @@ async fn save_now(session: &Session) -> Result<(), AuthError> {
     Ok(())
 }
 
-/// Takes the pending sign-in whose state matches (each state is usable once).
+/// Takes the pending sign-in whose state matches (each state is usable once; valid for
+/// `ttl`).
 pub async fn take_pending(
     session: &Session,
     state: &str,
+    ttl: Duration,
 ) -> Result<Option<PendingLogin>, AuthError> {
     let Some(mut list) = session
         .get::<Vec<PendingLogin>>(PENDING_KEY)
@@ -106,7 +124,8 @@ pub async fn take_pending(
         .iter()
         .position(|p| constant_time_eq(p.state.expose().as_bytes(), state.as_bytes()));
     let taken = found.map(|i| list.remove(i));
-    list.retain(|p| t - p.created_at < PENDING_TTL);
+    let ttl_secs = secs(ttl);
+    list.retain(|p| t - p.created_at < ttl_secs);
     if list.is_empty() {
         session
             .remove_value(PENDING_KEY)
@@ -117,17 +136,24 @@ pub async fn take_pending(
             .insert(PENDING_KEY, list)
             .await
             .map_err(AuthError::store)?;
+        expire_after(session, ttl);
     }
-    Ok(taken.filter(|p| t - p.created_at < PENDING_TTL))
+    Ok(taken.filter(|p| t - p.created_at < ttl_secs))
 }
 
 /// Completes a sign-in: a new session id (the old one is deleted from the store), the
-/// pending sign-ins dropped, the signed-in state stored.
-pub async fn sign_in(session: &Session, signed_in: &SignedIn) -> Result<(), AuthError> {
+/// pending sign-ins dropped, the signed-in state stored; from now on the session expires after
+/// `idle_timeout` without use.
+pub async fn sign_in(
+    session: &Session,
+    signed_in: &SignedIn,
+    idle_timeout: Duration,
+) -> Result<(), AuthError> {
     session
         .remove_value(PENDING_KEY)
         .await
         .map_err(AuthError::store)?;
+    expire_after(session, idle_timeout);
     session.cycle_id().await.map_err(AuthError::store)?;
     session
         .insert_value(AUTH_KEY, encode(signed_in)?)
@@ -217,9 +243,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The session store, shared between the tower-sessions layer and the code that writes
-/// records directly (refresh, touch). Cloning shares the same store.
+/// records directly (refresh, touch, the session index). Cloning shares the same store.
 #[derive(Clone, Debug)]
-pub struct SharedStore(pub Arc<dyn SessionStore>);
+pub struct SharedStore(pub Arc<dyn SessionBackend>);
 
 #[async_trait::async_trait]
 impl SessionStore for SharedStore {
@@ -247,16 +273,33 @@ impl SharedStore {
         Ok(parsed.map(|p| (record, SignedIn::clone(&p))))
     }
 
-    /// Writes the signed-in state into `record` and saves it, with a new expiry date.
+    /// Writes the signed-in state into `record` and saves it with a new expiry date — only if
+    /// the record still exists: `Ok(false)` when it was deleted meanwhile (signed out), and
+    /// nothing was written.
     pub async fn save_signed_in(
         &self,
         mut record: Record,
         signed_in: &SignedIn,
         expiry_date: time::OffsetDateTime,
-    ) -> Result<(), AuthError> {
+    ) -> Result<bool, AuthError> {
         record.data.insert(AUTH_KEY.to_string(), encode(signed_in)?);
         record.expiry_date = expiry_date;
-        self.0.save(&record).await.map_err(AuthError::store)
+        let id = record.id;
+        let saved = self
+            .0
+            .save_existing(&record)
+            .await
+            .map_err(AuthError::store)?;
+        if !saved {
+            forget(Some(id));
+        }
+        Ok(saved)
+    }
+
+    /// Deletes the record of session `id` (whatever it holds).
+    pub async fn delete(&self, id: &Id) -> Result<(), AuthError> {
+        forget(Some(*id));
+        self.0.delete(id).await.map_err(AuthError::store)
     }
 }
 
@@ -265,6 +308,8 @@ mod tests {
     use super::*;
     use crate::auth::secret::Secret;
     use tower_sessions::MemoryStore;
+
+    const TTL: Duration = Duration::from_secs(600);
 
     fn pending(state: &str, age: i64) -> PendingLogin {
         PendingLogin {
@@ -280,14 +325,14 @@ mod tests {
     async fn pending_logins_are_single_use_and_capped() {
         let session = Session::new(None, Arc::new(MemoryStore::default()), None);
         for s in ["a", "b", "c", "d"] {
-            push_pending(&session, pending(s, 0)).await.unwrap();
+            push_pending(&session, pending(s, 0), TTL).await.unwrap();
         }
         assert!(
-            take_pending(&session, "a").await.unwrap().is_none(),
+            take_pending(&session, "a", TTL).await.unwrap().is_none(),
             "oldest dropped"
         );
         assert_eq!(
-            take_pending(&session, "c")
+            take_pending(&session, "c", TTL)
                 .await
                 .unwrap()
                 .unwrap()
@@ -295,19 +340,19 @@ mod tests {
             "/c"
         );
         assert!(
-            take_pending(&session, "c").await.unwrap().is_none(),
+            take_pending(&session, "c", TTL).await.unwrap().is_none(),
             "used once"
         );
-        assert!(take_pending(&session, "x").await.unwrap().is_none());
-        assert!(take_pending(&session, "").await.unwrap().is_none());
+        assert!(take_pending(&session, "x", TTL).await.unwrap().is_none());
+        assert!(take_pending(&session, "", TTL).await.unwrap().is_none());
     }
 
     #[tokio::test]
     async fn expired_pending_login_is_refused() {
         let session = Session::new(None, Arc::new(MemoryStore::default()), None);
-        push_pending(&session, pending("old", PENDING_TTL + 1))
+        push_pending(&session, pending("old", 601), TTL)
             .await
             .unwrap();
-        assert!(take_pending(&session, "old").await.unwrap().is_none());
+        assert!(take_pending(&session, "old", TTL).await.unwrap().is_none());
     }
 }

@@ -70,6 +70,9 @@ pub struct Behaviour {
     /// Okta's rotation with grace 0: only the newest refresh token is accepted; using an
     /// older one is `invalid_grant` and revokes the whole family.
     pub strict_rotation: bool,
+    /// Revocation answers with this status instead of 200.
+    pub revocation_status: Option<u16>,
+    pub revocation_delay: Duration,
     pub sub: String,
 }
 
@@ -88,6 +91,8 @@ impl Default for Behaviour {
             userinfo_status: None,
             userinfo_delay: Duration::ZERO,
             strict_rotation: false,
+            revocation_status: None,
+            revocation_delay: Duration::ZERO,
             sub: "mock-user-1".into(),
         }
     }
@@ -106,6 +111,9 @@ struct Inner {
     /// The newest refresh token of the family (strict rotation); `None` once revoked.
     newest_refresh: Mutex<Option<String>>,
     families_revoked: AtomicU64,
+    /// Tokens revoked at the revocation endpoint (with a correctly authenticated client).
+    revoked: Mutex<Vec<String>>,
+    revocation_calls: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -139,6 +147,8 @@ impl MockOp {
             userinfo_calls: AtomicU64::new(0),
             newest_refresh: Mutex::default(),
             families_revoked: AtomicU64::new(0),
+            revoked: Mutex::default(),
+            revocation_calls: AtomicU64::new(0),
         }));
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
@@ -146,6 +156,7 @@ impl MockOp {
             .route("/authorize", get(authorize))
             .route("/token", post(token))
             .route("/userinfo", get(userinfo))
+            .route("/revoke", post(revoke))
             .with_state(op.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
@@ -171,6 +182,24 @@ impl MockOp {
 
     pub fn userinfo_calls(&self) -> u64 {
         self.0.userinfo_calls.load(Ordering::SeqCst)
+    }
+
+    /// Tokens revoked so far, in order.
+    pub fn revoked(&self) -> Vec<String> {
+        self.0.revoked.lock().unwrap().clone()
+    }
+
+    pub fn revocation_calls(&self) -> u64 {
+        self.0.revocation_calls.load(Ordering::SeqCst)
+    }
+
+    /// Waits up to `wait` until `n` tokens have been revoked.
+    pub async fn wait_revoked(&self, n: usize, wait: Duration) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + wait;
+        while self.revoked().len() < n && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.revoked()
     }
 
     pub fn families_revoked(&self) -> u64 {
@@ -310,7 +339,9 @@ async fn discovery(State(op): State<MockOp>) -> Response {
     )
     .set_token_endpoint(Some(TokenUrl::new(url("/token")).unwrap()))
     .set_userinfo_endpoint(Some(UserInfoUrl::new(url("/userinfo")).unwrap()));
-    Json(metadata).into_response()
+    let mut json = serde_json::to_value(metadata).unwrap();
+    json["revocation_endpoint"] = url("/revoke").into();
+    Json(json).into_response()
 }
 
 async fn jwks(State(op): State<MockOp>) -> Response {
@@ -441,4 +472,48 @@ async fn userinfo(State(op): State<MockOp>) -> Response {
     let sub = b.userinfo_sub.unwrap_or(b.sub);
     Json(serde_json::json!({ "sub": sub, "name": "Mock Person", "locale": "fr-FR" }))
         .into_response()
+}
+
+#[derive(Deserialize)]
+struct RevokeForm {
+    token: String,
+}
+
+/// RFC 7009: the client authenticates as at the token endpoint (client_secret_basic); a
+/// revoked refresh token ends its family.
+async fn revoke(
+    State(op): State<MockOp>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<RevokeForm>,
+) -> Response {
+    op.0.revocation_calls.fetch_add(1, Ordering::SeqCst);
+    let b = op.0.behaviour.lock().unwrap().clone();
+    tokio::time::sleep(b.revocation_delay).await;
+    if let Some(status) = b.revocation_status {
+        return StatusCode::from_u16(status).unwrap().into_response();
+    }
+    use base64::Engine;
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
+    );
+    if headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        != Some(&expected)
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    }
+    {
+        let mut newest = op.0.newest_refresh.lock().unwrap();
+        if newest.as_deref() == Some(form.token.as_str()) {
+            *newest = None;
+        }
+    }
+    op.0.revoked.lock().unwrap().push(form.token);
+    StatusCode::OK.into_response()
 }

@@ -1,0 +1,161 @@
+//! The session index: every session of a person, found without scanning all sessions — by
+//! `(iss, sub)`, by the provider's session id `(iss, sid)`, or by email — for sign-outs the
+//! provider starts (back-channel logout, Okta Universal Logout).
+//!
+//! Each signed-in session is indexed under the keys of its claims when it signs in and when a
+//! refresh brings new claims, until its absolute end; its keys are removed when it signs out.
+//! Keys are SHA-256 hashes (no email or subject in Redis key names or SQLite rows). An entry
+//! can outlive its session (idle expiry, a changed email), so [`sessions_of`] loads each
+//! session it finds, keeps only those whose claims still match, and drops the other entries.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tower_sessions::session::Id;
+
+use super::{
+    error::AuthError,
+    oidc::Verified,
+    session::{SharedStore, SignedIn},
+};
+
+/// A person (or one of their provider sessions), as a provider names them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Who {
+    /// `iss` + `sub`: every session of this person.
+    Subject { iss: String, sub: String },
+    /// `iss` + `sid`: the sessions started in this provider session.
+    ProviderSession { iss: String, sid: String },
+    /// Every session whose `email` claim is this address (compared case-insensitively).
+    Email(String),
+}
+
+impl Who {
+    fn key(&self) -> String {
+        let (kind, parts): (&str, Vec<&str>) = match self {
+            Who::Subject { iss, sub } => ("sub", vec![iss.trim_end_matches('/'), sub]),
+            Who::ProviderSession { iss, sid } => ("sid", vec![iss.trim_end_matches('/'), sid]),
+            Who::Email(email) => ("email", vec![email.as_str()]),
+        };
+        let mut hash = Sha256::new();
+        for part in parts {
+            // length-prefixed, so no two different pairs hash alike
+            hash.update((part.len() as u64).to_be_bytes());
+            if kind == "email" {
+                hash.update(part.to_lowercase().as_bytes());
+            } else {
+                hash.update(part.as_bytes());
+            }
+        }
+        let digest = hash.finalize();
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{kind}:{hex}")
+    }
+
+    /// Whether the signed-in session `v` is this person's (or this provider session's).
+    pub fn matches(&self, v: &Verified) -> bool {
+        let claim = |k: &str| v.claims.get(k).and_then(Value::as_str).unwrap_or_default();
+        let same_issuer =
+            |iss: &str| claim("iss").trim_end_matches('/') == iss.trim_end_matches('/');
+        match self {
+            Who::Subject { iss, sub } => same_issuer(iss) && claim("sub") == sub,
+            Who::ProviderSession { iss, sid } => same_issuer(iss) && claim("sid") == sid,
+            Who::Email(email) => {
+                let own = claim("email");
+                !own.is_empty() && own.eq_ignore_ascii_case(email)
+            }
+        }
+    }
+
+    /// The index keys of a signed-in session.
+    pub fn all_of(v: &Verified) -> Vec<Who> {
+        let claim = |k: &str| {
+            v.claims
+                .get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let iss = claim("iss").unwrap_or_default();
+        let mut all = vec![Who::Subject {
+            iss: iss.clone(),
+            sub: v.user.sub.clone(),
+        }];
+        if let Some(sid) = claim("sid") {
+            all.push(Who::ProviderSession { iss, sid });
+        }
+        if let Some(email) = claim("email") {
+            all.push(Who::Email(email));
+        }
+        all
+    }
+}
+
+/// The index keys of a signed-in session.
+pub fn keys(v: &Verified) -> Vec<String> {
+    Who::all_of(v).iter().map(Who::key).collect()
+}
+
+/// Indexes session `id` under the keys of `s` until its absolute end.
+pub async fn add(store: &SharedStore, id: &Id, s: &SignedIn, until: i64) -> Result<(), AuthError> {
+    store
+        .0
+        .index_add(&keys(&s.verified), id, until)
+        .await
+        .map_err(AuthError::store)
+}
+
+/// Removes session `id` from the keys of `s`.
+pub async fn remove(store: &SharedStore, id: &Id, s: &SignedIn) -> Result<(), AuthError> {
+    store
+        .0
+        .index_remove(&keys(&s.verified), id)
+        .await
+        .map_err(AuthError::store)
+}
+
+/// The live sessions of `who`, read from the store (entries of sessions that have ended or no
+/// longer match are dropped from the index on the way).
+pub async fn sessions_of(store: &SharedStore, who: &Who) -> Result<Vec<(Id, SignedIn)>, AuthError> {
+    let key = who.key();
+    let ids = store.0.index_lookup(&key).await.map_err(AuthError::store)?;
+    let mut found = Vec::new();
+    for id in ids {
+        match store.load_signed_in(&id).await? {
+            Some((_, s)) if who.matches(&s.verified) => found.push((id, s)),
+            _ => {
+                if let Err(e) = store.0.index_remove(std::slice::from_ref(&key), &id).await {
+                    tracing::warn!(error = %e, "could not drop a stale session-index entry");
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_hashed_and_distinct() {
+        let a = Who::Subject {
+            iss: "https://x/".into(),
+            sub: "a".into(),
+        };
+        let same = Who::Subject {
+            iss: "https://x".into(),
+            sub: "a".into(),
+        };
+        let other = Who::ProviderSession {
+            iss: "https://x".into(),
+            sid: "a".into(),
+        };
+        assert_eq!(a.key(), same.key(), "trailing slash of the issuer ignored");
+        assert_ne!(a.key(), other.key());
+        assert!(a.key().starts_with("sub:") && a.key().len() == 4 + 64);
+        assert_eq!(
+            Who::Email("Ada@Example.com".into()).key(),
+            Who::Email("ada@example.com".into()).key()
+        );
+    }
+}

@@ -1,0 +1,104 @@
+//! Session stores: tower-sessions stores from the crate registry for the records, with what
+//! the auth code needs beyond them ([`SessionBackend`]: conditional writes, the session index,
+//! the replay cache) and the cross-instance refresh lock.
+//!
+//! - `memory` ([`memory`]): a moka cache in this process (at most 100 000 sessions);
+//! - `sqlite://PATH` ([`sqlite`]): tower-sessions-sqlx-store, plus tables of our own in the
+//!   same file, so several processes sharing it cooperate;
+//! - `redis://HOST:PORT` ([`redis`]): tower-sessions-redis-store, plus keys under `signin:`.
+//!
+//! Both shared locks expire by themselves, so a crashed holder cannot block a session forever.
+//! Store commands have short timeouts: when the store is down, requests fail fast (public
+//! pages keep working, pages that need the session answer 503) and recover when it is back.
+
+pub mod memory;
+pub mod redis;
+pub mod sqlite;
+
+use std::{sync::Arc, time::Duration};
+
+use crate::{
+    auth::{error::AuthError, refresh::SessionLocks, session::SharedStore},
+    settings::StoreKind,
+};
+
+/// How long a store command may take before the request gives up.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Poll interval while waiting for a lock held elsewhere.
+const LOCK_POLL: Duration = Duration::from_millis(20);
+
+pub async fn build(kind: &StoreKind) -> Result<(SharedStore, SessionLocks), String> {
+    match kind {
+        StoreKind::Memory => Ok((
+            SharedStore(Arc::new(memory::MemoryStore::default())),
+            SessionLocks::new(None),
+        )),
+        StoreKind::Sqlite(path) => {
+            let (store, lock) = sqlite::open(path).await?;
+            Ok((
+                SharedStore(Arc::new(store)),
+                SessionLocks::new(Some(Arc::new(lock))),
+            ))
+        }
+        StoreKind::Redis(url) => {
+            let (store, lock) = redis::connect(url).await?;
+            Ok((
+                SharedStore(Arc::new(store)),
+                SessionLocks::new(Some(Arc::new(lock))),
+            ))
+        }
+    }
+}
+
+fn lock_token() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Waits for `try_once` to succeed, polling, for at most `wait`.
+async fn poll_until<F, Fut>(wait: Duration, mut try_once: F) -> Result<bool, AuthError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, AuthError>>,
+{
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if try_once().await? {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(LOCK_POLL).await;
+    }
+}
+
+/// A held lock: releases it when dropped (in the background; if that fails the lock expires
+/// on its own).
+struct Release(Option<Box<dyn FnOnce() + Send + Sync>>);
+
+impl Release {
+    fn with<F, Fut>(release: F) -> Box<dyn Send + Sync>
+    where
+        F: FnOnce() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        Box::new(Release(Some(Box::new(move || {
+            tokio::spawn(async move {
+                if let Err(e) = release().await {
+                    tracing::warn!(error = %e, "could not release a session lock (it will expire)");
+                }
+            });
+        }))))
+    }
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        if let Some(release) = self.0.take() {
+            release();
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! `SESSION_STORE=redis://HOST:PORT`: tower-sessions-redis-store for the records (each key
+//! expires with its session), plus, under the `signin:` prefix:
+//! - `signin:lock:<session>`: the cross-instance refresh lock (`SET NX PX`, released by a
+//!   compare-and-delete script);
+//! - `signin:idx:<key>`: the session index, a set of session ids per key, expiring with the
+//!   longest-lived session in it (members of ended sessions are dropped on lookup);
+//! - `signin:used:<key>`: the replay cache (`SET NX EXAT`).
+//!
+//! The conditional write is `SET … XX` with the record encoded exactly as the store encodes
+//! it (MessagePack of the `Record`), so a record deleted by a sign-out is never re-created.
+
+use std::time::Duration;
+
+use fred::{
+    prelude::{
+        Builder, ClientLike, Config, Expiration, KeysInterface, LuaInterface, Pool,
+        ReconnectPolicy, SetOptions, SetsInterface,
+    },
+    types::ExpireOptions,
+};
+use tower_sessions::{
+    SessionStore,
+    session::{Id, Record},
+    session_store,
+};
+use tower_sessions_redis_store::RedisStore as RecordStore;
+
+use super::{COMMAND_TIMEOUT, Release, lock_token, poll_until};
+use crate::auth::{
+    error::AuthError,
+    refresh::RemoteLock,
+    store::{SessionBackend, StoreError},
+};
+
+#[derive(Debug)]
+pub struct RedisStore {
+    records: RecordStore<Pool>,
+    pool: Pool,
+}
+
+pub async fn connect(url: &str) -> Result<(RedisStore, RedisLock), String> {
+    let config = Config::from_url(url).map_err(|e| format!("invalid redis URL: {e}"))?;
+    let pool = Builder::from_config(config)
+        .with_connection_config(|c| {
+            c.connection_timeout = COMMAND_TIMEOUT;
+            c.internal_command_timeout = COMMAND_TIMEOUT;
+            c.max_command_attempts = 1;
+        })
+        .with_performance_config(|p| {
+            p.default_command_timeout = COMMAND_TIMEOUT;
+        })
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2000, 2))
+        .build_pool(4)
+        .map_err(|e| format!("cannot configure the redis client: {e}"))?;
+    match tokio::time::timeout(COMMAND_TIMEOUT * 2, pool.init()).await {
+        Ok(Ok(_task)) => {}
+        Ok(Err(e)) => return Err(format!("cannot connect: {e}")),
+        Err(_) => return Err("cannot connect: timed out".into()),
+    }
+    Ok((
+        RedisStore {
+            records: RecordStore::new(pool.clone()),
+            pool: pool.clone(),
+        },
+        RedisLock { pool },
+    ))
+}
+
+fn index_key(key: &str) -> String {
+    format!("signin:idx:{key}")
+}
+
+#[async_trait::async_trait]
+impl SessionStore for RedisStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        self.records.create(record).await
+    }
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.records.save(record).await
+    }
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        self.records.load(id).await
+    }
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.records.delete(id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionBackend for RedisStore {
+    async fn save_existing(&self, record: &Record) -> Result<bool, StoreError> {
+        let data = rmp_serde::to_vec(record).map_err(StoreError::new)?;
+        let set: Option<String> = self
+            .pool
+            .set(
+                record.id.to_string(),
+                data.as_slice(),
+                Some(Expiration::EXAT(record.expiry_date.unix_timestamp())),
+                Some(SetOptions::XX),
+                false,
+            )
+            .await
+            .map_err(StoreError::new)?;
+        Ok(set.is_some())
+    }
+
+    async fn index_add(&self, keys: &[String], id: &Id, until: i64) -> Result<(), StoreError> {
+        for key in keys {
+            let key = index_key(key);
+            let _: i64 = self
+                .pool
+                .sadd(&key, id.to_string())
+                .await
+                .map_err(StoreError::new)?;
+            // the set lives as long as its longest-lived member (GT: never shortened; NX: a
+            // set without expiry yet gets one)
+            for option in [ExpireOptions::NX, ExpireOptions::GT] {
+                let _: i64 = self
+                    .pool
+                    .expire_at(&key, until, Some(option))
+                    .await
+                    .map_err(StoreError::new)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn index_remove(&self, keys: &[String], id: &Id) -> Result<(), StoreError> {
+        for key in keys {
+            let _: i64 = self
+                .pool
+                .srem(index_key(key), id.to_string())
+                .await
+                .map_err(StoreError::new)?;
+        }
+        Ok(())
+    }
+
+    async fn index_lookup(&self, key: &str) -> Result<Vec<Id>, StoreError> {
+        let ids: Vec<String> = self
+            .pool
+            .smembers(index_key(key))
+            .await
+            .map_err(StoreError::new)?;
+        Ok(ids.into_iter().filter_map(|id| id.parse().ok()).collect())
+    }
+
+    async fn first_use(&self, key: &str, until: i64) -> Result<bool, StoreError> {
+        let set: Option<String> = self
+            .pool
+            .set(
+                format!("signin:used:{key}"),
+                "1",
+                Some(Expiration::EXAT(until)),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await
+            .map_err(StoreError::new)?;
+        Ok(set.is_some())
+    }
+}
+
+/// The refresh lock: `SET key token NX PX ttl`, released only by its holder.
+pub struct RedisLock {
+    pool: Pool,
+}
+
+const RELEASE: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+#[async_trait::async_trait]
+impl RemoteLock for RedisLock {
+    async fn acquire(
+        &self,
+        key: &str,
+        ttl: Duration,
+        wait: Duration,
+    ) -> Result<Option<Box<dyn Send + Sync>>, AuthError> {
+        let token = lock_token();
+        let got = poll_until(wait, || async {
+            let set: Option<String> = self
+                .pool
+                .set(
+                    key,
+                    token.as_str(),
+                    Some(Expiration::PX(ttl.as_millis() as i64)),
+                    Some(SetOptions::NX),
+                    false,
+                )
+                .await
+                .map_err(AuthError::store)?;
+            Ok(set.is_some())
+        })
+        .await?;
+        let (pool, key) = (self.pool.clone(), key.to_string());
+        Ok(got.then(|| {
+            // only if still ours
+            Release::with(move || async move {
+                let released: Result<i64, _> = pool.eval(RELEASE, vec![key], vec![token]).await;
+                released.map(drop).map_err(|e| e.to_string())
+            })
+        }))
+    }
+}

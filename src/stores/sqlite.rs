@@ -1,0 +1,241 @@
+//! `SESSION_STORE=sqlite://PATH`: tower-sessions-sqlx-store's SQLite store for the records
+//! (expired ones deleted every minute), plus, in the same database file:
+//! - `signin_locks`: the cross-process refresh lock (a row per locked session, expiring);
+//! - `signin_session_index`: the session index (`key`, `session_id`, `until`);
+//! - `signin_used_ids`: the replay cache (`key`, `until`).
+//!
+//! The conditional write is an `UPDATE … WHERE id = ?` on the store's own table, with the
+//! record encoded exactly as the store encodes it (MessagePack of the `Record`), so a record
+//! deleted by a sign-out is never re-created.
+
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use tower_sessions::{
+    SessionStore,
+    session::{Id, Record},
+    session_store::{self, ExpiredDeletion},
+};
+use tower_sessions_sqlx_store::SqliteStore as RecordStore;
+
+use super::{COMMAND_TIMEOUT, Release, lock_token, poll_until};
+use crate::auth::{
+    error::AuthError,
+    oidc::now,
+    refresh::RemoteLock,
+    store::{SessionBackend, StoreError},
+};
+
+/// The table tower-sessions-sqlx-store keeps records in (its default name).
+const RECORDS: &str = "tower_sessions";
+
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    records: RecordStore,
+    pool: SqlitePool,
+}
+
+pub async fn open(path: &str) -> Result<(SqliteStore, SqliteLock), String> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .busy_timeout(COMMAND_TIMEOUT);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(COMMAND_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(|e| format!("cannot open the SQLite database: {e}"))?;
+    let records = RecordStore::new(pool.clone());
+    records
+        .migrate()
+        .await
+        .map_err(|e| format!("cannot create the sessions table: {e}"))?;
+    for table in [
+        "create table if not exists signin_locks (key text primary key not null, token text not null, expires_at integer not null)",
+        "create table if not exists signin_session_index (key text not null, session_id text not null, until integer not null, primary key (key, session_id))",
+        "create table if not exists signin_used_ids (key text primary key not null, until integer not null)",
+    ] {
+        sqlx::query(table)
+            .execute(&pool)
+            .await
+            .map_err(|e| format!("cannot create the auth tables: {e}"))?;
+    }
+    let store = SqliteStore {
+        records,
+        pool: pool.clone(),
+    };
+    let cleaner = store.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = cleaner.delete_expired().await {
+                tracing::warn!(error = %e, "could not delete expired sessions");
+            }
+        }
+    });
+    Ok((store, SqliteLock { pool }))
+}
+
+impl SqliteStore {
+    /// Deletes expired records, index entries and replay entries.
+    async fn delete_expired(&self) -> Result<(), StoreError> {
+        self.records
+            .delete_expired()
+            .await
+            .map_err(StoreError::new)?;
+        let t = now();
+        for query in [
+            "delete from signin_session_index where until <= ?",
+            "delete from signin_used_ids where until <= ?",
+            "delete from signin_locks where expires_at < ?",
+        ] {
+            sqlx::query(query)
+                .bind(t)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::new)?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for SqliteStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        self.records.create(record).await
+    }
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.records.save(record).await
+    }
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        self.records.load(id).await
+    }
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.records.delete(id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionBackend for SqliteStore {
+    async fn save_existing(&self, record: &Record) -> Result<bool, StoreError> {
+        let data = rmp_serde::to_vec(record).map_err(StoreError::new)?;
+        let done = sqlx::query(&format!(
+            "update {RECORDS} set data = ?, expiry_date = ? where id = ?"
+        ))
+        .bind(data)
+        .bind(record.expiry_date)
+        .bind(record.id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::new)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn index_add(&self, keys: &[String], id: &Id, until: i64) -> Result<(), StoreError> {
+        for key in keys {
+            sqlx::query(
+                "insert into signin_session_index (key, session_id, until) values (?, ?, ?) \
+                 on conflict (key, session_id) do update set until = excluded.until",
+            )
+            .bind(key)
+            .bind(id.to_string())
+            .bind(until)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::new)?;
+        }
+        Ok(())
+    }
+
+    async fn index_remove(&self, keys: &[String], id: &Id) -> Result<(), StoreError> {
+        for key in keys {
+            sqlx::query("delete from signin_session_index where key = ? and session_id = ?")
+                .bind(key)
+                .bind(id.to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::new)?;
+        }
+        Ok(())
+    }
+
+    async fn index_lookup(&self, key: &str) -> Result<Vec<Id>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "select session_id from signin_session_index where key = ? and until > ?",
+        )
+        .bind(key)
+        .bind(now())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::new)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id,)| id.parse().ok())
+            .collect())
+    }
+
+    async fn first_use(&self, key: &str, until: i64) -> Result<bool, StoreError> {
+        // a new key, or one whose earlier use has expired; exactly one caller wins
+        let done = sqlx::query(
+            "insert into signin_used_ids (key, until) values (?1, ?2) \
+             on conflict (key) do update set until = excluded.until where signin_used_ids.until <= ?3",
+        )
+        .bind(key)
+        .bind(until)
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::new)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// The refresh lock: a row in `signin_locks`.
+pub struct SqliteLock {
+    pool: SqlitePool,
+}
+
+#[async_trait::async_trait]
+impl RemoteLock for SqliteLock {
+    async fn acquire(
+        &self,
+        key: &str,
+        ttl: Duration,
+        wait: Duration,
+    ) -> Result<Option<Box<dyn Send + Sync>>, AuthError> {
+        let token = lock_token();
+        let got = poll_until(wait, || async {
+            let t = now();
+            // take over an expired lock, or insert a new one; exactly one writer wins
+            let done = sqlx::query(
+                "insert into signin_locks (key, token, expires_at) values (?1, ?2, ?3) \
+                 on conflict(key) do update set token = excluded.token, expires_at = excluded.expires_at \
+                 where signin_locks.expires_at < ?4",
+            )
+            .bind(key)
+            .bind(&token)
+            .bind(t + ttl.as_secs() as i64 + 1)
+            .bind(t)
+            .execute(&self.pool)
+            .await
+            .map_err(AuthError::store)?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await?;
+        let (pool, key) = (self.pool.clone(), key.to_string());
+        Ok(got.then(|| {
+            Release::with(move || async move {
+                sqlx::query("delete from signin_locks where key = ? and token = ?")
+                    .bind(key)
+                    .bind(token)
+                    .execute(&pool)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })
+        }))
+    }
+}
