@@ -11,11 +11,11 @@ use std::{path::PathBuf, sync::Arc};
 use axum::{
     Router,
     body::Body,
-    extract::{FromRef, Request, State},
+    extract::{DefaultBodyLimit, FromRef, Request, State},
     http::{HeaderValue, Uri, header},
     middleware::{Next, from_fn_with_state},
     response::Response,
-    routing::get,
+    routing::{get, post},
 };
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -28,6 +28,10 @@ use crate::{
         api::DEFAULT_CALLBACK_PATH,
         middleware::{resolve_auth, see_other},
         oidc::OidcClient,
+        provider_logout::{
+            self, BACKCHANNEL_LOGOUT_PATH, GLOBAL_TOKEN_REVOCATION_PATH, ProviderLogout,
+            ProviderLogoutState, backchannel_logout, global_token_revocation,
+        },
         refresh::{SessionKeeper, SessionLocks},
         session::SharedStore,
     },
@@ -43,6 +47,7 @@ pub struct AppStateInner {
     pub leptos_options: LeptosOptions,
     pub settings: Arc<Settings>,
     pub keeper: Arc<SessionKeeper>,
+    pub provider_logout: ProviderLogoutState,
 }
 
 impl std::ops::Deref for AppState {
@@ -55,6 +60,12 @@ impl std::ops::Deref for AppState {
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos_options.clone()
+    }
+}
+
+impl FromRef<AppState> for ProviderLogoutState {
+    fn from_ref(state: &AppState) -> Self {
+        state.provider_logout.clone()
     }
 }
 
@@ -73,12 +84,29 @@ impl AppState {
             settings.auth.clock_skew,
             settings.auth.use_userinfo,
         )?;
+        let http = oidc.http().clone();
+        let issuer = oidc.issuer().to_string();
         let settings = Arc::new(settings);
-        let keeper = SessionKeeper::new(store, Arc::new(oidc), locks, settings.clone());
+        let keeper = Arc::new(SessionKeeper::new(
+            store,
+            Arc::new(oidc),
+            locks,
+            settings.clone(),
+        ));
+        let provider_logout = ProviderLogoutState(Arc::new(ProviderLogout::new(
+            keeper.clone(),
+            issuer.clone(),
+            settings.oidc.org_issuer().unwrap_or(issuer),
+            settings.oidc.client_id.clone(),
+            &settings.app_base(),
+            settings.auth.clock_skew,
+            http,
+        )));
         Ok(Self(Arc::new(AppStateInner {
             leptos_options,
             settings,
-            keeper: Arc::new(keeper),
+            keeper,
+            provider_logout,
         })))
     }
 
@@ -172,7 +200,16 @@ fn build(state: AppState) -> Router {
     let site_root = PathBuf::from(state.leptos_options.site_root.as_ref());
     let pkg_dir = site_root.join(state.leptos_options.site_pkg_dir.as_ref());
 
-    let mut router = Router::new().route("/healthz", get(|| async { "ok" }));
+    let mut router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            BACKCHANNEL_LOGOUT_PATH,
+            post(backchannel_logout).layer(DefaultBodyLimit::max(provider_logout::MAX_BODY)),
+        )
+        .route(
+            GLOBAL_TOKEN_REVOCATION_PATH,
+            post(global_token_revocation).layer(DefaultBodyLimit::max(provider_logout::MAX_BODY)),
+        );
     #[cfg(feature = "bench")]
     {
         router = router.route(

@@ -126,11 +126,32 @@ pub struct OidcSettings {
     pub scopes: Vec<String>,
     pub token_auth_method: TokenAuthMethod,
     pub http_timeout: Duration,
+    /// The issuer that signs Okta's Universal Logout (Global Token Revocation) requests — the
+    /// Okta org (`OIDC_ORG_ISSUER`). `None`: derived from the issuer, see [`Self::org_issuer`].
+    pub org_issuer: Option<String>,
 }
 
 impl OidcSettings {
     pub fn offline_access(&self) -> bool {
         self.scopes.iter().any(|s| s == "offline_access")
+    }
+
+    /// The Okta org behind the issuer: the configured `OIDC_ORG_ISSUER`, else the issuer with
+    /// any `/oauth2/…` path removed (`https://x.okta.com/oauth2/default` → `https://x.okta.com`).
+    pub fn org_issuer(&self) -> Option<String> {
+        if let Some(org) = &self.org_issuer {
+            return Some(org.clone());
+        }
+        let issuer = self.issuer.as_deref()?;
+        Some(
+            match issuer
+                .find("/oauth2/")
+                .or_else(|| issuer.strip_suffix("/oauth2").map(str::len))
+            {
+                Some(at) => issuer[..at].to_string(),
+                None => issuer.to_string(),
+            },
+        )
     }
 }
 
@@ -387,6 +408,7 @@ impl Default for RawAuth {
 #[serde(default)]
 struct RawOidc {
     issuer: String,
+    org_issuer: String,
     client_id: String,
     scopes: String,
     token_auth_method: String,
@@ -397,6 +419,7 @@ impl Default for RawOidc {
     fn default() -> Self {
         Self {
             issuer: String::new(),
+            org_issuer: String::new(),
             client_id: String::new(),
             scopes: "openid profile email offline_access".into(),
             token_auth_method: "client_secret_basic".into(),
@@ -460,6 +483,25 @@ fn defaults_table() -> toml::Table {
     }
 }
 
+/// An issuer URL setting: empty is `None`; https, or plain http on loopback; no trailing `/`
+/// (discovery compares it byte for byte with the `issuer` the provider announces).
+fn provider_url(key: &str, text: &str) -> Result<Option<String>, SettingsError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let url =
+        Url::parse(text).map_err(|e| invalid(key, format!("is not a URL ({e}): {text:?}")))?;
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+        return Err(invalid(
+            key,
+            "must use https (plain http is allowed only on localhost)",
+        ));
+    }
+    Ok(Some(text.trim_end_matches('/').to_string()))
+}
+
 fn secs(key: &str, value: i64, min: i64, max: i64) -> Result<Duration, SettingsError> {
     if value < min || value > max {
         return Err(invalid(
@@ -491,21 +533,7 @@ impl Raw {
             return Err(invalid("APP_URL", "must not have a query or fragment"));
         }
 
-        let issuer = match self.oidc.issuer.trim() {
-            "" => None,
-            text => {
-                let url = Url::parse(text)
-                    .map_err(|e| invalid("OIDC_ISSUER", format!("is not a URL ({e}): {text:?}")))?;
-                let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-                if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
-                    return Err(invalid(
-                        "OIDC_ISSUER",
-                        "must use https (plain http is allowed only on localhost)",
-                    ));
-                }
-                Some(text.trim_end_matches('/').to_string())
-            }
-        };
+        let issuer = provider_url("OIDC_ISSUER", &self.oidc.issuer)?;
         let client_id = self.oidc.client_id.trim().to_string();
         if issuer.is_some() && client_id.is_empty() {
             return Err(invalid(
@@ -609,6 +637,7 @@ impl Raw {
                     1,
                     120,
                 )?,
+                org_issuer: provider_url("OIDC_ORG_ISSUER", &self.oidc.org_issuer)?,
             },
             session: SessionSettings {
                 store,
@@ -702,6 +731,24 @@ mod tests {
     ];
 
     /// The committed settings file is valid and the run command keeps sessions in SQLite.
+    #[test]
+    fn org_issuer_is_derived_from_an_okta_issuer() {
+        let mut o = OidcSettings {
+            issuer: Some("https://x.okta.com/oauth2/default".into()),
+            client_id: "c".into(),
+            client_secret: None,
+            scopes: vec![],
+            token_auth_method: TokenAuthMethod::ClientSecretBasic,
+            http_timeout: Duration::from_secs(1),
+            org_issuer: None,
+        };
+        assert_eq!(o.org_issuer().as_deref(), Some("https://x.okta.com"));
+        o.issuer = Some("https://x.okta.com".into());
+        assert_eq!(o.org_issuer().as_deref(), Some("https://x.okta.com"));
+        o.org_issuer = Some("https://org.example".into());
+        assert_eq!(o.org_issuer().as_deref(), Some("https://org.example"));
+    }
+
     #[test]
     fn committed_settings_file() {
         let s = load(include_str!("../Leptos.toml"), &[]).unwrap();

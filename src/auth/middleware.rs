@@ -44,9 +44,14 @@ impl CurrentAuth {
     }
 }
 
-/// Paths that never need the session (static assets, health check).
+/// Paths that never need the session (static assets, health check, and the endpoints the
+/// provider calls server-to-server, which carry no cookie).
 fn skips_session(path: &str) -> bool {
-    path.starts_with("/pkg/") || path == "/favicon.ico" || path == "/healthz"
+    path.starts_with("/pkg/")
+        || path == "/favicon.ico"
+        || path == "/healthz"
+        || path == super::provider_logout::BACKCHANNEL_LOGOUT_PATH
+        || path == super::provider_logout::GLOBAL_TOKEN_REVOCATION_PATH
 }
 
 /// Server-function endpoints (they check the session themselves).

@@ -5,7 +5,8 @@
 //! guards). Server only (`ssr`): [`oidc`] (the provider client), [`session`] (session
 //! contents), [`store`] (what a session store must do beyond tower-sessions), [`index`] (all
 //! sessions of a person), [`refresh`] (session rules and single-flight refresh), [`signout`]
-//! (ending sessions, revocation), [`middleware`] (resolves the session once per request),
+//! (ending sessions, revocation), [`jwt`] and [`provider_logout`] (back-channel logout, Okta
+//! Universal Logout), [`middleware`] (resolves the session once per request),
 //! [`error`] and [`secret`].
 
 pub mod api;
@@ -19,9 +20,13 @@ pub mod error;
 #[cfg(feature = "ssr")]
 pub mod index;
 #[cfg(feature = "ssr")]
+pub mod jwt;
+#[cfg(feature = "ssr")]
 pub mod middleware;
 #[cfg(feature = "ssr")]
 pub mod oidc;
+#[cfg(feature = "ssr")]
+pub mod provider_logout;
 #[cfg(feature = "ssr")]
 pub mod refresh;
 #[cfg(feature = "ssr")]

@@ -270,6 +270,11 @@ impl OidcClient {
         &self.issuer
     }
 
+    /// The HTTP client for the provider (timeouts, no redirects).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// The discovered provider; discovers on first use, after the TTL, or when `force`d.
     async fn discovered(&self, force: bool) -> Result<Arc<Discovered>, AuthError> {
         if !force
@@ -696,18 +701,21 @@ impl OidcClient {
     /// token call): the refresh token first (with Okta this also ends the access tokens
     /// minted from it), then the access token. Best effort: each call is bounded by a short
     /// timeout and a failure is logged, never returned. Does nothing when the provider
-    /// advertises no `revocation_endpoint`. Returns how many tokens the provider accepted.
+    /// advertises no `revocation_endpoint`.
     ///
     /// Written as a plain form POST rather than with the oauth2 crate's `revoke_token`, which
     /// refuses any endpoint that is not https — and with it the loopback development provider
     /// (the issuer itself must be https except on loopback, see the settings).
-    pub async fn revoke(&self, tokens: &Tokens) -> usize {
+    pub async fn revoke(&self, tokens: &Tokens) -> Revocation {
+        let mut outcome = Revocation {
+            refresh_token: tokens.refresh_token.as_ref().map(|_| false),
+        };
         let Ok(d) = self.discovered(false).await else {
             tracing::warn!("revocation skipped: the provider cannot be reached");
-            return 0;
+            return outcome;
         };
         let Some(endpoint) = d.revocation.as_ref() else {
-            return 0;
+            return outcome;
         };
         let mut list = Vec::new();
         if let Some(rt) = &tokens.refresh_token {
@@ -715,7 +723,6 @@ impl OidcClient {
         }
         list.push(("access_token", &tokens.access_token));
         let limit = REVOCATION_TIMEOUT.min(self.settings.http_timeout);
-        let mut accepted = 0;
         for (hint, token) in list {
             let mut form = vec![("token", token.expose()), ("token_type_hint", hint)];
             let mut request = self.http.post(endpoint.url().clone()).timeout(limit);
@@ -737,14 +744,18 @@ impl OidcClient {
                 .calls
                 .timed(&self.calls.revocation, request.form(&form).send());
             match call.await {
-                Ok(r) if r.status().is_success() => accepted += 1,
+                Ok(r) if r.status().is_success() => {
+                    if hint == "refresh_token" {
+                        outcome.refresh_token = Some(true);
+                    }
+                }
                 Ok(r) => tracing::warn!(token = hint, status = %r.status(), "revocation refused"),
                 Err(e) => {
                     tracing::warn!(token = hint, error = %error_chain(&e), "revocation failed")
                 }
             }
         }
-        accepted
+        outcome
     }
 
     /// The provider's end-session URL with `id_token_hint` and `post_logout_redirect_uri`,
@@ -761,6 +772,21 @@ impl OidcClient {
             request = request.set_id_token_hint(&token);
         }
         Some(request.http_get_url().to_string())
+    }
+}
+
+/// What a revocation achieved.
+#[derive(Debug, Clone, Copy)]
+pub struct Revocation {
+    /// `None`: the session held no refresh token; else whether the provider accepted its
+    /// revocation.
+    refresh_token: Option<bool>,
+}
+
+impl Revocation {
+    /// The refresh token (if any) is revoked at the provider.
+    pub fn refresh_token_revoked(&self) -> bool {
+        self.refresh_token != Some(false)
     }
 }
 

@@ -20,19 +20,46 @@ use axum::{
 };
 use chrono::Utc;
 use openidconnect::{
-    AccessToken, Audience, AuthUrl, ClientId, EmptyAdditionalClaims,
-    EmptyAdditionalProviderMetadata, EndSessionUrl, EndUserEmail, IssuerUrl, JsonWebKeyId,
-    JsonWebKeySet, JsonWebKeySetUrl, LogoutProviderMetadata, Nonce, PrivateSigningKey,
-    ProviderMetadataWithLogout, ResponseTypes, StandardClaims, SubjectIdentifier, TokenUrl,
-    UserInfoUrl,
+    AccessToken, AdditionalClaims, Audience, AuthUrl, ClientId, EmptyAdditionalProviderMetadata,
+    EndSessionUrl, EndUserEmail, IssuerUrl, JsonWebKeyId, JsonWebKeySet, JsonWebKeySetUrl,
+    LogoutProviderMetadata, Nonce, PrivateSigningKey, ProviderMetadataWithLogout, ResponseTypes,
+    StandardClaims, SubjectIdentifier, TokenUrl, UserInfoUrl,
     core::{
-        CoreHmacKey, CoreIdToken, CoreIdTokenClaims, CoreJwsSigningAlgorithm, CoreResponseType,
-        CoreRsaPrivateSigningKey, CoreSubjectIdentifierType,
+        CoreGenderClaim, CoreHmacKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+        CoreResponseType, CoreRsaPrivateSigningKey, CoreSubjectIdentifierType,
     },
 };
 use serde::Deserialize;
 
 pub const CLIENT_ID: &str = "mock-client";
+
+/// The provider session id (`sid`) in the mock's ID tokens.
+#[derive(Clone, Debug, Default, serde::Serialize, Deserialize)]
+pub struct SessionClaim {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+impl AdditionalClaims for SessionClaim {}
+type MockIdTokenClaims = openidconnect::IdTokenClaims<SessionClaim, CoreGenderClaim>;
+type MockIdToken = openidconnect::IdToken<
+    SessionClaim,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+
+/// How [`MockOp::jwt`] signs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Signer {
+    /// The provider's published key (RS256 unless the header says otherwise).
+    Good,
+    /// A key the provider never published (same `kid`).
+    OtherKey,
+    /// HS256 with the client secret.
+    ClientSecretHs256,
+    /// `alg: none`, empty signature.
+    Unsigned,
+}
 pub const CLIENT_SECRET: &str = "mock-secret-0123456789abcdef0123456789abcdef";
 
 /// What the next ID tokens look like.
@@ -64,6 +91,8 @@ pub struct Behaviour {
     pub refresh_delay: Duration,
     pub refresh_sends_id_token: bool,
     pub userinfo_sub: Option<String>,
+    /// The `sid` claim of ID tokens.
+    pub sid: Option<String>,
     /// Userinfo answers with this status (and no claims) instead of the claims.
     pub userinfo_status: Option<u16>,
     pub userinfo_delay: Duration,
@@ -88,6 +117,7 @@ impl Default for Behaviour {
             refresh_delay: Duration::ZERO,
             refresh_sends_id_token: true,
             userinfo_sub: None,
+            sid: Some("mock-sid-1".into()),
             userinfo_status: None,
             userinfo_delay: Duration::ZERO,
             strict_rotation: false,
@@ -216,6 +246,46 @@ impl MockOp {
         token
     }
 
+    /// A compact JWT with `header` (merged over `{"alg":"RS256","kid":"mock-key"}`) and
+    /// `claims`, signed as `signer` says.
+    pub fn jwt(
+        &self,
+        header: serde_json::Value,
+        claims: serde_json::Value,
+        signer: Signer,
+    ) -> String {
+        use base64::Engine;
+        use openidconnect::PrivateSigningKey;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut h = serde_json::json!({"alg": "RS256", "kid": "mock-key"});
+        if let serde_json::Value::Object(extra) = header {
+            for (k, v) in extra {
+                h[k] = v;
+            }
+        }
+        if signer == Signer::Unsigned {
+            h["alg"] = "none".into();
+        }
+        if signer == Signer::ClientSecretHs256 {
+            h["alg"] = "HS256".into();
+        }
+        let input = format!(
+            "{}.{}",
+            b64.encode(h.to_string()),
+            b64.encode(claims.to_string())
+        );
+        let alg: CoreJwsSigningAlgorithm = serde_json::from_value(h["alg"].clone()).unwrap();
+        let signature = match signer {
+            Signer::Good => self.0.key.sign(&alg, input.as_bytes()).unwrap(),
+            Signer::OtherKey => self.0.other_key.sign(&alg, input.as_bytes()).unwrap(),
+            Signer::ClientSecretHs256 => CoreHmacKey::new(CLIENT_SECRET.as_bytes())
+                .sign(&alg, input.as_bytes())
+                .unwrap(),
+            Signer::Unsigned => Vec::new(),
+        };
+        format!("{input}.{}", b64.encode(signature))
+    }
+
     /// Settings pointing the app at this provider.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
@@ -281,34 +351,34 @@ impl MockOp {
             Tweak::ExtraAudNoAzp => None,
             _ => Some(CLIENT_ID.to_string()),
         };
-        let claims = CoreIdTokenClaims::new(
+        let claims = MockIdTokenClaims::new(
             IssuerUrl::new(iss).unwrap(),
             aud.into_iter().map(Audience::new).collect(),
             exp,
             iat,
             StandardClaims::new(SubjectIdentifier::new(sub.into()))
                 .set_email(Some(EndUserEmail::new(format!("{sub}@mock.test")))),
-            EmptyAdditionalClaims {},
+            SessionClaim { sid: b.sid.clone() },
         )
         .set_nonce(nonce.map(Nonce::new))
         .set_authorized_party(azp.map(ClientId::new));
         let token = match b.id_token {
             Tweak::NoIdToken => return None,
-            Tweak::OtherKey => CoreIdToken::new(
+            Tweak::OtherKey => MockIdToken::new(
                 claims,
                 &self.0.other_key,
                 CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
                 Some(access),
                 None,
             ),
-            Tweak::Hs256 => CoreIdToken::new(
+            Tweak::Hs256 => MockIdToken::new(
                 claims,
                 &CoreHmacKey::new(CLIENT_SECRET.as_bytes()),
                 CoreJwsSigningAlgorithm::HmacSha256,
                 Some(access),
                 None,
             ),
-            _ => CoreIdToken::new(
+            _ => MockIdToken::new(
                 claims,
                 &self.0.key,
                 CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,

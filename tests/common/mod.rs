@@ -170,6 +170,24 @@ impl Harness {
         }
     }
 
+    /// The app against the scriptable provider `op`, with `extra` settings.
+    pub async fn mock(op: &mock_op::MockOp, extra: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let env = op.env();
+        let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        all.extend_from_slice(extra);
+        let s = settings(&all, dir.path());
+        Self::with_settings(s, None, dir).await
+    }
+
+    /// A complete sign-in at the scriptable provider (it signs in at once).
+    pub async fn mock_sign_in(&self, jar: &mut Jar) {
+        let auth = self.start_login(jar, None).await;
+        let res = self.http.get(&auth).send().await.unwrap();
+        let back = res.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(self.callback(jar, &back).await.location(), Some("/profile"));
+    }
+
     pub fn provider(&self) -> &DevProvider {
         self.provider.as_ref().expect("dev provider")
     }

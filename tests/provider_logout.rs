@@ -1,0 +1,383 @@
+//! Sign-outs the provider starts: OpenID Connect Back-Channel Logout (`POST
+//! /backchannel-logout`) and Okta Universal Logout (`POST /global-token-revocation`). Every
+//! rule is its own refused case that leaves the session alive; valid requests end every
+//! matching session, also across two instances sharing SQLite or Redis.
+
+mod common;
+
+use axum::{
+    body::Body,
+    http::{Request, StatusCode, header},
+};
+use common::{
+    APP_URL, Harness, Jar, Resp,
+    mock_op::{Behaviour, CLIENT_ID, MockOp, Signer},
+    redis::RedisServer,
+    urlencode,
+};
+use serde_json::{Value, json};
+
+const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn jti() -> String {
+    format!("jti-{}", rand::random::<u64>())
+}
+
+/// A valid logout token's header and claims for the mock's person and provider session.
+fn logout_claims(op: &MockOp) -> (Value, Value) {
+    (
+        json!({"typ": "logout+jwt"}),
+        json!({
+            "iss": op.issuer(),
+            "aud": CLIENT_ID,
+            "iat": now(),
+            "exp": now() + 120,
+            "jti": jti(),
+            "events": { EVENT: {} },
+            "sub": "mock-user-1",
+            "sid": "mock-sid-1",
+        }),
+    )
+}
+
+async fn backchannel(h: &Harness, body: String) -> Resp {
+    h.send(
+        &mut Jar::default(),
+        Request::post("/backchannel-logout")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
+        Body::from(body),
+    )
+    .await
+}
+
+async fn send_logout_token(h: &Harness, token: &str) -> Resp {
+    backchannel(h, format!("logout_token={}", urlencode(token))).await
+}
+
+async fn signed_in(h: &Harness, jar: &Jar) -> bool {
+    let mut jar = jar.clone();
+    h.get(&mut jar, "/profile").await.status == StatusCode::OK
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_logout_token_rule_is_enforced() {
+    let op = MockOp::start(Behaviour::default()).await;
+    let h = Harness::mock(&op, &[]).await;
+    let mut jar = Jar::default();
+    h.mock_sign_in(&mut jar).await;
+
+    type Tweak = fn(&MockOp, &mut Value, &mut Value, &mut Signer);
+    let cases: Vec<(&str, Tweak)> = vec![
+        ("signed with another key", |_, _, _, s| {
+            *s = Signer::OtherKey
+        }),
+        ("alg none", |_, _, _, s| *s = Signer::Unsigned),
+        ("HS256 with the client secret", |_, _, _, s| {
+            *s = Signer::ClientSecretHs256
+        }),
+        ("unknown kid", |_, h, _, _| h["kid"] = "rotated-away".into()),
+        ("typ JWT", |_, h, _, _| h["typ"] = "JWT".into()),
+        ("wrong iss", |_, _, c, _| {
+            c["iss"] = "https://evil.example.com".into()
+        }),
+        ("iss missing", |_, _, c, _| {
+            drop(c.as_object_mut().unwrap().remove("iss"))
+        }),
+        ("wrong aud", |_, _, c, _| c["aud"] = "someone-else".into()),
+        ("aud missing", |_, _, c, _| {
+            drop(c.as_object_mut().unwrap().remove("aud"))
+        }),
+        ("iat missing", |_, _, c, _| {
+            drop(c.as_object_mut().unwrap().remove("iat"))
+        }),
+        ("iat old", |_, _, c, _| c["iat"] = (now() - 3600).into()),
+        ("iat in the future", |_, _, c, _| {
+            c["iat"] = (now() + 3600).into()
+        }),
+        ("expired", |_, _, c, _| c["exp"] = (now() - 3600).into()),
+        ("exp not a number", |_, _, c, _| c["exp"] = "soon".into()),
+        ("jti missing", |_, _, c, _| {
+            drop(c.as_object_mut().unwrap().remove("jti"))
+        }),
+        ("events missing", |_, _, c, _| {
+            drop(c.as_object_mut().unwrap().remove("events"))
+        }),
+        ("event member not an object", |_, _, c, _| {
+            c["events"] = json!({ EVENT: "yes" })
+        }),
+        ("another event", |_, _, c, _| {
+            c["events"] = json!({"http://schemas.openid.net/event/other": {}})
+        }),
+        ("neither sid nor sub", |_, _, c, _| {
+            let m = c.as_object_mut().unwrap();
+            m.remove("sid");
+            m.remove("sub");
+        }),
+        ("nonce present", |_, _, c, _| c["nonce"] = "n".into()),
+    ];
+    for (name, tweak) in cases {
+        let (mut header, mut claims) = logout_claims(&op);
+        let mut signer = Signer::Good;
+        tweak(&op, &mut header, &mut claims, &mut signer);
+        let r = send_logout_token(&h, &op.jwt(header, claims, signer)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{name}: {}", r.body);
+        let body: Value = serde_json::from_str(&r.body).expect("a JSON error");
+        assert_eq!(body["error"], "invalid_request", "{name}");
+        assert!(signed_in(&h, &jar).await, "{name}: nothing changed");
+    }
+    for (name, body) in [
+        ("no logout_token", String::new()),
+        ("not a JWT", "logout_token=hello".to_string()),
+        ("three garbage parts", "logout_token=a.b.c".to_string()),
+    ] {
+        let r = backchannel(&h, body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{name}");
+        assert!(signed_in(&h, &jar).await, "{name}");
+    }
+    let r = backchannel(&h, format!("logout_token={}", "a".repeat(64 * 1024))).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // typ may be absent; exp may be absent
+    let (_, mut claims) = logout_claims(&op);
+    claims.as_object_mut().unwrap().remove("exp");
+    let token = op.jwt(json!({}), claims, Signer::Good);
+    let r = send_logout_token(&h, &token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.headers[header::CACHE_CONTROL], "no-store");
+    assert!(!signed_in(&h, &jar).await, "the session ended");
+    assert!(h.stored(&jar).await.is_none());
+
+    // the same token again is a replay
+    let r = send_logout_token(&h, &token).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("used before"), "{}", r.body);
+}
+
+/// `sid` ends the sessions of that provider session; `sub` alone ends all of the person's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_by_sid_and_by_sub() {
+    let op = MockOp::start(Behaviour::default()).await;
+    let h = Harness::mock(&op, &[]).await;
+    let (mut a, mut b, mut other) = (Jar::default(), Jar::default(), Jar::default());
+    h.mock_sign_in(&mut a).await;
+    op.set(|b| b.sid = Some("mock-sid-2".into()));
+    h.mock_sign_in(&mut b).await;
+    op.set(|b| {
+        b.sub = "mock-user-2".into();
+        b.sid = Some("mock-sid-3".into());
+    });
+    h.mock_sign_in(&mut other).await;
+
+    let (header, mut claims) = logout_claims(&op);
+    claims.as_object_mut().unwrap().remove("sub"); // sid only: mock-sid-1
+    let r = send_logout_token(&h, &op.jwt(header, claims, Signer::Good)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(!signed_in(&h, &a).await, "sid 1 ended");
+    assert!(
+        signed_in(&h, &b).await,
+        "another provider session of the person stays"
+    );
+
+    let (header, mut claims) = logout_claims(&op);
+    claims.as_object_mut().unwrap().remove("sid"); // every session of mock-user-1
+    let r = send_logout_token(&h, &op.jwt(header, claims, Signer::Good)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        !signed_in(&h, &b).await,
+        "all of the person's sessions ended"
+    );
+    assert!(signed_in(&h, &other).await, "someone else stays signed in");
+    assert!(
+        op.wait_revoked(2, std::time::Duration::from_secs(5))
+            .await
+            .len()
+            >= 2,
+        "ended sessions' tokens are revoked"
+    );
+}
+
+/// Two instances sharing SQLite, and two sharing Redis: a back-channel logout received by
+/// one ends the session on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_reaches_every_instance() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("shared.db").display());
+    for store in [sqlite, redis.url()] {
+        let op = MockOp::start(Behaviour::default()).await;
+        let a = Harness::mock(&op, &[("SESSION_STORE", &store)]).await;
+        let b = Harness::mock(&op, &[("SESSION_STORE", &store)]).await;
+        let mut jar = Jar::default();
+        a.mock_sign_in(&mut jar).await;
+        assert!(signed_in(&b, &jar).await, "{store}: shared");
+        let (header, claims) = logout_claims(&op);
+        let r = send_logout_token(&b, &op.jwt(header.clone(), claims.clone(), Signer::Good)).await;
+        assert_eq!(r.status, StatusCode::OK, "{store}");
+        assert!(
+            !signed_in(&a, &jar).await,
+            "{store}: ended on the other instance"
+        );
+        let r = send_logout_token(&a, &op.jwt(header, claims, Signer::Good)).await;
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "{store}: replay seen by the other instance"
+        );
+    }
+}
+
+fn revocation_claims(op: &MockOp) -> (Value, Value) {
+    (
+        json!({"typ": "global-token-revocation+jwt"}),
+        json!({
+            "iss": op.issuer(),
+            "aud": format!("{APP_URL}/global-token-revocation"),
+            "iat": now(),
+            "exp": now() + 300,
+            "jti": jti(),
+        }),
+    )
+}
+
+async fn revoke_globally(h: &Harness, bearer: Option<&str>, body: &str) -> Resp {
+    let mut req =
+        Request::post("/global-token-revocation").header(header::CONTENT_TYPE, "application/json");
+    if let Some(b) = bearer {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {b}"));
+    }
+    h.send(&mut Jar::default(), req, Body::from(body.to_string()))
+        .await
+}
+
+const BY_EMAIL: &str = r#"{"sub_id":{"format":"email","email":"Mock-User-1@mock.test"}}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_universal_logout_rule_is_enforced() {
+    let op = MockOp::start(Behaviour::default()).await;
+    let h = Harness::mock(&op, &[]).await;
+    let mut jar = Jar::default();
+    h.mock_sign_in(&mut jar).await;
+
+    type Tweak = fn(&mut Value, &mut Value, &mut Signer);
+    let cases: Vec<(&str, Tweak)> = vec![
+        ("signed with another key", |_, _, s| *s = Signer::OtherKey),
+        ("alg none", |_, _, s| *s = Signer::Unsigned),
+        ("HS256", |_, _, s| *s = Signer::ClientSecretHs256),
+        ("RS384 (RS256 only)", |h, _, _| h["alg"] = "RS384".into()),
+        ("typ missing", |h, _, _| {
+            drop(h.as_object_mut().unwrap().remove("typ"))
+        }),
+        ("typ JWT", |h, _, _| h["typ"] = "JWT".into()),
+        ("wrong iss", |_, c, _| {
+            c["iss"] = "https://evil.example.com".into()
+        }),
+        ("wrong aud", |_, c, _| {
+            c["aud"] = "https://app.test/other".into()
+        }),
+        ("expired", |_, c, _| c["exp"] = (now() - 3600).into()),
+        ("exp missing", |_, c, _| {
+            drop(c.as_object_mut().unwrap().remove("exp"))
+        }),
+        ("iat missing", |_, c, _| {
+            drop(c.as_object_mut().unwrap().remove("iat"))
+        }),
+        ("iat in the future", |_, c, _| {
+            c["iat"] = (now() + 3600).into()
+        }),
+        ("jti missing", |_, c, _| {
+            drop(c.as_object_mut().unwrap().remove("jti"))
+        }),
+    ];
+    for (name, tweak) in cases {
+        let (mut header, mut claims) = revocation_claims(&op);
+        let mut signer = Signer::Good;
+        tweak(&mut header, &mut claims, &mut signer);
+        let r = revoke_globally(&h, Some(&op.jwt(header, claims, signer)), BY_EMAIL).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{name}: {}", r.body);
+        assert!(signed_in(&h, &jar).await, "{name}: nothing changed");
+    }
+    let r = revoke_globally(&h, None, BY_EMAIL).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "no Authorization");
+
+    let token = || {
+        let (header, claims) = revocation_claims(&op);
+        op.jwt(header, claims, Signer::Good)
+    };
+    for body in [
+        "not json",
+        "{}",
+        r#"{"sub_id":{"format":"email"}}"#,
+        r#"{"sub_id":{"format":"phone","phone":"1"}}"#,
+        r#"{"sub_id":{"format":"iss_sub","sub":"x"}}"#,
+    ] {
+        let r = revoke_globally(&h, Some(&token()), body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(signed_in(&h, &jar).await, "{body}");
+    }
+    let r = revoke_globally(
+        &h,
+        Some(&token()),
+        r#"{"sub_id":{"format":"email","email":"nobody@mock.test"}}"#,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "unknown person");
+
+    let valid = token();
+    let r = revoke_globally(&h, Some(&valid), BY_EMAIL).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert!(!signed_in(&h, &jar).await, "the session ended");
+    let r = revoke_globally(&h, Some(&valid), BY_EMAIL).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "replay");
+}
+
+/// Universal Logout by `iss_sub` ends every session of the person in every browser and
+/// revokes their refresh tokens; when the provider will not revoke, the answer is 422.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn universal_logout_ends_every_session_and_revokes() {
+    let op = MockOp::start(Behaviour::default()).await;
+    let h = Harness::mock(&op, &[]).await;
+    let (mut a, mut b) = (Jar::default(), Jar::default());
+    h.mock_sign_in(&mut a).await;
+    h.mock_sign_in(&mut b).await;
+    let rts: Vec<String> = [&a, &b]
+        .iter()
+        .map(|j| futures::executor::block_on(h.stored(j)))
+        .map(|s| {
+            s.unwrap()
+                .verified
+                .tokens
+                .refresh_token
+                .unwrap()
+                .expose()
+                .to_string()
+        })
+        .collect();
+    let (header, claims) = revocation_claims(&op);
+    let body = json!({"sub_id": {"format": "iss_sub", "iss": op.issuer(), "sub": "mock-user-1"}});
+    let r = revoke_globally(
+        &h,
+        Some(&op.jwt(header, claims, Signer::Good)),
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert!(!signed_in(&h, &a).await && !signed_in(&h, &b).await);
+    let revoked = op.revoked();
+    for rt in &rts {
+        assert!(
+            revoked.contains(rt),
+            "refresh token revoked before answering"
+        );
+    }
+
+    op.set(|b| b.revocation_status = Some(503));
+    h.mock_sign_in(&mut a).await;
+    let (header, claims) = revocation_claims(&op);
+    let r = revoke_globally(&h, Some(&op.jwt(header, claims, Signer::Good)), BY_EMAIL).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(!signed_in(&h, &a).await, "the session ended all the same");
+}
