@@ -381,3 +381,108 @@ async fn universal_logout_ends_every_session_and_revokes() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert!(!signed_in(&h, &a).await, "the session ended all the same");
 }
+
+/// The value of the first `name="<field>" value="…"` input on a page.
+fn field(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).expect(name) + marker.len();
+    page[start..].split('"').next().unwrap().to_string()
+}
+
+/// The development provider with zero set-up: revocation at sign-out, and its sessions page
+/// signing people out of the app by back-channel logout and by Universal Logout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_development_provider_shows_every_sign_out() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_url = format!("http://{}", listener.local_addr().unwrap());
+    let h = Harness::dev(&[("APP_URL", &app_url)]).await;
+    let router = h.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let provider = h.provider().issuer.clone();
+    let strip = |back: String| back.replacen(&app_url, APP_URL, 1);
+
+    // sign-out revokes at the provider
+    let mut jar = Jar::default();
+    let auth = h.start_login(&mut jar, None).await;
+    let back = strip(h.decide(&auth, &[("user", "0")]).await);
+    h.callback(&mut jar, &back).await;
+    h.logout(&mut jar, Some(&app_url)).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while h.provider().stats().revocations < 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // the refresh token's revocation ends its family, the access token with it (the second
+    // call is then for a token the provider no longer knows, which RFC 7009 ignores)
+    assert_eq!(h.provider().stats().revocations, 1);
+    assert_eq!(
+        h.provider().stats().families_revoked,
+        1,
+        "the token family ended"
+    );
+
+    // "Sign out" on the provider's sessions page: back-channel logout
+    let (mut a, mut b) = (Jar::default(), Jar::default());
+    for jar in [&mut a, &mut b] {
+        let auth = h.start_login(jar, None).await;
+        let back = strip(h.decide(&auth, &[("user", "0")]).await);
+        assert_eq!(h.callback(jar, &back).await.status, StatusCode::SEE_OTHER);
+    }
+    let page = h
+        .http
+        .get(format!("{provider}/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(page.matches("data-testid=\"session\"").count(), 2, "{page}");
+    let r = h
+        .http
+        .post(format!("{provider}/sessions/logout"))
+        .form(&[("sid", field(&page, "sid"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/sessions?done=logout");
+    assert_eq!(h.provider().stats().backchannel_logouts_sent, 1);
+    assert_eq!(
+        [signed_in(&h, &a).await, signed_in(&h, &b).await]
+            .iter()
+            .filter(|s| **s)
+            .count(),
+        1,
+        "exactly the session of that provider session ended"
+    );
+
+    // "Universal Logout": every session of the person
+    let page = h
+        .http
+        .get(format!("{provider}/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = h
+        .http
+        .post(format!("{provider}/sessions/universal-logout"))
+        .form(&[("sub", field(&page, "sub"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/sessions?done=universal");
+    assert!(!signed_in(&h, &a).await && !signed_in(&h, &b).await);
+    assert_eq!(h.provider().stats().universal_logouts_sent, 1);
+    let page = h
+        .http
+        .get(format!("{provider}/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Nobody is signed in"), "{page}");
+}

@@ -117,6 +117,22 @@ pub struct Stats {
     pub refresh_reuse_in_grace: u64,
     pub families_revoked: u64,
     pub end_session_calls: u64,
+    /// Tokens revoked at the revocation endpoint (RFC 7009).
+    #[serde(default)]
+    pub revocations: u64,
+    /// Back-channel logout tokens and Universal Logout requests sent to the app.
+    #[serde(default)]
+    pub backchannel_logouts_sent: u64,
+    #[serde(default)]
+    pub universal_logouts_sent: u64,
+}
+
+/// One person's live provider session, for the sessions page.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveSession {
+    pub sid: String,
+    pub identity: Identity,
+    pub started_at: i64,
 }
 
 pub const CODE_TTL: i64 = 60;
@@ -277,6 +293,63 @@ impl Grants {
         let record = self.access.get(token)?;
         let family = self.families.get(&record.family)?;
         (!family.revoked && now < record.expires_at).then_some((family, record))
+    }
+
+    /// RFC 7009: revokes a refresh token (its whole family) or an access token issued to
+    /// `client_id`. Unknown tokens are ignored, as the RFC says.
+    pub fn revoke_token(&mut self, token: &str, client_id: &str) {
+        if let Some(family) = self.refresh.get(token).map(|r| r.family.clone()) {
+            if self
+                .families
+                .get(&family)
+                .is_some_and(|f| f.client_id == client_id)
+            {
+                self.stats.revocations += 1;
+                self.revoke_family(&family);
+            }
+            return;
+        }
+        let owned = self
+            .access
+            .get(token)
+            .and_then(|a| self.families.get(&a.family))
+            .is_some_and(|f| f.client_id == client_id);
+        if owned {
+            self.stats.revocations += 1;
+            self.access.remove(token);
+        }
+    }
+
+    /// The provider sessions with a live (unrevoked) token family, one per `sid`, newest first.
+    pub fn live_sessions(&self) -> Vec<LiveSession> {
+        let mut seen = std::collections::HashSet::new();
+        let mut live: Vec<LiveSession> = self
+            .families
+            .values()
+            .filter(|f| !f.revoked)
+            .map(|f| LiveSession {
+                sid: f.sid.clone(),
+                identity: f.identity.clone(),
+                started_at: f.auth_time,
+            })
+            .collect();
+        live.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        live.retain(|s| seen.insert(s.sid.clone()));
+        live
+    }
+
+    /// Ends every provider session of the person `sub`; returns the `sid`s ended.
+    pub fn end_person(&mut self, sub: &str) -> Vec<String> {
+        let sids: Vec<String> = self
+            .live_sessions()
+            .into_iter()
+            .filter(|s| s.identity.sub == sub)
+            .map(|s| s.sid)
+            .collect();
+        for sid in &sids {
+            self.end_session(sid);
+        }
+        sids
     }
 
     /// Ends the provider session `sid` (RP-initiated logout): its families are revoked.

@@ -14,6 +14,7 @@
 
 pub mod grants;
 pub mod page;
+mod sessions;
 
 use std::{
     collections::HashMap,
@@ -102,7 +103,12 @@ struct Inner {
     redirect_uris: Vec<String>,
     post_logout_uris: Vec<String>,
     key: CoreRsaPrivateSigningKey,
+    kid: String,
     jwks: JsonWebKeySet<openidconnect::core::CoreJsonWebKey>,
+    /// The app's `APP_URL` (no trailing slash): back-channel and Universal Logout go there.
+    app_base: String,
+    /// For calls to the app (back-channel logout, Universal Logout).
+    http: reqwest::Client,
     discovery: serde_json::Value,
     users: Vec<DemoUser>,
     life: Lifetimes,
@@ -201,7 +207,7 @@ pub async fn start(settings: &Settings) -> Result<DevProvider, String> {
     let issuer = format!("http://{host}:{}", addr.port());
 
     let kid = key_id(&pem);
-    let key = CoreRsaPrivateSigningKey::from_pem(&pem, Some(JsonWebKeyId::new(kid)))
+    let key = CoreRsaPrivateSigningKey::from_pem(&pem, Some(JsonWebKeyId::new(kid.clone())))
         .map_err(|e| format!("key.pem: {e}"))?;
     let jwks = JsonWebKeySet::new(vec![key.as_verification_key()]);
     let discovery = discovery_document(&issuer)?;
@@ -222,7 +228,14 @@ pub async fn start(settings: &Settings) -> Result<DevProvider, String> {
         redirect_uris: vec![settings.redirect_uri()],
         post_logout_uris: vec![format!("{}/", settings.app_base())],
         key,
+        kid,
         jwks,
+        app_base: settings.app_base(),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| format!("http client: {e}"))?,
         discovery,
         users,
         life: Lifetimes {
@@ -378,6 +391,13 @@ fn discovery_document(issuer: &str) -> Result<serde_json::Value, String> {
             "code_challenge_methods_supported".into(),
             serde_json::json!(["S256"]),
         );
+        obj.insert("revocation_endpoint".into(), url("/revoke").into());
+        obj.insert(
+            "revocation_endpoint_auth_methods_supported".into(),
+            serde_json::json!(["client_secret_basic", "client_secret_post"]),
+        );
+        obj.insert("backchannel_logout_supported".into(), true.into());
+        obj.insert("backchannel_logout_session_supported".into(), true.into());
     }
     Ok(json)
 }
@@ -434,6 +454,13 @@ fn router(op: Op) -> Router {
         .route("/token", post(token))
         .route("/userinfo", get(userinfo).post(userinfo))
         .route("/logout", get(logout))
+        .route("/revoke", post(sessions::revoke))
+        .route("/sessions", get(sessions::sessions_page))
+        .route("/sessions/logout", post(sessions::sign_out_session))
+        .route(
+            "/sessions/universal-logout",
+            post(sessions::universal_logout),
+        )
         .with_state(op)
 }
 
@@ -700,7 +727,11 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 }
 
 /// Client credentials from `Authorization: Basic` or the form body.
-fn client_credentials(headers: &HeaderMap, form: &TokenForm) -> Option<(String, String)> {
+fn client_credentials(
+    headers: &HeaderMap,
+    form_id: Option<String>,
+    form_secret: Option<String>,
+) -> Option<(String, String)> {
     if let Some(basic) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -719,7 +750,7 @@ fn client_credentials(headers: &HeaderMap, form: &TokenForm) -> Option<(String, 
         };
         return Some((unescape(id)?, unescape(secret)?));
     }
-    Some((form.client_id.clone()?, form.client_secret.clone()?))
+    Some((form_id?, form_secret?))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -727,7 +758,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn token(State(op): State<Op>, headers: HeaderMap, Form(form): Form<TokenForm>) -> Response {
-    let Some((client_id, secret)) = client_credentials(&headers, &form) else {
+    let Some((client_id, secret)) =
+        client_credentials(&headers, form.client_id.clone(), form.client_secret.clone())
+    else {
         return oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -890,7 +923,7 @@ struct LogoutQuery {
 
 async fn logout(State(op): State<Op>, Query(q): Query<LogoutQuery>) -> Response {
     // The hint may have expired; only its signature and issuer matter here.
-    let sid = q.id_token_hint.as_deref().and_then(|hint| {
+    let ended = q.id_token_hint.as_deref().and_then(|hint| {
         let token: DevIdToken = hint.parse().ok()?;
         let verifier = openidconnect::IdTokenVerifier::new_public_client(
             ClientId::new(CLIENT_ID.into()),
@@ -899,8 +932,17 @@ async fn logout(State(op): State<Op>, Query(q): Query<LogoutQuery>) -> Response 
         )
         .set_time_fn(|| Utc.timestamp_opt(0, 0).single().unwrap_or_default());
         let claims = token.claims(&verifier, |_: Option<&Nonce>| Ok(())).ok()?;
-        claims.additional_claims().sid.clone()
+        let sid = claims.additional_claims().sid.clone()?;
+        Some((sid, claims.subject().to_string()))
     });
+    let sid = ended.as_ref().map(|(sid, _)| sid.clone());
+    if let Some((sid, sub)) = ended {
+        // every client of the ended session hears of it (the app has already signed out)
+        let op = op.clone();
+        tokio::spawn(async move {
+            sessions::send_backchannel_logout(&op, &sid, &sub).await;
+        });
+    }
     {
         let mut grants = op.grants();
         match &sid {

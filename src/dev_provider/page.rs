@@ -1,7 +1,7 @@
 //! The development provider's pages (sign-in, signed-out, errors), as plain HTML strings.
 //! Every dynamic value goes through [`esc`].
 
-use super::DemoButton;
+use super::{DemoButton, grants::LiveSession};
 
 /// HTML-escapes text for element content and quoted attribute values.
 pub fn esc(text: &str) -> String {
@@ -33,7 +33,7 @@ button.user:hover{border-color:var(--accent)}button.user small{display:block;col
 button.primary{background:var(--accent);color:#fff;border-color:var(--accent);text-align:center}
 button.deny{color:var(--danger);text-align:center;margin-top:14px}
 input{font:inherit;width:100%;padding:10px 12px;border-radius:10px;border:1px solid var(--line);background:var(--bg);color:var(--fg);margin:6px 0 10px}
-hr{border:0;border-top:1px solid var(--line);margin:20px 0}.badge{display:inline-block;font-size:.75rem;background:#ffe9b3;color:#6b4b00;border-radius:6px;padding:2px 8px}
+hr{border:0;border-top:1px solid var(--line);margin:20px 0}.session{display:grid;gap:6px;padding:12px;border:1px solid var(--line);border-radius:10px}.session small{display:block}.notice{padding:10px;border-radius:10px;background:var(--bg)}.badge{display:inline-block;font-size:.75rem;background:#ffe9b3;color:#6b4b00;border-radius:6px;padding:2px 8px}
 "#;
 
 fn layout(title: &str, body: &str) -> String {
@@ -111,4 +111,45 @@ mod tests {
         assert!(html.contains("&lt;script&gt;"));
         assert!(html.contains("a&quot;@x"));
     }
+}
+
+/// The live provider sessions, each with "Sign out" (back-channel logout) and "Universal
+/// Logout" (Global Token Revocation) buttons.
+pub fn sessions(live: &[LiveSession], notice: Option<&str>) -> String {
+    let notice = notice
+        .map(|n| {
+            format!(
+                "<p class=\"notice\" role=\"status\" data-testid=\"notice\">{}</p>",
+                esc(n)
+            )
+        })
+        .unwrap_or_default();
+    let rows: String = if live.is_empty() {
+        "<p class=\"muted\" data-testid=\"no-sessions\">Nobody is signed in here.</p>".into()
+    } else {
+        live.iter()
+            .map(|s| {
+                format!(
+                    "<div class=\"session\" data-testid=\"session\" data-email=\"{email}\">\
+                     <strong>{name}</strong><small class=\"muted\">{email} · session {sid}</small>\
+                     <form method=\"post\" action=\"sessions/logout\"><input type=\"hidden\" name=\"sid\" value=\"{sid}\">\
+                     <button type=\"submit\" data-testid=\"sign-out\">Sign out (back-channel logout)</button></form>\
+                     <form method=\"post\" action=\"sessions/universal-logout\"><input type=\"hidden\" name=\"sub\" value=\"{sub}\">\
+                     <button type=\"submit\" data-testid=\"universal-logout\">Universal Logout (all of {name}'s sessions)</button></form></div>",
+                    name = esc(&s.identity.name),
+                    email = esc(&s.identity.email),
+                    sid = esc(&s.sid),
+                    sub = esc(&s.identity.sub),
+                )
+            })
+            .collect()
+    };
+    layout(
+        "Sessions",
+        &format!(
+            "<h1>Active sessions</h1>{notice}<div class=\"users\">{rows}</div>\
+             <p class=\"muted\">Sign out sends the app an OpenID Connect back-channel logout token; \
+             Universal Logout sends it a signed Okta Global Token Revocation request.</p>"
+        ),
+    )
 }
