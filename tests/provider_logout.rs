@@ -81,6 +81,7 @@ async fn every_logout_token_rule_is_enforced() {
         }),
         ("unknown kid", |_, h, _, _| h["kid"] = "rotated-away".into()),
         ("typ JWT", |_, h, _, _| h["typ"] = "JWT".into()),
+        ("crit header", |_, h, _, _| h["crit"] = json!(["exp"])),
         ("wrong iss", |_, _, c, _| {
             c["iss"] = "https://evil.example.com".into()
         }),

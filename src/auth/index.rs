@@ -61,7 +61,7 @@ impl Who {
             Who::ProviderSession { iss, sid } => same_issuer(iss) && claim("sid") == sid,
             Who::Email(email) => {
                 let own = claim("email");
-                !own.is_empty() && own.eq_ignore_ascii_case(email)
+                !own.is_empty() && own.to_lowercase() == email.to_lowercase() && email_usable(v)
             }
         }
     }
@@ -83,11 +83,17 @@ impl Who {
         if let Some(sid) = claim("sid") {
             all.push(Who::ProviderSession { iss, sid });
         }
-        if let Some(email) = claim("email") {
+        if let Some(email) = claim("email").filter(|_| email_usable(v)) {
             all.push(Who::Email(email));
         }
         all
     }
+}
+
+/// An email the provider says is unverified does not name the person (another account could
+/// claim the same address); absent `email_verified` is taken as the provider's word.
+fn email_usable(v: &Verified) -> bool {
+    v.claims.get("email_verified") != Some(&Value::Bool(false))
 }
 
 /// The index keys of a signed-in session.
@@ -157,5 +163,41 @@ mod tests {
             Who::Email("Ada@Example.com".into()).key(),
             Who::Email("ada@example.com".into()).key()
         );
+    }
+
+    fn verified(claims: serde_json::Value) -> Verified {
+        let Value::Object(claims) = claims else {
+            unreachable!()
+        };
+        Verified {
+            user: crate::auth::oidc::user_from_claims(&claims),
+            claims,
+            tokens: crate::auth::oidc::Tokens {
+                access_token: crate::auth::secret::Secret::new("a"),
+                access_expires_at: None,
+                access_expires_at_ms: None,
+                access_lifetime_ms: None,
+                refresh_token: None,
+                id_token: crate::auth::secret::Secret::new("i"),
+            },
+            id_token_expires_at: 0,
+            userinfo_stale: false,
+        }
+    }
+
+    #[test]
+    fn an_unverified_email_names_nobody() {
+        let base = serde_json::json!({"iss": "https://x", "sub": "s", "email": "ÅDA@x.org"});
+        let v = verified(base.clone());
+        assert_eq!(Who::all_of(&v).len(), 2, "sub and email");
+        assert!(
+            Who::Email("åda@X.org".into()).matches(&v),
+            "one case folding for key and match"
+        );
+        let mut unverified = base;
+        unverified["email_verified"] = false.into();
+        let v = verified(unverified);
+        assert_eq!(Who::all_of(&v).len(), 1, "sub only");
+        assert!(!Who::Email("ÅDA@x.org".into()).matches(&v));
     }
 }

@@ -9,10 +9,7 @@
 //! be able to sign a sign-out), choosing the key by `kid`, and fetching the keys again once,
 //! at most every [`REFETCH_EVERY`], when a token names a key we do not have.
 
-use std::{
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use openidconnect::{
@@ -54,12 +51,20 @@ pub struct Verified {
 }
 
 /// The signing keys of one issuer (from its discovery document's `jwks_uri`), cached.
+/// Fetches are single-flight (concurrent callers share one), a failed fetch is not repeated
+/// for [`FETCH_BACKOFF`] (the last good keys are served meanwhile), and a token naming an
+/// unknown key waits for the next allowed refetch rather than failing — so tokens with made-up
+/// `kid`s cannot stop the app from picking up the provider's rotated keys.
 pub struct KeyCache {
     issuer: String,
     http: reqwest::Client,
     keys: RwLock<Option<(JsonWebKeySet<CoreJsonWebKey>, Instant)>>,
-    last_refetch: Mutex<Option<Instant>>,
+    /// Held while fetching; the time of the last attempt and whether it failed.
+    fetching: tokio::sync::Mutex<Option<(Instant, bool)>>,
 }
+
+/// After a failed fetch, further fetches wait this long.
+const FETCH_BACKOFF: Duration = Duration::from_secs(2);
 
 impl KeyCache {
     pub fn new(issuer: String, http: reqwest::Client) -> Self {
@@ -67,12 +72,61 @@ impl KeyCache {
             issuer,
             http,
             keys: RwLock::new(None),
-            last_refetch: Mutex::new(None),
+            fetching: tokio::sync::Mutex::new(None),
         }
     }
 
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    async fn cached(&self) -> Option<(JsonWebKeySet<CoreJsonWebKey>, Instant)> {
+        self.keys.read().await.clone()
+    }
+
+    /// The keys: cached ones while fresh; fetched when missing or old, or — `unknown_kid` —
+    /// again when the cached ones lack the token's key (at most every [`REFETCH_EVERY`]).
+    async fn keys(&self, unknown_kid: bool) -> Result<JsonWebKeySet<CoreJsonWebKey>, JwtError> {
+        let asked = Instant::now();
+        if !unknown_kid
+            && let Some((keys, at)) = self.cached().await
+            && at.elapsed() < KEYS_TTL
+        {
+            return Ok(keys);
+        }
+        let mut last = self.fetching.lock().await;
+        // someone fetched while this caller waited: use that
+        if let Some((keys, at)) = self.cached().await
+            && at >= asked
+        {
+            return Ok(keys);
+        }
+        if let Some((at, failed)) = *last {
+            if failed && at.elapsed() < FETCH_BACKOFF {
+                return match self.cached().await {
+                    Some((keys, _)) if !unknown_kid => Ok(keys),
+                    _ => Err(JwtError::KeysUnavailable(
+                        "fetched moments ago without success".into(),
+                    )),
+                };
+            }
+            if unknown_kid && at.elapsed() < REFETCH_EVERY {
+                tokio::time::sleep(REFETCH_EVERY - at.elapsed()).await;
+            }
+        }
+        let fetched = self.fetch().await;
+        *last = Some((Instant::now(), fetched.is_err()));
+        match fetched {
+            Ok(keys) => {
+                *self.keys.write().await = Some((keys.clone(), Instant::now()));
+                Ok(keys)
+            }
+            Err(e) => match self.cached().await {
+                // the last good keys, until the provider answers again
+                Some((keys, _)) if !unknown_kid => Ok(keys),
+                _ => Err(e),
+            },
+        }
     }
 
     async fn fetch(&self) -> Result<JsonWebKeySet<CoreJsonWebKey>, JwtError> {
@@ -81,28 +135,7 @@ impl KeyCache {
         let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
             .await
             .map_err(|e| JwtError::KeysUnavailable(error_chain(&e)))?;
-        let keys = metadata.jwks().clone();
-        *self.keys.write().await = Some((keys.clone(), Instant::now()));
-        Ok(keys)
-    }
-
-    /// The keys; fetched when missing or old, or when `unknown_kid` and the last such refetch
-    /// was more than [`REFETCH_EVERY`] ago.
-    async fn keys(&self, unknown_kid: bool) -> Result<JsonWebKeySet<CoreJsonWebKey>, JwtError> {
-        if let Some((keys, at)) = self.keys.read().await.as_ref()
-            && at.elapsed() < KEYS_TTL
-            && !unknown_kid
-        {
-            return Ok(keys.clone());
-        }
-        if unknown_kid {
-            let mut last = self.last_refetch.lock().unwrap_or_else(|e| e.into_inner());
-            if last.is_some_and(|t| t.elapsed() < REFETCH_EVERY) {
-                return Err(JwtError::UnknownKey);
-            }
-            *last = Some(Instant::now());
-        }
-        self.fetch().await
+        Ok(metadata.jwks().clone())
     }
 
     /// Checks the signature of compact JWT `token` against this issuer's keys, with an
@@ -121,6 +154,12 @@ impl KeyCache {
         if !allowed.contains(&alg) || !asymmetric(&alg) {
             let name = header.get("alg").and_then(Value::as_str).unwrap_or("?");
             return Err(JwtError::Algorithm(name.chars().take(16).collect()));
+        }
+        if header.contains_key("crit") {
+            // RFC 7515 §4.1.11: no header extension is understood here
+            return Err(JwtError::Claims(
+                "crit header extensions are not supported".into(),
+            ));
         }
         let kid = header.get("kid").and_then(Value::as_str);
         let mut refetched = false;
@@ -210,8 +249,14 @@ pub mod claims {
         string(c, name).ok_or_else(|| JwtError::Claims(format!("{name} is missing")))
     }
 
+    /// A NumericDate (RFC 7519: seconds, possibly fractional), in whole seconds.
     pub fn number(c: &Map<String, Value>, name: &str) -> Option<i64> {
-        c.get(name).and_then(Value::as_i64)
+        let v = c.get(name)?;
+        v.as_i64().or_else(|| {
+            v.as_f64()
+                .filter(|f| f.is_finite())
+                .map(|f| f.floor() as i64)
+        })
     }
 
     /// `aud` (a string or an array of strings) contains `expected`.

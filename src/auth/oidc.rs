@@ -717,6 +717,14 @@ impl OidcClient {
         let Some(endpoint) = d.revocation.as_ref() else {
             return outcome;
         };
+        let loopback = matches!(
+            endpoint.url().host_str(),
+            Some("localhost" | "127.0.0.1" | "[::1]")
+        );
+        if endpoint.url().scheme() != "https" && !loopback {
+            tracing::warn!("revocation skipped: the revocation endpoint is not https");
+            return outcome;
+        }
         let mut list = Vec::new();
         if let Some(rt) = &tokens.refresh_token {
             list.push(("refresh_token", rt));
@@ -728,12 +736,12 @@ impl OidcClient {
             let mut request = self.http.post(endpoint.url().clone()).timeout(limit);
             let id = self.settings.client_id.as_str();
             let secret = self.settings.client_secret.as_ref().map(|s| s.expose());
-            match self.settings.token_auth_method {
+            match (self.settings.token_auth_method, secret) {
                 // RFC 6749 §2.3.1: both parts form-urlencoded before Basic encoding
-                TokenAuthMethod::ClientSecretBasic => {
-                    request = request.basic_auth(form_encode(id), secret.map(form_encode));
+                (TokenAuthMethod::ClientSecretBasic, Some(secret)) => {
+                    request = request.basic_auth(form_encode(id), Some(form_encode(secret)));
                 }
-                TokenAuthMethod::ClientSecretPost => {
+                _ => {
                     form.push(("client_id", id));
                     if let Some(secret) = secret {
                         form.push(("client_secret", secret));

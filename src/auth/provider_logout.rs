@@ -30,6 +30,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{
+    error::AuthError,
     index::Who,
     jwt::{self, JwtError, KeyCache, claims},
     oidc::now,
@@ -132,13 +133,11 @@ pub fn check_logout_token(
     if iat > now + skew || iat < now - MAX_AGE_SECS - skew {
         return fail("iat is not recent");
     }
-    let exp = match c.get("exp") {
-        None => None,
-        Some(v) => match v.as_i64() {
-            Some(exp) if now < exp + skew => Some(exp),
-            Some(_) => return fail("the token has expired"),
-            None => return fail("exp is not a number"),
-        },
+    let exp = match (c.get("exp"), claims::number(c, "exp")) {
+        (None, _) => None,
+        (Some(_), Some(exp)) if now < exp + skew => Some(exp),
+        (Some(_), Some(_)) => return fail("the token has expired"),
+        (Some(_), None) => return fail("exp is not a number"),
     };
     let jti = claims::required(c, "jti")?.to_string();
     match c.get("events").and_then(Value::as_object) {
@@ -198,6 +197,9 @@ pub fn check_revocation_request(
     }
     if iat > now + skew {
         return fail("iat is in the future");
+    }
+    if iat < now - MAX_AGE_SECS - skew {
+        return fail("iat is not recent");
     }
     let jti = claims::required(c, "jti")?.to_string();
     Ok((jti, exp.max(iat + MAX_AGE_SECS) + skew))
@@ -285,13 +287,12 @@ pub async fn backchannel_logout(State(p): State<ProviderLogoutState>, body: Byte
             return json_error(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string());
         }
     };
-    let store = &p.keeper.store;
-    match store
+    let replay = replay_key("bcl", &p.issuer, &request.jti);
+    match p
+        .keeper
+        .store
         .0
-        .first_use(
-            &replay_key("bcl", &p.issuer, &request.jti),
-            request.remember_until,
-        )
+        .first_use(&replay, request.remember_until)
         .await
     {
         Ok(true) => {}
@@ -305,37 +306,25 @@ pub async fn backchannel_logout(State(p): State<ProviderLogoutState>, body: Byte
         }
         Err(e) => return store_down(&e),
     }
-    let ended = match end_matching(&p.keeper, &request.who, request.also_sub.as_deref()).await {
-        Ok(ended) => ended,
-        Err(e) => return store_down(&e),
-    };
+    let also_sub = request.also_sub.clone();
+    let (ended, failed) = p
+        .keeper
+        .end_sessions_of(&request.who, |s| {
+            also_sub
+                .as_deref()
+                .is_none_or(|sub| s.verified.user.sub == sub)
+        })
+        .await;
     tracing::info!(sessions = ended.len(), "back-channel logout");
     for s in ended {
         p.keeper.revoke_in_background(s.verified.tokens);
     }
+    if let Some(e) = failed {
+        return retry_later(p, &replay, e).await;
+    }
     let mut r = StatusCode::OK.into_response();
     no_store(&mut r);
     r
-}
-
-/// Ends the sessions of `who` (and of `also_sub`, when given).
-async fn end_matching(
-    keeper: &SessionKeeper,
-    who: &Who,
-    also_sub: Option<&str>,
-) -> Result<Vec<super::session::SignedIn>, super::error::AuthError> {
-    let Some(sub) = also_sub else {
-        return keeper.end_sessions_of(who).await;
-    };
-    let mut ended = Vec::new();
-    for (id, s) in super::index::sessions_of(&keeper.store, who).await? {
-        if s.verified.user.sub == sub
-            && let Some(s) = keeper.end_session(&id).await?
-        {
-            ended.push(s);
-        }
-    }
-    Ok(ended)
 }
 
 fn store_down(e: &dyn std::fmt::Display) -> Response {
@@ -345,6 +334,15 @@ fn store_down(e: &dyn std::fmt::Display) -> Response {
         "temporarily_unavailable",
         "sessions are unavailable right now",
     )
+}
+
+/// Some sessions could not be ended (the store failed): forget the token id so the sender's
+/// retry is accepted, and ask for one.
+async fn retry_later(p: &ProviderLogout, replay: &str, e: AuthError) -> Response {
+    if let Err(e) = p.keeper.store.0.release_use(replay).await {
+        tracing::warn!(error = %e, "could not forget a token id after a failed sign-out");
+    }
+    store_down(&e)
 }
 
 /// `POST /global-token-revocation` (Okta Universal Logout).
@@ -404,24 +402,22 @@ pub async fn global_token_revocation(
             "the body must be {\"sub_id\": {\"format\": \"email\" | \"iss_sub\", …}}",
         );
     };
-    match p
-        .keeper
-        .store
-        .0
-        .first_use(&replay_key("gtr", &org, &jti), until)
-        .await
-    {
+    let replay = replay_key("gtr", &org, &jti);
+    match p.keeper.store.0.first_use(&replay, until).await {
         Ok(true) => {}
         Ok(false) => return unauthorized("the token was used before"),
         Err(e) => return store_down(&e),
     }
-    let ended = match &who {
-        Some(who) => match p.keeper.end_sessions_of(who).await {
-            Ok(ended) => ended,
-            Err(e) => return store_down(&e),
-        },
-        None => Vec::new(),
+    let (ended, failed) = match &who {
+        Some(who) => p.keeper.end_sessions_of(who, |_| true).await,
+        None => (Vec::new(), None),
     };
+    if let Some(e) = failed {
+        for s in ended {
+            p.keeper.revoke_in_background(s.verified.tokens);
+        }
+        return retry_later(p, &replay, e).await;
+    }
     if ended.is_empty() {
         return json_error(
             StatusCode::NOT_FOUND,

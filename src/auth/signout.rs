@@ -7,8 +7,6 @@
 //! races the delete anyway can never bring the record back. The tokens are then revoked at the
 //! provider in the background — best effort, never holding up the sign-out.
 
-use std::time::Duration;
-
 use tower_sessions::session::Id;
 
 use super::{
@@ -20,12 +18,14 @@ use super::{
 };
 
 impl SessionKeeper {
-    /// Ends session `id`: takes its lock (waiting at most for one provider call to finish),
-    /// deletes the record and its index entries. Returns the signed-in state it held, with the
+    /// Ends session `id`: takes its lock (waiting for a refresh in flight, at most the lock's
+    /// lifetime), deletes the record and its index entries. Returns the signed-in state it held, with the
     /// newest tokens, for revocation and `id_token_hint`.
     pub async fn end_session(&self, id: &Id) -> Result<Option<SignedIn>, AuthError> {
-        let wait = self.settings.oidc.http_timeout + Duration::from_secs(1);
-        let guard = self.locks.lock(id, self.lock_ttl(), wait).await?;
+        let guard = self
+            .locks
+            .lock(id, self.lock_ttl(), self.lock_ttl())
+            .await?;
         if guard.is_none() {
             // still safe: the holder's conditional write will find the record gone
             tracing::warn!("ending a session whose lock stayed busy");
@@ -41,16 +41,34 @@ impl SessionKeeper {
         Ok(latest)
     }
 
-    /// Ends every session of `who` (on every instance: the records are in the shared store).
-    /// Returns the signed-in states that were ended.
-    pub async fn end_sessions_of(&self, who: &Who) -> Result<Vec<SignedIn>, AuthError> {
+    /// Ends every session of `who` (on every instance: the records are in the shared store)
+    /// for which `also` holds. Returns the signed-in states that were ended, and the first
+    /// error when some could not be (the others are ended all the same).
+    pub async fn end_sessions_of(
+        &self,
+        who: &Who,
+        also: impl Fn(&SignedIn) -> bool,
+    ) -> (Vec<SignedIn>, Option<AuthError>) {
+        let found = match index::sessions_of(&self.store, who).await {
+            Ok(found) => found,
+            Err(e) => return (Vec::new(), Some(e)),
+        };
         let mut ended = Vec::new();
-        for (id, _) in index::sessions_of(&self.store, who).await? {
-            if let Some(s) = self.end_session(&id).await? {
-                ended.push(s);
+        let mut failed = None;
+        for (id, s) in found {
+            if !also(&s) {
+                continue;
+            }
+            match self.end_session(&id).await {
+                Ok(Some(s)) => ended.push(s),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not end a session");
+                    failed.get_or_insert(e);
+                }
             }
         }
-        Ok(ended)
+        (ended, failed)
     }
 
     /// Revokes `tokens` at the provider in the background (see [`super::oidc::OidcClient::revoke`]).

@@ -47,4 +47,8 @@ pub trait SessionBackend: SessionStore {
     /// Records `key` as used until `until` (Unix seconds). `true` the first time; `false` when
     /// it was recorded before and has not expired (a replay).
     async fn first_use(&self, key: &str, until: i64) -> Result<bool, StoreError>;
+
+    /// Forgets a recorded use of `key` (the request it belonged to could not be carried out,
+    /// so the sender may retry it).
+    async fn release_use(&self, key: &str) -> Result<(), StoreError>;
 }

@@ -29,8 +29,9 @@ use crate::auth::{
 
 /// Sessions kept before the least used are evicted.
 pub const CAPACITY: u64 = 100_000;
-/// Index keys and replay entries kept before expired ones are swept.
+/// Index keys and replay entries kept before expired ones are swept (at most once a minute).
 const SWEEP_AT: usize = 10_000;
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 pub struct MemoryStore {
@@ -39,6 +40,7 @@ pub struct MemoryStore {
     index: Mutex<HashMap<String, HashMap<Id, i64>>>,
     /// replay key → until
     used: Mutex<HashMap<String, i64>>,
+    last_sweep: Mutex<Instant>,
 }
 
 struct RecordExpiry;
@@ -84,7 +86,22 @@ impl MemoryStore {
                 .build(),
             index: Mutex::default(),
             used: Mutex::default(),
+            last_sweep: Mutex::new(Instant::now()),
         }
+    }
+
+    /// Whether the maps of `len` entries are due for a sweep of expired entries (then the
+    /// sweep is counted as done).
+    fn sweep_due(&self, len: usize) -> bool {
+        if len < SWEEP_AT {
+            return false;
+        }
+        let mut last = lock(&self.last_sweep);
+        if last.elapsed() < SWEEP_EVERY {
+            return false;
+        }
+        *last = Instant::now();
+        true
     }
 
     /// Sessions held now (for tests of store growth).
@@ -164,7 +181,7 @@ impl SessionBackend for MemoryStore {
 
     async fn index_add(&self, keys: &[String], id: &Id, until: i64) -> Result<(), StoreError> {
         let mut index = lock(&self.index);
-        if index.len() >= SWEEP_AT {
+        if self.sweep_due(index.len()) {
             let t = now();
             index.retain(|_, ids| {
                 ids.retain(|_, u| *u > t);
@@ -206,7 +223,7 @@ impl SessionBackend for MemoryStore {
     async fn first_use(&self, key: &str, until: i64) -> Result<bool, StoreError> {
         let t = now();
         let mut used = lock(&self.used);
-        if used.len() >= SWEEP_AT {
+        if self.sweep_due(used.len()) {
             used.retain(|_, u| *u > t);
         }
         match used.get(key) {
@@ -216,6 +233,11 @@ impl SessionBackend for MemoryStore {
                 Ok(true)
             }
         }
+    }
+
+    async fn release_use(&self, key: &str) -> Result<(), StoreError> {
+        lock(&self.used).remove(key);
+        Ok(())
     }
 }
 

@@ -159,6 +159,15 @@ impl SessionBackend for RedisStore {
             .map_err(StoreError::new)?;
         Ok(set.is_some())
     }
+
+    async fn release_use(&self, key: &str) -> Result<(), StoreError> {
+        let _: i64 = self
+            .pool
+            .del(format!("signin:used:{key}"))
+            .await
+            .map_err(StoreError::new)?;
+        Ok(())
+    }
 }
 
 /// The refresh lock: `SET key token NX PX ttl`, released only by its holder.

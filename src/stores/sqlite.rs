@@ -191,6 +191,15 @@ impl SessionBackend for SqliteStore {
         .map_err(StoreError::new)?;
         Ok(done.rows_affected() == 1)
     }
+
+    async fn release_use(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("delete from signin_used_ids where key = ?")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::new)?;
+        Ok(())
+    }
 }
 
 /// The refresh lock: a row in `signin_locks`.
