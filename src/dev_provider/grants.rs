@@ -333,7 +333,7 @@ impl Grants {
                 started_at: f.auth_time,
             })
             .collect();
-        live.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        live.sort_by_key(|s| std::cmp::Reverse(s.started_at));
         live.retain(|s| seen.insert(s.sid.clone()));
         live
     }

@@ -96,23 +96,6 @@ pub fn signed_out() -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_user_data() {
-        let users = [DemoButton {
-            name: "<script>alert(1)</script>".into(),
-            email: "a\"@x".into(),
-        }];
-        let html = sign_in("abc", "app", &users);
-        assert!(!html.contains("<script>alert"));
-        assert!(html.contains("&lt;script&gt;"));
-        assert!(html.contains("a&quot;@x"));
-    }
-}
-
 /// The live provider sessions, each with "Sign out" (back-channel logout) and "Universal
 /// Logout" (Global Token Revocation) buttons.
 pub fn sessions(live: &[LiveSession], notice: Option<&str>) -> String {
@@ -152,4 +135,21 @@ pub fn sessions(live: &[LiveSession], notice: Option<&str>) -> String {
              Universal Logout sends it a signed Okta Global Token Revocation request.</p>"
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_user_data() {
+        let users = [DemoButton {
+            name: "<script>alert(1)</script>".into(),
+            email: "a\"@x".into(),
+        }];
+        let html = sign_in("abc", "app", &users);
+        assert!(!html.contains("<script>alert"));
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(html.contains("a&quot;@x"));
+    }
 }
