@@ -17,6 +17,10 @@ const configuration = {
       client_secret: process.env.OP_CLIENT_SECRET ?? 'e2e-secret-not-for-production',
       redirect_uris: [`${appUrl}/authorization-code/callback`],
       post_logout_redirect_uris: [`${appUrl}/`],
+      // OpenID Connect Back-Channel Logout: the provider tells the app when a session ends
+      // (by address: Node may resolve localhost to ::1, where the app does not listen)
+      backchannel_logout_uri: `${appUrl.replace('//localhost:', '//127.0.0.1:')}/backchannel-logout`,
+      backchannel_logout_session_required: true,
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
@@ -45,6 +49,8 @@ const configuration = {
   features: {
     devInteractions: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
+    revocation: { enabled: true },
   },
   issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
   ttl: {
@@ -56,11 +62,21 @@ const configuration = {
     Interaction: 600,
   },
   cookies: { keys: ['signin-e2e-cookie-key'] },
+  // The provider guards its outgoing requests against loopback addresses (SSRF); here the app
+  // it must reach with back-channel logout tokens *is* on loopback, so the guard is left out.
+  fetch: (url, options) => {
+    delete options.dispatcher;
+    return globalThis.fetch(url, options);
+  },
   rotateRefreshToken: true,
 };
 
 const provider = new Provider(issuer, configuration);
 provider.proxy = false;
+provider.on('backchannel.error', (ctx, err, client) => {
+  console.error(`back-channel logout to ${client.clientId} failed: ${err.message}`);
+});
+
 const server = provider.listen(port, '127.0.0.1', () => {
   console.log(`oidc-provider listening at ${issuer}`);
 });
