@@ -369,7 +369,14 @@ async fn burst(h: &Harness, jar: &Jar, n: usize) -> Vec<StatusCode> {
 /// not refreshed again. With rotation grace 0 a second refresh would also revoke the family.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn short_lived_tokens_refresh_once_per_expiry() {
-    for (ttl, grace) in [(2u64, "0"), (2, "30"), (10, "0"), (300, "0"), (300, "30")] {
+    for (ttl, grace) in [
+        (2u64, "0"),
+        (2, "30"),
+        (10, "0"),
+        (10, "30"),
+        (300, "0"),
+        (300, "30"),
+    ] {
         let op = MockOp::start(Behaviour {
             access_ttl: ttl,
             refresh_delay: Duration::from_millis(200),
@@ -505,4 +512,60 @@ async fn userinfo_about_another_subject_ends_the_session() {
     let r = h.get(&mut jar, "/profile").await;
     assert_eq!(r.location(), Some("/login?return_to=/profile"));
     assert!(h.stored(&jar).await.is_none());
+}
+
+/// Two instances (each with its own in-process locks and caches) sharing one Redis, access
+/// tokens of 2, 10 and 300 s, rotation grace 0 and 30: requests spread over both instances
+/// refresh each expiry exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_on_redis_refresh_once_per_expiry() {
+    let redis = common::redis::RedisServer::start().await;
+    let url = redis.url();
+    let mut cases = Vec::new();
+    for ttl in [2u64, 10, 300] {
+        for grace in ["0", "30"] {
+            cases.push((ttl, grace));
+        }
+    }
+    let runs = cases.into_iter().map(|(ttl, grace)| {
+        let url = url.clone();
+        async move {
+            let op = MockOp::start(Behaviour {
+                access_ttl: ttl,
+                refresh_delay: Duration::from_millis(200),
+                strict_rotation: grace == "0",
+                ..Default::default()
+            })
+            .await;
+            let env = [
+                ("AUTH_ROTATION_GRACE_SECS", grace),
+                ("SESSION_STORE", url.as_str()),
+            ];
+            let a = app_for(&op, &env).await;
+            let b = app_for(&op, &env).await;
+            let case = format!("ttl {ttl}s, grace {grace}");
+            let mut jar = Jar::default();
+            mock_sign_in(&a, &mut jar).await;
+            for expiry in 1..=2u64 {
+                if ttl <= 10 {
+                    tokio::time::sleep(Duration::from_millis(ttl * 500 + 150)).await;
+                } else {
+                    a.age_access_token(&jar, Duration::from_secs(ttl - 20))
+                        .await;
+                }
+                let (x, y) = tokio::join!(burst(&a, &jar, 50), burst(&b, &jar, 50));
+                assert!(
+                    x.iter().chain(&y).all(|s| *s == StatusCode::OK),
+                    "{case}: {x:?} {y:?}"
+                );
+                assert_eq!(
+                    op.refresh_calls(),
+                    expiry,
+                    "{case}: one refresh for expiry {expiry}"
+                );
+            }
+            assert_eq!(op.families_revoked(), 0, "{case}");
+        }
+    });
+    futures::future::join_all(runs).await;
 }
