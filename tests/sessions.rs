@@ -69,6 +69,7 @@ per_store!(
     sign_out_deletes,
     a_slow_refresh_cannot_bring_back_a_deleted_session,
     sign_out_takes_the_session_lock,
+    sign_out_amid_touches,
     no_write_brings_back_a_deleted_session,
     started_sign_ins_expire_quickly,
     sign_out_revokes_the_newest_tokens
@@ -192,6 +193,39 @@ async fn sign_out_takes_the_session_lock(store: Store) {
         .expect("sign-out completes once the lock is free");
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{store:?}");
     assert!(!h.has_record(&id.to_string()).await, "{store:?}");
+}
+
+/// A sign-out amid requests that each "touch" the session (last seen, store expiry: due every
+/// second with a 24 s idle timeout): the old cookie stays signed out, also seconds later.
+async fn sign_out_amid_touches(store: Store) {
+    let c = start(store, &[("SESSION_IDLE_TIMEOUT_SECS", "24")]).await;
+    let h = &c.h;
+    for round in 0..3 {
+        let mut jar = Jar::default();
+        h.sign_in(&mut jar, None).await;
+        let id = jar.session_id().unwrap();
+        tokio::time::sleep(Duration::from_millis(1100)).await; // touch due
+        let touches = (0..20).map(|_| {
+            let mut jar = jar.clone();
+            async move { h.get(&mut jar, "/profile").await.status }
+        });
+        let sign_out = async {
+            let mut jar = jar.clone();
+            h.logout(&mut jar, Some(common::APP_URL)).await.status
+        };
+        let (_, out) = tokio::join!(futures::future::join_all(touches), sign_out);
+        assert_eq!(out, StatusCode::SEE_OTHER, "{store:?} round {round}");
+        for wait in [0, 1500] {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            let mut old = jar.clone();
+            assert_eq!(
+                h.get(&mut old, "/profile").await.location(),
+                Some("/login?return_to=/profile"),
+                "{store:?} round {round}: signed out ({wait} ms later)"
+            );
+            assert!(!h.has_record(&id).await, "{store:?} round {round}");
+        }
+    }
 }
 
 /// Refresh and "touch" write a record only while it exists: once deleted, no write brings it
