@@ -2,12 +2,10 @@
 //! authorize page → callback → profile → refresh → logout, plus the callback's error cases,
 //! return paths, cookies, CSRF on sign-out and a provider that is down.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{APP_URL, Harness, Jar, settings};
 use axum::http::StatusCode;
-use common::{APP_URL, Harness, Jar, settings};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_profile_refresh_logout() {
@@ -105,7 +103,7 @@ async fn sign_in_profile_refresh_logout() {
     assert!(end.contains("id_token_hint="));
     assert!(end.contains(&format!(
         "post_logout_redirect_uri={}",
-        common::urlencode(&format!("{APP_URL}/")).replace('/', "%2F")
+        crate::common::urlencode(&format!("{APP_URL}/")).replace('/', "%2F")
     )));
     assert!(jar.cookie.is_none(), "the cookie is removed");
     let ended = reqwest::Client::builder()

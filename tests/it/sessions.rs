@@ -2,16 +2,14 @@
 //! cookies only when the session changed, bad cookies, idle and absolute timeouts, restarts,
 //! and Redis going down mid-run.
 
-mod common;
-
 use std::time::Duration;
 
-use axum::http::{StatusCode, header};
-use common::{
+use crate::common::{
     Harness, Jar,
     mock_op::{Behaviour, MockOp},
     redis::RedisServer,
 };
+use axum::http::{StatusCode, header};
 
 #[derive(Clone, Copy, Debug)]
 enum Store {
@@ -91,7 +89,7 @@ async fn start_mock(store: Store, op: &MockOp, env: &[(&str, &str)]) -> Ctx {
     let mut all: Vec<(&str, &str)> = op_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     all.push(("SESSION_STORE", store_url.as_str()));
     all.extend_from_slice(env);
-    let s = common::settings(&all, dir.path());
+    let s = crate::common::settings(&all, dir.path());
     Ctx {
         h: Harness::with_settings(s, None, tempfile::tempdir().unwrap()).await,
         redis,
@@ -178,7 +176,7 @@ async fn sign_out_takes_the_session_lock(store: Store) {
         .unwrap()
         .expect("lock");
     let mut out_jar = jar.clone();
-    let sign_out = h.logout(&mut out_jar, Some(common::APP_URL));
+    let sign_out = h.logout(&mut out_jar, Some(crate::common::APP_URL));
     tokio::pin!(sign_out);
     assert!(
         tokio::time::timeout(Duration::from_millis(700), &mut sign_out)
@@ -211,7 +209,9 @@ async fn sign_out_amid_touches(store: Store) {
         });
         let sign_out = async {
             let mut jar = jar.clone();
-            h.logout(&mut jar, Some(common::APP_URL)).await.status
+            h.logout(&mut jar, Some(crate::common::APP_URL))
+                .await
+                .status
         };
         let (_, out) = tokio::join!(futures::future::join_all(touches), sign_out);
         assert_eq!(out, StatusCode::SEE_OTHER, "{store:?} round {round}");
@@ -334,7 +334,7 @@ async fn sign_out_revokes_the_newest_tokens(store: Store) {
     assert_eq!(h.get(&mut jar, "/profile").await.status, StatusCode::OK);
     assert_eq!(op.refresh_calls(), 1, "{store:?}");
     let tokens = h.stored(&jar).await.unwrap().verified.tokens;
-    let r = h.logout(&mut jar, Some(common::APP_URL)).await;
+    let r = h.logout(&mut jar, Some(crate::common::APP_URL)).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{store:?}");
     let revoked = op.wait_revoked(2, Duration::from_secs(5)).await;
     assert_eq!(
@@ -368,7 +368,7 @@ async fn sign_out_revokes_the_newest_tokens(store: Store) {
         mock_sign_in(h, &mut jar).await;
         let id = jar.session_id().unwrap();
         let started = std::time::Instant::now();
-        let r = h.logout(&mut jar, Some(common::APP_URL)).await;
+        let r = h.logout(&mut jar, Some(crate::common::APP_URL)).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{store:?}, {what}");
         assert!(
             started.elapsed() < Duration::from_secs(2),
@@ -500,7 +500,7 @@ async fn sign_out_deletes(store: Store) {
     let mut jar = Jar::default();
     h.sign_in(&mut jar, None).await;
     let id = jar.session_id().unwrap();
-    let r = h.logout(&mut jar, Some(common::APP_URL)).await;
+    let r = h.logout(&mut jar, Some(crate::common::APP_URL)).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert!(!h.has_record(&id).await, "{store:?}");
 }
@@ -508,7 +508,7 @@ async fn sign_out_deletes(store: Store) {
 /// Sign in, restart the server (a new app state from the same settings, a new development
 /// provider on the same port and state directory), still signed in — and refresh still works.
 async fn restart_keeps_sessions(store: Store) {
-    let port = common::redis::free_port().to_string();
+    let port = crate::common::redis::free_port().to_string();
     let c = start(
         store,
         &[

@@ -3,17 +3,15 @@
 //! rule is its own refused case that leaves the session alive; valid requests end every
 //! matching session, also across two instances sharing SQLite or Redis.
 
-mod common;
-
-use axum::{
-    body::Body,
-    http::{Request, StatusCode, header},
-};
-use common::{
+use crate::common::{
     APP_URL, Harness, Jar, Resp,
     mock_op::{Behaviour, CLIENT_ID, MockOp, Signer},
     redis::RedisServer,
     urlencode,
+};
+use axum::{
+    body::Body,
+    http::{Request, StatusCode, header},
 };
 use serde_json::{Value, json};
 

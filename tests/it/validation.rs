@@ -1,14 +1,12 @@
 //! ID-token (and userinfo) validation failures: each bad token from the provider double ends
 //! on the friendly "could not verify" page, and nobody is signed in.
 
-mod common;
-
-use axum::http::StatusCode;
-use common::{
+use crate::common::{
     Harness, Jar,
     mock_op::{Behaviour, MockOp, Tweak},
     settings,
 };
+use axum::http::StatusCode;
 
 async fn app_for(op: &MockOp, extra: &[(&str, &str)]) -> Harness {
     let dir = tempfile::tempdir().unwrap();
@@ -20,7 +18,7 @@ async fn app_for(op: &MockOp, extra: &[(&str, &str)]) -> Harness {
 }
 
 /// Signs in through the double (it answers /authorize with a code at once).
-async fn sign_in(h: &Harness, jar: &mut Jar) -> common::Resp {
+async fn sign_in(h: &Harness, jar: &mut Jar) -> crate::common::Resp {
     let auth = h.start_login(jar, None).await;
     let res = h.http.get(&auth).send().await.unwrap();
     let back = res.headers()["location"].to_str().unwrap().to_string();

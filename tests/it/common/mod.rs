@@ -2,8 +2,6 @@
 //! OpenID Provider on a loopback socket (the embedded development provider, or the
 //! [`mock_op`] double for failure cases).
 
-#![allow(dead_code)]
-
 pub mod mock_op;
 pub mod redis;
 

@@ -2,14 +2,12 @@
 //! shared sign-out, single-flight refresh across instances with and without a rotation grace
 //! period), a restart that keeps people signed in (SQLite and Redis), and start-up failures.
 
-mod common;
-
 use std::{
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use common::{
+use crate::common::{
     mock_op::{Behaviour, MockOp},
     redis::{RedisServer, free_port},
 };

@@ -2,18 +2,16 @@
 //! without a grace period, reuse → invalid_grant → clean sign-out, provider down during
 //! refresh, a refresh without a new refresh token, and a changed subject.
 
-mod common;
-
 use std::time::Duration;
 
-use axum::{
-    body::Body,
-    http::{Request, StatusCode, header},
-};
-use common::{
+use crate::common::{
     Harness, Jar,
     mock_op::{Behaviour, MockOp},
     settings,
+};
+use axum::{
+    body::Body,
+    http::{Request, StatusCode, header},
 };
 
 async fn app_for(op: &MockOp, extra: &[(&str, &str)]) -> Harness {
@@ -519,7 +517,7 @@ async fn userinfo_about_another_subject_ends_the_session() {
 /// refresh each expiry exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_on_redis_refresh_once_per_expiry() {
-    let redis = common::redis::RedisServer::start().await;
+    let redis = crate::common::redis::RedisServer::start().await;
     let url = redis.url();
     let mut cases = Vec::new();
     for ttl in [2u64, 10, 300] {

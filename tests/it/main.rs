@@ -1,0 +1,21 @@
+//! The integration tests: one binary (one link step), modules by subject, one harness
+//! ([`common::Harness`]) driving `app(state)` in-process against a real OpenID Provider on a
+//! loopback socket — the embedded development provider, or the scriptable [`common::mock_op`].
+//!
+//! - [`flow`]: the whole sign-in flow, callback errors, pages, headers;
+//! - [`validation`]: ID-token validation failures;
+//! - [`refresh`]: refresh timing, single flight, rotation, userinfo failures;
+//! - [`sessions`]: session rules against every store (memory, SQLite, Redis);
+//! - [`provider_logout`]: back-channel logout and Okta Universal Logout;
+//! - [`instances`]: the real binary — several processes, restarts, start-up failures.
+
+// A failed assumption in a test is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod flow;
+mod instances;
+mod provider_logout;
+mod refresh;
+mod sessions;
+mod validation;
