@@ -25,7 +25,7 @@ use crate::{
 /// The HTML document around the app (server side).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::server::send_content_security_policy(options.env == leptos::config::Env::DEV);
+    crate::csp::send_content_security_policy(options.env == leptos::config::Env::DEV);
     view! {
         <!DOCTYPE html>
         <html lang="en">

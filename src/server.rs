@@ -1,17 +1,18 @@
-//! The server's shape: [`AppState`] and [`app`], the one `Router` used by `main` and by the
-//! in-process tests.
+//! The server's shape: [`app`], the one `Router` used by `main` and by the in-process tests,
+//! over an [`AppState`](crate::state::AppState).
 //!
 //! Layers, outermost first: security headers → session (tower-sessions; cookie `sid`, or
 //! `__Host-sid` over https) → [`resolve_auth`](crate::auth::middleware::resolve_auth) (who is
 //! signed in, refresh when due, require-sign-in-everywhere) → routes: `/healthz`, the Leptos
-//! pages and server functions (login, callback, logout, auth status, profile), static files.
+//! pages and server functions (login, callback, logout, auth status, profile), the
+//! provider-facing `/backchannel-logout` and `/global-token-revocation`, static files.
 
-use std::{path::PathBuf, sync::Arc};
+use std::path::PathBuf;
 
 use axum::{
     Router,
     body::Body,
-    extract::{DefaultBodyLimit, FromRef, Request, State},
+    extract::{DefaultBodyLimit, Request, State},
     http::{HeaderValue, Uri, header},
     middleware::{Next, from_fn_with_state},
     response::Response,
@@ -27,134 +28,13 @@ use crate::{
     auth::{
         api::DEFAULT_CALLBACK_PATH,
         middleware::{resolve_auth, see_other},
-        oidc::OidcClient,
         provider_logout::{
-            self, BACKCHANNEL_LOGOUT_PATH, GLOBAL_TOKEN_REVOCATION_PATH, ProviderLogout,
-            ProviderLogoutState, backchannel_logout, global_token_revocation,
+            self, BACKCHANNEL_LOGOUT_PATH, GLOBAL_TOKEN_REVOCATION_PATH, backchannel_logout,
+            global_token_revocation,
         },
-        refresh::{SessionKeeper, SessionLocks},
-        session::SharedStore,
     },
-    settings::Settings,
+    state::AppState,
 };
-
-/// Everything a request handler may need. Cloned into every request's context, so a clone is
-/// one reference-count increment (fields are reached through `Deref`).
-#[derive(Clone)]
-pub struct AppState(Arc<AppStateInner>);
-
-pub struct AppStateInner {
-    pub leptos_options: LeptosOptions,
-    pub settings: Arc<Settings>,
-    pub keeper: Arc<SessionKeeper>,
-    pub provider_logout: ProviderLogoutState,
-}
-
-impl std::ops::Deref for AppState {
-    type Target = AppStateInner;
-    fn deref(&self) -> &AppStateInner {
-        &self.0
-    }
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
-    }
-}
-
-impl FromRef<AppState> for ProviderLogoutState {
-    fn from_ref(state: &AppState) -> Self {
-        state.provider_logout.clone()
-    }
-}
-
-impl AppState {
-    /// Builds the state from validated settings (the issuer must be set by now) and a store.
-    pub fn new(
-        leptos_options: LeptosOptions,
-        settings: Settings,
-        store: SharedStore,
-        locks: SessionLocks,
-    ) -> Result<Self, crate::auth::error::AuthError> {
-        let oidc = OidcClient::new(
-            &settings.oidc,
-            settings.redirect_uri(),
-            &settings.app_base(),
-            settings.auth.clock_skew,
-            settings.auth.use_userinfo,
-        )?;
-        let http = oidc.http().clone();
-        let issuer = oidc.issuer().to_string();
-        let settings = Arc::new(settings);
-        let keeper = Arc::new(SessionKeeper::new(
-            store,
-            Arc::new(oidc),
-            locks,
-            settings.clone(),
-        ));
-        let provider_logout = ProviderLogoutState(Arc::new(ProviderLogout::new(
-            keeper.clone(),
-            issuer.clone(),
-            settings.oidc.org_issuer().unwrap_or(issuer),
-            settings.oidc.client_id.clone(),
-            &settings.app_base(),
-            settings.auth.clock_skew,
-            http,
-        )));
-        Ok(Self(Arc::new(AppStateInner {
-            leptos_options,
-            settings,
-            keeper,
-            provider_logout,
-        })))
-    }
-
-    pub fn oidc(&self) -> &OidcClient {
-        &self.keeper.oidc
-    }
-
-    /// A `Set-Cookie` value renewing the session cookie (same attributes as the session layer).
-    pub fn session_cookie(&self, id: &str) -> String {
-        format!(
-            "{}={id}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
-            self.settings.cookie_name(),
-            self.settings.session.idle_timeout.as_secs(),
-            if self.settings.https() {
-                "; Secure"
-            } else {
-                ""
-            }
-        )
-    }
-}
-
-/// The Content-Security-Policy of a rendered page: scripts only from this origin or carrying
-/// this response's nonce (Leptos puts it on its hydration scripts), wasm instantiation allowed,
-/// no plugins, no `<base>` rewriting, no framing. In development (`cargo leptos watch`) the
-/// live-reload websocket may connect too.
-pub fn content_security_policy(nonce: &str, dev: bool) -> String {
-    let connect = if dev { "'self' ws: wss:" } else { "'self'" };
-    format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src {connect}; object-src 'none'; \
-         base-uri 'none'; frame-ancestors 'none'"
-    )
-}
-
-/// Sets the page's `Content-Security-Policy` header with this response's nonce (called while
-/// the shell renders; every page route renders with `SsrMode::Async`, so headers still apply).
-pub fn send_content_security_policy(dev: bool) {
-    let (Some(nonce), Some(res)) = (
-        leptos::nonce::use_nonce(),
-        use_context::<leptos_axum::ResponseOptions>(),
-    ) else {
-        return;
-    };
-    if let Ok(value) = HeaderValue::from_str(&content_security_policy(&nonce, dev)) {
-        res.insert_header(header::CONTENT_SECURITY_POLICY, value);
-    }
-}
 
 /// The app's routes, generated once per process. Generating them runs the app with resource
 /// loading suppressed through a process-global flag (leptos issue #4773): a page rendered in

@@ -19,7 +19,7 @@ use std::{collections::BTreeMap, fmt, path::Path, time::Duration};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::auth::secret::Secret;
+use crate::secret::Secret;
 
 /// Why settings could not be loaded. Displayed as one line at start-up.
 #[derive(Debug, thiserror::Error)]

@@ -5,10 +5,7 @@ use std::{path::Path, process::ExitCode};
 
 use leptos::config::get_configuration;
 
-use crate::{
-    server::{AppState, app},
-    settings::Settings,
-};
+use crate::{server::app, settings::Settings, state::AppState};
 
 /// Reads `.env` and the Okta CLI's `.okta.env` (both git-ignored) into the environment;
 /// variables already set win.

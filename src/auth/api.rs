@@ -82,7 +82,7 @@ pub mod ssr {
             session::{self, SignedIn},
             types::{ApiError, AuthStatus, Claim, Profile},
         },
-        server::AppState,
+        state::AppState,
     };
 
     /// The request's query parameters; a parameter given twice is recorded, not guessed.
@@ -382,7 +382,7 @@ pub mod ssr {
         };
         Ok(AuthStatus {
             user,
-            policy: state.guard_policy(),
+            policy: state.guard_policy().clone(),
             unavailable,
         })
     }

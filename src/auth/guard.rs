@@ -125,7 +125,7 @@ pub fn Guard(#[prop(optional)] protected: bool, children: ChildrenFn) -> impl In
 #[cfg(feature = "ssr")]
 fn decide_now(path: &str, protected: bool) -> Decision {
     use super::{api::ssr::current_auth, middleware::CurrentAuth, reason::ErrorReason};
-    let Some(state) = use_context::<crate::server::AppState>() else {
+    let Some(state) = use_context::<crate::state::AppState>() else {
         return Decision::Unavailable(ApiError::Internal);
     };
     if !state.guard_policy().requires_sign_in(path, protected) {

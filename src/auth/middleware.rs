@@ -18,11 +18,8 @@ use axum::{
 };
 use tower_sessions::Session;
 
-use super::{
-    reason::ErrorReason, refresh::Resolved, return_to::login_url, session::SignedIn,
-    types::GuardPolicy,
-};
-use crate::server::AppState;
+use super::{reason::ErrorReason, refresh::Resolved, return_to::login_url, session::SignedIn};
+use crate::state::AppState;
 
 /// The request's authentication, as resolved by [`resolve_auth`].
 #[derive(Clone, Debug)]
@@ -163,13 +160,4 @@ fn unavailable(reason: ErrorReason) -> Response {
         body,
     )
         .into_response()
-}
-
-impl AppState {
-    pub fn guard_policy(&self) -> GuardPolicy {
-        GuardPolicy {
-            require_all: self.settings.auth.require_auth_everywhere,
-            public_paths: self.settings.auth.public_paths.clone(),
-        }
-    }
 }

@@ -6,8 +6,8 @@
 //! contents), [`store`] (what a session store must do beyond tower-sessions), [`index`] (all
 //! sessions of a person), [`refresh`] (session rules and single-flight refresh), [`signout`]
 //! (ending sessions, revocation), [`jwt`] and [`provider_logout`] (back-channel logout, Okta
-//! Universal Logout), [`middleware`] (resolves the session once per request),
-//! [`error`] and [`secret`].
+//! Universal Logout), [`middleware`] (resolves the session once per request) and
+//! [`error`].
 
 pub mod api;
 pub mod guard;
@@ -29,8 +29,6 @@ pub mod oidc;
 pub mod provider_logout;
 #[cfg(feature = "ssr")]
 pub mod refresh;
-#[cfg(feature = "ssr")]
-pub mod secret;
 #[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]

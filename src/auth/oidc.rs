@@ -37,7 +37,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 
-use super::{error::AuthError, secret::Secret, types::User};
+use super::{error::AuthError, types::User};
+use crate::secret::Secret;
 use crate::settings::{OidcSettings, TokenAuthMethod};
 
 /// Claims beyond the standard ones (Okta's `ver`, `idp`, `groups`, …), kept for display.

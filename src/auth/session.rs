@@ -306,7 +306,7 @@ impl SharedStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::secret::Secret;
+    use crate::secret::Secret;
     use tower_sessions::MemoryStore;
 
     const TTL: Duration = Duration::from_secs(600);

@@ -25,9 +25,10 @@ use leptos::config::LeptosOptions;
 use serde::Serialize;
 use signin::{
     dev_provider::{self, DevProvider},
-    server::{AppState, app_for_bench},
+    server::app_for_bench,
     settings::Settings,
     startup::build_store,
+    state::AppState,
 };
 use tower::ServiceExt;
 

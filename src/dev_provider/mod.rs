@@ -47,7 +47,7 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    auth::secret::Secret,
+    secret::Secret,
     settings::{DemoUser, Settings},
 };
 use grants::{CodeGrant, GrantError, Grants, Identity, Issued, Lifetimes, Stats, random_token};

@@ -396,7 +396,7 @@ async fn precompressed_assets_are_served() {
     let mut s = settings(&[], dir.path());
     s.oidc.issuer = Some("http://127.0.0.1:9".into());
     s.oidc.client_id = "x".into();
-    s.oidc.client_secret = Some(signin::auth::secret::Secret::new("y"));
+    s.oidc.client_secret = Some(signin::secret::Secret::new("y"));
     let (store, locks) = signin::startup::build_store(&s.session.store)
         .await
         .unwrap();
@@ -404,7 +404,7 @@ async fn precompressed_assets_are_served() {
         .output_name("signin")
         .site_root(site.path().display().to_string())
         .build();
-    let state = signin::server::AppState::new(options, s, store, locks).unwrap();
+    let state = signin::state::AppState::new(options, s, store, locks).unwrap();
     let router = signin::server::app(state);
     drop(dir);
     for (encoding, body) in [

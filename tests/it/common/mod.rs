@@ -16,9 +16,10 @@ use http_body_util::BodyExt;
 use leptos::config::LeptosOptions;
 use signin::{
     dev_provider::{self, DevProvider},
-    server::{AppState, app},
+    server::app,
     settings::Settings,
     startup::build_store,
+    state::AppState,
 };
 use tower::ServiceExt;
 

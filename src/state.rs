@@ -1,0 +1,126 @@
+//! [`AppState`]: everything a request handler may need, built once at start-up from the
+//! validated settings and the session store, shared by the middleware, the server functions,
+//! the pages (through Leptos' context) and the provider-facing endpoints.
+//!
+//! Layers (each uses only those before it): settings, secret → auth core (provider client,
+//! session contents, refresh, sign-out) → **state** → adapters (middleware, server
+//! functions, pages, provider endpoints) → server (`fn app(state) -> Router`) → startup.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+
+use crate::{
+    auth::{
+        error::AuthError,
+        oidc::OidcClient,
+        provider_logout::{ProviderLogout, ProviderLogoutState},
+        refresh::{SessionKeeper, SessionLocks},
+        session::SharedStore,
+        types::GuardPolicy,
+    },
+    settings::Settings,
+};
+
+/// Everything a request handler may need. Cloned into every request's context, so a clone is
+/// one reference-count increment (fields are reached through `Deref`).
+#[derive(Clone)]
+pub struct AppState(Arc<AppStateInner>);
+
+pub struct AppStateInner {
+    pub leptos_options: LeptosOptions,
+    pub settings: Arc<Settings>,
+    pub keeper: Arc<SessionKeeper>,
+    pub provider_logout: ProviderLogoutState,
+    guard_policy: GuardPolicy,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl FromRef<AppState> for ProviderLogoutState {
+    fn from_ref(state: &AppState) -> Self {
+        state.provider_logout.clone()
+    }
+}
+
+impl AppState {
+    /// Builds the state from validated settings (the issuer must be set by now) and a store.
+    pub fn new(
+        leptos_options: LeptosOptions,
+        settings: Settings,
+        store: SharedStore,
+        locks: SessionLocks,
+    ) -> Result<Self, AuthError> {
+        let oidc = OidcClient::new(
+            &settings.oidc,
+            settings.redirect_uri(),
+            &settings.app_base(),
+            settings.auth.clock_skew,
+            settings.auth.use_userinfo,
+        )?;
+        let http = oidc.http().clone();
+        let issuer = oidc.issuer().to_string();
+        let settings = Arc::new(settings);
+        let keeper = Arc::new(SessionKeeper::new(
+            store,
+            Arc::new(oidc),
+            locks,
+            settings.clone(),
+        ));
+        let provider_logout = ProviderLogoutState(Arc::new(ProviderLogout::new(
+            keeper.clone(),
+            issuer.clone(),
+            settings.oidc.org_issuer().unwrap_or(issuer),
+            settings.oidc.client_id.clone(),
+            &settings.app_base(),
+            settings.auth.clock_skew,
+            http,
+        )));
+        let guard_policy = GuardPolicy {
+            require_all: settings.auth.require_auth_everywhere,
+            public_paths: settings.auth.public_paths.clone(),
+        };
+        Ok(Self(Arc::new(AppStateInner {
+            leptos_options,
+            settings,
+            keeper,
+            provider_logout,
+            guard_policy,
+        })))
+    }
+
+    /// Which routes need sign-in (built once from the settings).
+    pub fn guard_policy(&self) -> &GuardPolicy {
+        &self.guard_policy
+    }
+
+    pub fn oidc(&self) -> &OidcClient {
+        &self.keeper.oidc
+    }
+
+    /// A `Set-Cookie` value renewing the session cookie (same attributes as the session layer).
+    pub fn session_cookie(&self, id: &str) -> String {
+        format!(
+            "{}={id}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
+            self.settings.cookie_name(),
+            self.settings.session.idle_timeout.as_secs(),
+            if self.settings.https() {
+                "; Secure"
+            } else {
+                ""
+            }
+        )
+    }
+}
