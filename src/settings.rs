@@ -575,9 +575,6 @@ impl Raw {
         for p in &self.auth.public_paths {
             public_paths.push(path_setting("AUTH_PUBLIC_PATHS", p)?);
         }
-        if !public_paths.contains(&callback_path) {
-            public_paths.push(callback_path.clone());
-        }
 
         let store = parse_store(self.session.store.trim())?;
 
@@ -892,9 +889,7 @@ mod tests {
     #[test]
     fn public_paths_from_env_list() {
         let s = load("", &[("AUTH_PUBLIC_PATHS", "/, /about,/pkg/")]).unwrap();
-        assert_eq!(
-            s.auth.public_paths,
-            vec!["/", "/about", "/pkg/", "/authorization-code/callback"]
-        );
+        // (the sign-in routes are added where the guard policy is built: AppState::new)
+        assert_eq!(s.auth.public_paths, vec!["/", "/about", "/pkg/"]);
     }
 }

@@ -13,6 +13,7 @@ use leptos::config::LeptosOptions;
 
 use crate::{
     auth::{
+        api::ALWAYS_PUBLIC,
         error::AuthError,
         oidc::OidcClient,
         provider_logout::{ProviderLogout, ProviderLogoutState},
@@ -88,9 +89,19 @@ impl AppState {
             settings.auth.clock_skew,
             http,
         )));
+        let mut public_paths = settings.auth.public_paths.clone();
+        for path in ALWAYS_PUBLIC
+            .iter()
+            .map(|p| p.to_string())
+            .chain([settings.auth.callback_path.clone()])
+        {
+            if !public_paths.contains(&path) {
+                public_paths.push(path);
+            }
+        }
         let guard_policy = GuardPolicy {
             require_all: settings.auth.require_auth_everywhere,
-            public_paths: settings.auth.public_paths.clone(),
+            public_paths,
         };
         Ok(Self(Arc::new(AppStateInner {
             leptos_options,

@@ -346,6 +346,41 @@ async fn require_sign_in_everywhere() {
     assert!(page.body.contains("About this app"));
 }
 
+/// With sign-in required everywhere and a public list that names none of them, the sign-in,
+/// callback, sign-out and error routes still work (they used to redirect to sign-in).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_routes_are_always_public() {
+    let h = Harness::dev(&[
+        ("AUTH_REQUIRE_AUTH_EVERYWHERE", "true"),
+        ("AUTH_PUBLIC_PATHS", "/"),
+    ])
+    .await;
+    let mut jar = Jar::default();
+    let r = h.get(&mut jar, "/login?return_to=/about").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let auth = r.location().unwrap().to_string();
+    assert!(
+        auth.starts_with(&h.provider().issuer),
+        "/login goes to the provider, not to itself: {auth}"
+    );
+    let r = h.get(&mut jar, "/auth/error?reason=access_denied").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "the error page is shown");
+    let back = h.decide(&auth, &[("user", "0")]).await;
+    assert_eq!(h.callback(&mut jar, &back).await.location(), Some("/about"));
+    let r = h.logout(&mut jar, Some(APP_URL)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = h.logout(&mut Jar::default(), Some(APP_URL)).await;
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "sign-out without a session"
+    );
+    assert!(
+        h.state.guard_policy().is_public("/login"),
+        "the browser's guard knows it too"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configurable_callback_and_client_secret_post() {
     let h = Harness::dev(&[
