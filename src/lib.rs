@@ -22,6 +22,8 @@ pub mod startup;
 pub mod state;
 #[cfg(feature = "ssr")]
 pub mod stores;
+#[cfg(feature = "ssr")]
+pub mod util;
 
 #[cfg(all(feature = "ssr", feature = "dev-provider"))]
 pub mod dev_provider;

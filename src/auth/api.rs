@@ -81,13 +81,13 @@ pub mod ssr {
             error::AuthError,
             index,
             middleware::CurrentAuth,
-            oidc::now,
             reason::ErrorReason,
             return_to::return_to_or,
             session::{self, SignedIn},
             types::{ApiError, AuthStatus, Claim, Profile},
         },
         state::AppState,
+        util::now,
     };
 
     /// The request's query parameters; a parameter given twice is recorded, not guessed.

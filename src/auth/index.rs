@@ -46,9 +46,7 @@ impl Who {
                 hash.update(part.as_bytes());
             }
         }
-        let digest = hash.finalize();
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{kind}:{hex}")
+        format!("{kind}:{}", crate::util::hex(&hash.finalize()))
     }
 
     /// Whether the signed-in session `v` is this person's (or this provider session's).

@@ -38,8 +38,11 @@ use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 
 use super::{error::AuthError, types::User};
-use crate::secret::Secret;
 use crate::settings::{OidcSettings, TokenAuthMethod};
+use crate::{
+    secret::Secret,
+    util::{lock, now, now_ms},
+};
 
 /// Claims beyond the standard ones (Okta's `ver`, `idp`, `groups`, …), kept for display.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -292,7 +295,7 @@ impl OidcClient {
         {
             return Ok(d.clone());
         }
-        if let Some(at) = *self.last_failure.lock().unwrap_or_else(|e| e.into_inner())
+        if let Some(at) = *lock(&self.last_failure)
             && at.elapsed() < DISCOVERY_BACKOFF
         {
             return match slot.as_ref() {
@@ -306,11 +309,11 @@ impl OidcClient {
             Ok(d) => {
                 let d = Arc::new(d);
                 *slot = Some(d.clone());
-                *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                *lock(&self.last_failure) = None;
                 Ok(d)
             }
             Err(e) => {
-                *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+                *lock(&self.last_failure) = Some(Instant::now());
                 match slot.as_ref() {
                     Some(d) if !force => {
                         tracing::warn!(error = %e, "re-discovery failed; keeping the cached provider metadata");
@@ -827,16 +830,6 @@ pub fn user_from_claims(claims: &Map<String, Value>) -> User {
         email: text("email"),
         preferred_username: text("preferred_username"),
     }
-}
-
-/// Unix seconds now.
-pub fn now() -> i64 {
-    Utc::now().timestamp()
-}
-
-/// Unix milliseconds now.
-pub fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
 }
 
 fn form_encode(s: &str) -> String {

@@ -29,11 +29,12 @@ use openidconnect::core::CoreJwsSigningAlgorithm as Alg;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::util::{hex, now};
+
 use super::{
     error::AuthError,
     index::Who,
     jwt::{self, JwtError, KeyCache, claims},
-    oidc::now,
     refresh::SessionKeeper,
 };
 
@@ -236,8 +237,7 @@ fn replay_key(kind: &str, iss: &str, jti: &str) -> String {
     hash.update(iss.as_bytes());
     hash.update([0]);
     hash.update(jti.as_bytes());
-    let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    format!("{kind}:{hex}")
+    format!("{kind}:{}", hex(&hash.finalize()))
 }
 
 fn json_error(status: StatusCode, error: &str, description: &str) -> Response {

@@ -27,10 +27,13 @@ use tower_sessions::{Session, session::Id};
 use super::{
     error::AuthError,
     index,
-    oidc::{OidcClient, now, now_ms},
+    oidc::OidcClient,
     session::{self, SharedStore, SignedIn},
 };
-use crate::settings::Settings;
+use crate::{
+    settings::Settings,
+    util::{lock, now, now_ms},
+};
 
 /// A lock on one session, held while its record is read, changed and written back.
 pub struct SessionGuard {
@@ -75,7 +78,7 @@ impl SessionLocks {
         wait: Duration,
     ) -> Result<Option<SessionGuard>, AuthError> {
         let mutex = {
-            let mut map = self.local.lock().unwrap_or_else(|e| e.into_inner());
+            let mut map = lock(&self.local);
             if map.len() > 1024 {
                 map.retain(|_, w| w.strong_count() > 0);
             }
@@ -391,22 +394,15 @@ impl SessionKeeper {
     }
 
     fn backoff_for(&self, id: &Id) -> Option<Backoff> {
-        self.backoff
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .copied()
+        lock(&self.backoff).get(id).copied()
     }
 
     fn clear_backoff(&self, id: &Id) {
-        self.backoff
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+        lock(&self.backoff).remove(id);
     }
 
     fn note_failure(&self, id: &Id) -> Backoff {
-        let mut map = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = lock(&self.backoff);
         if map.len() > 10_000 {
             let now = Instant::now();
             map.retain(|_, b| b.until > now);

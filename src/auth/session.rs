@@ -26,9 +26,11 @@ use tower_sessions::{
     session_store,
 };
 
+use crate::util::{constant_time_eq, now, read, write};
+
 use super::{
     error::AuthError,
-    oidc::{PendingLogin, Verified, now},
+    oidc::{PendingLogin, Verified},
     store::SessionBackend,
 };
 
@@ -195,7 +197,7 @@ fn decode(id: Option<Id>, value: &Value) -> Option<Arc<SignedIn>> {
         return None;
     };
     if let Some(id) = id {
-        let cache = PARSED.read().unwrap_or_else(|e| e.into_inner());
+        let cache = read(&PARSED);
         if let Some((cached, parsed)) = cache.as_ref().and_then(|c| c.get(&id))
             && cached == text
         {
@@ -211,7 +213,7 @@ fn decode(id: Option<Id>, value: &Value) -> Option<Arc<SignedIn>> {
         }
     };
     if let Some(id) = id {
-        let mut cache = PARSED.write().unwrap_or_else(|e| e.into_inner());
+        let mut cache = write(&PARSED);
         let cache = cache.get_or_insert_with(HashMap::new);
         if cache.len() >= PARSED_MAX {
             cache.clear();
@@ -223,7 +225,7 @@ fn decode(id: Option<Id>, value: &Value) -> Option<Arc<SignedIn>> {
 
 fn forget(id: Option<Id>) {
     if let Some(id) = id
-        && let Some(cache) = PARSED.write().unwrap_or_else(|e| e.into_inner()).as_mut()
+        && let Some(cache) = write(&PARSED).as_mut()
     {
         cache.remove(&id);
     }
@@ -233,13 +235,6 @@ fn forget(id: Option<Id>) {
 pub async fn end(session: &Session) -> Result<(), AuthError> {
     forget(session.id());
     session.flush().await.map_err(AuthError::store)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The session store, shared between the tower-sessions layer and the code that writes

@@ -140,7 +140,7 @@ pub const CODE_TTL: i64 = 60;
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::util::hex(&bytes)
 }
 
 /// base64url(SHA-256(verifier)) — the S256 code challenge.

@@ -49,6 +49,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     secret::Secret,
     settings::{DemoUser, Settings},
+    util::{constant_time_eq, hex, lock, now},
 };
 use grants::{CodeGrant, GrantError, Grants, Identity, Issued, Lifetimes, Stats, random_token};
 
@@ -173,10 +174,6 @@ async fn serve(op: Op, listener: tokio::net::TcpListener) {
     if let Err(e) = axum::serve(listener, router(op)).await {
         tracing::error!(error = %e, "development provider stopped");
     }
-}
-
-fn now() -> i64 {
-    Utc::now().timestamp()
 }
 
 /// Starts the provider for the app described by `settings` (whose issuer is unset).
@@ -331,10 +328,7 @@ fn write_private(path: &Path, contents: &str) -> Result<(), String> {
 /// A stable key id: the first bytes of the SHA-256 of the PEM.
 fn key_id(pem: &str) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(pem.as_bytes())[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&sha2::Sha256::digest(pem.as_bytes())[..8])
 }
 
 fn discovery_document(issuer: &str) -> Result<serde_json::Value, String> {
@@ -404,7 +398,7 @@ fn discovery_document(issuer: &str) -> Result<serde_json::Value, String> {
 
 impl Op {
     fn grants(&self) -> std::sync::MutexGuard<'_, Grants> {
-        self.0.grants.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.0.grants)
     }
 
     fn changed(&self) {
@@ -558,7 +552,7 @@ async fn authorize(State(op): State<Op>, Query(q): Query<AuthorizeQuery>) -> Res
     };
     let interaction = random_token();
     {
-        let mut map = op.0.interactions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = lock(&op.0.interactions);
         let t = now();
         map.retain(|_, r| t - r.created_at < INTERACTION_TTL);
         map.insert(
@@ -596,13 +590,7 @@ struct DecisionForm {
 fn subject_for(email: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(email.trim().to_lowercase().as_bytes());
-    format!(
-        "dev|{}",
-        digest[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
+    format!("dev|{}", hex(&digest[..8]))
 }
 
 fn identity_of(user: &DemoUser) -> Identity {
@@ -620,11 +608,7 @@ fn identity_of(user: &DemoUser) -> Identity {
 }
 
 async fn decision(State(op): State<Op>, Form(form): Form<DecisionForm>) -> Response {
-    let request =
-        op.0.interactions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&form.interaction);
+    let request = lock(&op.0.interactions).remove(&form.interaction);
     let Some(request) = request.filter(|r| now() - r.created_at < INTERACTION_TTL) else {
         return (
             StatusCode::BAD_REQUEST,
@@ -751,10 +735,6 @@ fn client_credentials(
         return Some((unescape(id)?, unescape(secret)?));
     }
     Some((form_id?, form_secret?))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn token(State(op): State<Op>, headers: HeaderMap, Form(form): Form<TokenForm>) -> Response {

@@ -19,7 +19,7 @@ pub struct Report {
 /// Reports for the signed-in person. `Unauthorized` without a session.
 #[server(endpoint = "reports")]
 pub async fn get_reports() -> Result<Vec<Report>, ApiError> {
-    use crate::auth::{api::ssr::current_auth, oidc::now};
+    use crate::{auth::api::ssr::current_auth, util::now};
     let auth = current_auth();
     let Some(signed_in) = auth.signed_in() else {
         return Err(ApiError::Unauthorized);

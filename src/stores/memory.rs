@@ -22,10 +22,8 @@ use tower_sessions::{
     session_store,
 };
 
-use crate::auth::{
-    oidc::now,
-    store::{SessionBackend, StoreError},
-};
+use crate::auth::store::{SessionBackend, StoreError};
+use crate::util::{lock, now};
 
 /// Sessions kept before the least used are evicted.
 pub const CAPACITY: u64 = 100_000;
@@ -239,9 +237,4 @@ impl SessionBackend for MemoryStore {
         lock(&self.used).remove(key);
         Ok(())
     }
-}
-
-/// A poisoned lock still holds consistent maps (every update is a single insert or remove).
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -54,7 +54,7 @@ fn lock_token() -> String {
     use rand::RngCore;
     let mut b = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    crate::util::hex(&b)
 }
 
 /// Waits for `try_once` to succeed, polling, for at most `wait`.

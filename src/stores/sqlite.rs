@@ -21,10 +21,10 @@ use tower_sessions_sqlx_store::SqliteStore as RecordStore;
 use super::{COMMAND_TIMEOUT, Release, lock_token, poll_until};
 use crate::auth::{
     error::AuthError,
-    oidc::now,
     refresh::RemoteLock,
     store::{SessionBackend, StoreError},
 };
+use crate::util::now;
 
 /// The table tower-sessions-sqlx-store keeps records in (its default name).
 const RECORDS: &str = "tower_sessions";
