@@ -144,10 +144,15 @@ pub mod ssr {
             .unwrap_or(CurrentAuth::SignedOut)
     }
 
-    fn set_status(status: StatusCode) {
-        if let Some(res) = use_context::<ResponseOptions>() {
+    /// Sets the response status of `error` (see [`ApiError::status`]) and returns it.
+    pub fn failed(error: ApiError) -> ApiError {
+        if let (Some(res), Ok(status)) = (
+            use_context::<ResponseOptions>(),
+            StatusCode::from_u16(error.status()),
+        ) {
             res.set_status(status);
         }
+        error
     }
 
     /// Redirect with 303 See Other. For `/login` and the callback (always page loads) use
@@ -302,7 +307,7 @@ pub mod ssr {
             .ok_or(AuthError::MissingCode)?;
         let verified = state.oidc().exchange(&code, &pending).await?;
         let signed_in = SignedIn::new(verified);
-        session::sign_in(session, &signed_in, state.settings.session.idle_timeout).await?;
+        session::establish(session, &signed_in, state.settings.session.idle_timeout).await?;
         // findable for provider-initiated sign-out, or not signed in at all
         let id = session
             .id()
@@ -321,8 +326,7 @@ pub mod ssr {
         let parts = parts()?;
         if !same_origin(&parts, &state.settings.app_origin()) {
             tracing::warn!("sign-out refused: foreign or missing Origin");
-            set_status(StatusCode::FORBIDDEN);
-            return Err(ApiError::Forbidden);
+            return Err(failed(ApiError::Forbidden));
         }
         let session = session()?;
         let cached = session::signed_in(&session).await.ok().flatten();
@@ -333,17 +337,11 @@ pub mod ssr {
         };
         let ended = match ended {
             Ok(latest) => latest.or_else(|| cached.map(|c| SignedIn::clone(&c))),
-            Err(e) => {
-                tracing::error!(error = %e, "sign-out: could not delete the session");
-                set_status(StatusCode::SERVICE_UNAVAILABLE);
-                return Err(e.to_api());
-            }
+            Err(e) => return Err(failed(e.to_api())),
         };
-        if let Err(e) = session::end(&session).await {
-            tracing::error!(error = %e, "sign-out: could not delete the session");
-            set_status(StatusCode::SERVICE_UNAVAILABLE);
-            return Err(e.to_api());
-        }
+        session::end(&session)
+            .await
+            .map_err(|e| failed(e.to_api()))?;
         let target = match ended {
             Some(s) => {
                 state.keeper.revoke_in_background(s.verified.tokens.clone());
@@ -377,13 +375,10 @@ pub mod ssr {
 
     pub fn auth_status() -> Result<AuthStatus, ApiError> {
         let state = state()?;
-        let (user, unavailable) = match current_auth() {
-            CurrentAuth::SignedIn(s) => (Some(s.verified.user.clone()), None),
-            CurrentAuth::Unavailable(ErrorReason::ProviderUnavailable) => {
-                (None, Some(ApiError::ProviderUnavailable))
-            }
-            CurrentAuth::Unavailable(_) => (None, Some(ApiError::SessionStoreUnavailable)),
-            CurrentAuth::SignedOut | CurrentAuth::Ended => (None, None),
+        let (user, unavailable) = match current_auth().require() {
+            Ok(s) => (Some(s.verified.user.clone()), None),
+            Err(ApiError::Unauthorized) => (None, None),
+            Err(e) => (None, Some(e)),
         };
         Ok(AuthStatus {
             user,
@@ -394,21 +389,8 @@ pub mod ssr {
 
     pub fn profile() -> Result<Profile, ApiError> {
         let state = state()?;
-        let signed_in = match current_auth() {
-            CurrentAuth::SignedIn(s) => s,
-            CurrentAuth::Unavailable(ErrorReason::ProviderUnavailable) => {
-                set_status(StatusCode::SERVICE_UNAVAILABLE);
-                return Err(ApiError::ProviderUnavailable);
-            }
-            CurrentAuth::Unavailable(_) => {
-                set_status(StatusCode::SERVICE_UNAVAILABLE);
-                return Err(ApiError::SessionStoreUnavailable);
-            }
-            _ => {
-                set_status(StatusCode::UNAUTHORIZED);
-                return Err(ApiError::Unauthorized);
-            }
-        };
+        let auth = current_auth();
+        let signed_in = auth.require().map_err(failed)?;
         let v = &signed_in.verified;
         let claims = v
             .claims

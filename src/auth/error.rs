@@ -47,9 +47,10 @@ impl AuthError {
         }
     }
 
-    /// Logs the details (never token values: no variant carries one) and returns what the
-    /// client may see.
+    /// What the client may see of this error. Logs the details once, here at the boundary
+    /// (never token values: no variant carries one).
     pub fn to_api(&self) -> ApiError {
+        tracing::warn!(error = %self, "request failed");
         match self {
             AuthError::ProviderUnavailable(_) => ApiError::ProviderUnavailable,
             AuthError::Store(_) => ApiError::SessionStoreUnavailable,

@@ -124,20 +124,17 @@ pub fn Guard(#[prop(optional)] protected: bool, children: ChildrenFn) -> impl In
 /// The decision from the request's resolved session (server rendering).
 #[cfg(feature = "ssr")]
 fn decide_now(path: &str, protected: bool) -> Decision {
-    use super::{api::ssr::current_auth, middleware::CurrentAuth, reason::ErrorReason};
+    use super::api::ssr::current_auth;
     let Some(state) = use_context::<crate::state::AppState>() else {
         return Decision::Unavailable(ApiError::Internal);
     };
     if !state.guard_policy().requires_sign_in(path, protected) {
         return Decision::Allowed;
     }
-    match current_auth() {
-        CurrentAuth::SignedIn(_) => Decision::Allowed,
-        CurrentAuth::Unavailable(ErrorReason::ProviderUnavailable) => {
-            Decision::Unavailable(ApiError::ProviderUnavailable)
-        }
-        CurrentAuth::Unavailable(_) => Decision::Unavailable(ApiError::SessionStoreUnavailable),
-        CurrentAuth::SignedOut | CurrentAuth::Ended => Decision::SignIn,
+    match current_auth().require() {
+        Ok(_) => Decision::Allowed,
+        Err(ApiError::Unauthorized) => Decision::SignIn,
+        Err(e) => Decision::Unavailable(e),
     }
 }
 
@@ -193,18 +190,7 @@ fn AskServer(
 pub fn ErrorNotice(error: ApiError) -> impl IntoView {
     #[cfg(feature = "ssr")]
     {
-        use axum::http::StatusCode;
-        let status = match error {
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
-            ApiError::ProviderUnavailable | ApiError::SessionStoreUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-            res.set_status(status);
-        }
+        super::api::ssr::failed(error.clone());
     }
     view! {
         <section class="card error" role="alert">

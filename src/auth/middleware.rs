@@ -18,7 +18,10 @@ use axum::{
 };
 use tower_sessions::Session;
 
-use super::{reason::ErrorReason, refresh::Resolved, return_to::login_url, session::SignedIn};
+use super::{
+    reason::ErrorReason, refresh::Resolved, return_to::login_url, session::SignedIn,
+    types::ApiError,
+};
 use crate::state::AppState;
 
 /// The request's authentication, as resolved by [`resolve_auth`].
@@ -37,6 +40,18 @@ impl CurrentAuth {
         match self {
             CurrentAuth::SignedIn(s) => Some(s),
             _ => None,
+        }
+    }
+
+    /// The signed-in session, or the error a server function or page answers without one.
+    pub fn require(&self) -> Result<&Arc<SignedIn>, ApiError> {
+        match self {
+            CurrentAuth::SignedIn(s) => Ok(s),
+            CurrentAuth::Unavailable(ErrorReason::ProviderUnavailable) => {
+                Err(ApiError::ProviderUnavailable)
+            }
+            CurrentAuth::Unavailable(_) => Err(ApiError::SessionStoreUnavailable),
+            CurrentAuth::SignedOut | CurrentAuth::Ended => Err(ApiError::Unauthorized),
         }
     }
 }

@@ -36,7 +36,7 @@ use crate::{
 };
 
 /// A lock on one session, held while its record is read, changed and written back.
-pub struct SessionGuard {
+pub struct SessionLockGuard {
     _local: tokio::sync::OwnedMutexGuard<()>,
     _remote: Option<Box<dyn Send + Sync>>,
 }
@@ -76,7 +76,7 @@ impl SessionLocks {
         id: &Id,
         ttl: Duration,
         wait: Duration,
-    ) -> Result<Option<SessionGuard>, AuthError> {
+    ) -> Result<Option<SessionLockGuard>, AuthError> {
         let mutex = {
             let mut map = lock(&self.local);
             if map.len() > 1024 {
@@ -102,7 +102,7 @@ impl SessionLocks {
             },
             None => None,
         };
-        Ok(Some(SessionGuard {
+        Ok(Some(SessionLockGuard {
             _local: local,
             _remote: remote,
         }))

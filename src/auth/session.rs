@@ -146,7 +146,7 @@ pub async fn take_pending(
 /// Completes a sign-in: a new session id (the old one is deleted from the store), the
 /// pending sign-ins dropped, the signed-in state stored; from now on the session expires after
 /// `idle_timeout` without use.
-pub async fn sign_in(
+pub async fn establish(
     session: &Session,
     signed_in: &SignedIn,
     idle_timeout: Duration,

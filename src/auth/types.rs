@@ -98,15 +98,34 @@ pub enum ApiError {
     SessionStoreUnavailable,
     #[error("Something went wrong on our side.")]
     Internal,
-    #[error("The request could not be completed: {0}")]
-    ServerFn(String),
+    /// The request itself could not be carried out (it could not be sent, decoded or
+    /// answered); the framework's own words stay out of the message.
+    #[error("The request could not be completed. Please try again.")]
+    Request,
+}
+
+impl ApiError {
+    /// The HTTP status of this error: the one mapping, used by server functions and pages.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Unauthorized => 401,
+            ApiError::Forbidden => 403,
+            ApiError::ProviderUnavailable | ApiError::SessionStoreUnavailable => 503,
+            ApiError::Request => 400,
+            ApiError::Internal => 500,
+        }
+    }
 }
 
 impl leptos::server_fn::error::FromServerFnError for ApiError {
     type Encoder = leptos::server_fn::codec::JsonEncoding;
 
     fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
-        ApiError::ServerFn(value.to_string())
+        #[cfg(feature = "ssr")]
+        tracing::warn!(error = %value, "server function request failed");
+        #[cfg(not(feature = "ssr"))]
+        let _ = value;
+        ApiError::Request
     }
 }
 
@@ -125,6 +144,19 @@ mod tests {
         assert_eq!(u.display_name(), "e@x");
         u.name = Some("Ada".into());
         assert_eq!(u.display_name(), "Ada");
+    }
+
+    #[test]
+    fn api_errors_carry_no_internals_and_one_status_each() {
+        use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+        let e = ApiError::from_server_fn_error(ServerFnErrorErr::Deserialization(
+            "expected `,` at line 1 column 7 in internal::Type".into(),
+        ));
+        assert_eq!(e, ApiError::Request);
+        assert!(!e.to_string().contains("internal::Type"));
+        assert_eq!(ApiError::Unauthorized.status(), 401);
+        assert_eq!(ApiError::SessionStoreUnavailable.status(), 503);
+        assert_eq!(ApiError::Internal.status(), 500);
     }
 
     #[test]

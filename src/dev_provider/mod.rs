@@ -575,7 +575,7 @@ async fn authorize(State(op): State<Op>, Query(q): Query<AuthorizeQuery>) -> Res
                 email: u.email.clone(),
             })
             .collect();
-    no_store(Html(page::sign_in(&interaction, "Signin", &buttons)).into_response())
+    no_store(Html(page::sign_in_page(&interaction, "Signin", &buttons)).into_response())
 }
 
 #[derive(Deserialize)]

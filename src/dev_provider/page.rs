@@ -48,7 +48,7 @@ fn layout(title: &str, body: &str) -> String {
 }
 
 /// The sign-in page: demo users, sign in as anyone by email, or deny.
-pub fn sign_in(interaction: &str, client_name: &str, users: &[DemoButton]) -> String {
+pub fn sign_in_page(interaction: &str, client_name: &str, users: &[DemoButton]) -> String {
     let buttons: String = users
         .iter()
         .enumerate()
@@ -147,7 +147,7 @@ mod tests {
             name: "<script>alert(1)</script>".into(),
             email: "a\"@x".into(),
         }];
-        let html = sign_in("abc", "app", &users);
+        let html = sign_in_page("abc", "app", &users);
         assert!(!html.contains("<script>alert"));
         assert!(html.contains("&lt;script&gt;"));
         assert!(html.contains("a&quot;@x"));

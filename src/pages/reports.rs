@@ -21,9 +21,7 @@ pub struct Report {
 pub async fn get_reports() -> Result<Vec<Report>, ApiError> {
     use crate::{auth::api::ssr::current_auth, util::now};
     let auth = current_auth();
-    let Some(signed_in) = auth.signed_in() else {
-        return Err(ApiError::Unauthorized);
-    };
+    let signed_in = auth.require().map_err(crate::auth::api::ssr::failed)?;
     let minutes = (now() - signed_in.signed_in_at) / 60;
     Ok(vec![
         Report {
