@@ -11,8 +11,11 @@
 //!    `OKTA_OAUTH2_ISSUER`, `OKTA_OAUTH2_CLIENT_ID` and `OKTA_OAUTH2_CLIENT_SECRET` are accepted
 //!    as aliases.
 //!
-//! Secrets (the client secret) come only from the environment; a secret in the committed file
-//! is a start-up error. Any bad value stops start-up with one line naming the key.
+//! Secrets (`OIDC_CLIENT_SECRET`, and `DEV_PROVIDER_CLIENT_SECRET` to pin the development
+//! provider's generated one) come only from the environment; a secret in the committed file is
+//! a start-up error. Any bad value stops start-up with one line naming the key. The settings
+//! file is `Leptos.toml` in the working directory, or the one `SIGNIN_SETTINGS` names
+//! ([`file_path`]). No other module reads the environment.
 
 use std::{collections::BTreeMap, fmt, path::Path, time::Duration};
 
@@ -20,6 +23,11 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::secret::Secret;
+
+/// The settings file: `SIGNIN_SETTINGS`, else `Leptos.toml` (in the working directory).
+pub fn file_path() -> String {
+    std::env::var("SIGNIN_SETTINGS").unwrap_or_else(|_| "Leptos.toml".into())
+}
 
 /// Why settings could not be loaded. Displayed as one line at start-up.
 #[derive(Debug, thiserror::Error)]
@@ -175,6 +183,9 @@ pub struct DevProviderSettings {
     pub rotation_grace: Duration,
     pub state_dir: String,
     pub users: Vec<DemoUser>,
+    /// `DEV_PROVIDER_CLIENT_SECRET` (environment only); `None`: generated and kept in the
+    /// state directory.
+    pub client_secret: Option<Secret>,
 }
 
 /// All settings, validated.
@@ -279,7 +290,11 @@ impl Settings {
             .or_else(|| env("OKTA_OAUTH2_CLIENT_SECRET"))
             .filter(|s| !s.is_empty());
         let production = env("LEPTOS_ENV").is_some_and(|v| v.eq_ignore_ascii_case("prod"));
-        raw.validate(secret, production)
+        let mut settings = raw.validate(secret, production)?;
+        settings.dev_provider.client_secret = env("DEV_PROVIDER_CLIENT_SECRET")
+            .filter(|s| !s.is_empty())
+            .map(Secret::new);
+        Ok(settings)
     }
 }
 
@@ -676,6 +691,7 @@ impl Raw {
                 rotation_grace: dev_grace,
                 state_dir: self.dev_provider.state_dir.clone(),
                 users: self.dev_provider.users,
+                client_secret: None,
             },
         })
     }
@@ -728,6 +744,13 @@ mod tests {
     ];
 
     /// The committed settings file is valid and the run command keeps sessions in SQLite.
+    #[test]
+    fn the_development_providers_secret_comes_through_settings() {
+        let s = load("", &[("DEV_PROVIDER_CLIENT_SECRET", "pinned")]).unwrap();
+        assert_eq!(s.dev_provider.client_secret.unwrap().expose(), "pinned");
+        assert!(load("", &[]).unwrap().dev_provider.client_secret.is_none());
+    }
+
     #[test]
     fn org_issuer_is_derived_from_an_okta_issuer() {
         let mut o = OidcSettings {

@@ -42,7 +42,7 @@ pub async fn run() -> ExitCode {
     load_dotenv();
     init_tracing();
 
-    let settings_path = std::env::var("SIGNIN_SETTINGS").unwrap_or_else(|_| "Leptos.toml".into());
+    let settings_path = crate::settings::file_path();
     let conf = if Path::new(&settings_path).exists() {
         get_configuration(Some(&settings_path))
     } else {
@@ -68,9 +68,7 @@ pub async fn run() -> ExitCode {
         }
         match crate::dev_provider::start(&settings).await {
             Ok(dev) => {
-                settings.oidc.issuer = Some(dev.issuer.clone());
-                settings.oidc.client_id = dev.client_id.clone();
-                settings.oidc.client_secret = Some(dev.client_secret.clone());
+                dev.configure(&mut settings);
                 tracing::warn!(
                     "*** DEVELOPMENT PROVIDER: no OIDC_ISSUER is set, so sign-in uses the embedded development \
                      OpenID Provider at {} (demo users, no passwords). To use Okta, set OIDC_ISSUER, OIDC_CLIENT_ID \

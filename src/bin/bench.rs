@@ -370,9 +370,7 @@ async fn state_with_provider(env: &[(&str, &str)], dir: &Path) -> Res<(AppState,
     let mut s =
         Settings::from_sources("", "bench", |k| map.get(k).cloned()).map_err(|e| e.to_string())?;
     let provider = dev_provider::start(&s).await?;
-    s.oidc.issuer = Some(provider.issuer.clone());
-    s.oidc.client_id = provider.client_id.clone();
-    s.oidc.client_secret = Some(provider.client_secret.clone());
+    provider.configure(&mut s);
     let (store, locks) = build_store(&s.session.store).await?;
     let options = LeptosOptions::builder()
         .output_name("signin")

@@ -133,6 +133,14 @@ pub struct DevProvider {
 }
 
 impl DevProvider {
+    /// Points `settings` at this provider (issuer and the generated client), as start-up, the
+    /// tests and the benchmark do.
+    pub fn configure(&self, settings: &mut Settings) {
+        settings.oidc.issuer = Some(self.issuer.clone());
+        settings.oidc.client_id = self.client_id.clone();
+        settings.oidc.client_secret = Some(self.client_secret.clone());
+    }
+
     /// Counters of what the provider has seen (token calls, refreshes, revocations, …).
     pub fn stats(&self) -> Stats {
         self.op.grants().stats.clone()
@@ -182,9 +190,9 @@ pub async fn start(settings: &Settings) -> Result<DevProvider, String> {
     let dir = PathBuf::from(&dev.state_dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let pem = load_or_create_key(&dir.join("key.pem"))?;
-    let client_secret = match std::env::var("DEV_PROVIDER_CLIENT_SECRET") {
-        Ok(s) if !s.is_empty() => s,
-        _ => load_or_create_secret(&dir.join("client_secret"))?,
+    let client_secret = match &dev.client_secret {
+        Some(s) => s.expose().to_string(),
+        None => load_or_create_secret(&dir.join("client_secret"))?,
     };
 
     let listener = tokio::net::TcpListener::bind((dev.host.as_str(), dev.port))

@@ -143,9 +143,7 @@ impl Harness {
         )
         .unwrap();
         let provider = dev_provider::start(&s).await.expect("dev provider");
-        s.oidc.issuer = Some(provider.issuer.clone());
-        s.oidc.client_id = provider.client_id.clone();
-        s.oidc.client_secret = Some(provider.client_secret.clone());
+        provider.configure(&mut s);
         Self::with_settings(s, Some(provider), dir).await
     }
 
