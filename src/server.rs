@@ -21,7 +21,6 @@ use axum::{
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer};
-use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 
 use crate::{
     app::{App, shell},
@@ -33,6 +32,7 @@ use crate::{
             global_token_revocation,
         },
     },
+    session_cookie,
     state::AppState,
 };
 
@@ -68,15 +68,7 @@ fn build(state: AppState) -> Router {
         move || provide_context(state.clone())
     };
     let settings = state.settings.clone();
-    let sessions = SessionManagerLayer::new(state.keeper.store.clone())
-        .with_name(settings.cookie_name())
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(settings.https())
-        .with_path("/")
-        .with_expiry(Expiry::OnInactivity(
-            time::Duration::try_from(settings.session.idle_timeout).unwrap_or(time::Duration::DAY),
-        ));
+    let sessions = session_cookie::layer(&settings, state.keeper.store.clone());
     let site_root = PathBuf::from(state.leptos_options.site_root.as_ref());
     let pkg_dir = site_root.join(state.leptos_options.site_pkg_dir.as_ref());
 

@@ -120,18 +120,4 @@ impl AppState {
     pub fn oidc(&self) -> &OidcClient {
         &self.keeper.oidc
     }
-
-    /// A `Set-Cookie` value renewing the session cookie (same attributes as the session layer).
-    pub fn session_cookie(&self, id: &str) -> String {
-        format!(
-            "{}={id}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
-            self.settings.cookie_name(),
-            self.settings.session.idle_timeout.as_secs(),
-            if self.settings.https() {
-                "; Secure"
-            } else {
-                ""
-            }
-        )
-    }
 }

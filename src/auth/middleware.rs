@@ -134,7 +134,7 @@ pub async fn resolve_auth(State(state): State<AppState>, mut req: Request, next:
         session
             .as_ref()
             .and_then(|s| s.id())
-            .map(|id| state.session_cookie(&id.to_string()))
+            .map(|id| crate::session_cookie::renewal(&state.settings, &id.to_string()))
     } else {
         None
     };
