@@ -1,0 +1,240 @@
+//! `/authorize` (the sign-in page: demo users, anyone by email, Deny) and
+//! `/authorize/decision`, which issues the code; [`complete_sign_in`] drives the page for
+//! tests and the benchmark.
+
+use super::*;
+
+#[derive(Deserialize)]
+pub(super) struct AuthorizeQuery {
+    response_type: Option<String>,
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+}
+
+pub(super) async fn authorize(State(op): State<Op>, Query(q): Query<AuthorizeQuery>) -> Response {
+    // Problems with the client or redirect URI are shown here, never redirected.
+    if q.client_id.as_deref() != Some(CLIENT_ID) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(page::error("Unknown client_id.")),
+        )
+            .into_response();
+    }
+    let Some(redirect_uri) = q
+        .redirect_uri
+        .filter(|r| op.redirect_allowed(r, &op.0.redirect_uris))
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(page::error(
+                "This redirect_uri is not registered for the client.",
+            )),
+        )
+            .into_response();
+    };
+    let state = q.state.clone();
+    let fail = |error: &str, description: &str| {
+        let mut params = vec![("error", error), ("error_description", description)];
+        if let Some(s) = state.as_deref() {
+            params.push(("state", s));
+        }
+        redirect_with(&redirect_uri, &params)
+    };
+    if q.response_type.as_deref() != Some("code") {
+        return fail(
+            "unsupported_response_type",
+            "Only the authorization code flow is supported.",
+        );
+    }
+    let scope = q.scope.unwrap_or_default();
+    if !scope.split(' ').any(|s| s == "openid") {
+        return fail("invalid_scope", "The openid scope is required.");
+    }
+    let (Some(challenge), Some("S256")) =
+        (q.code_challenge.clone(), q.code_challenge_method.as_deref())
+    else {
+        return fail(
+            "invalid_request",
+            "PKCE with code_challenge_method=S256 is required.",
+        );
+    };
+    let interaction = random_token();
+    {
+        let mut map = lock(&op.0.interactions);
+        let t = now();
+        map.retain(|_, r| t - r.created_at < INTERACTION_TTL);
+        map.insert(
+            interaction.clone(),
+            AuthRequest {
+                redirect_uri: redirect_uri.clone(),
+                state: q.state,
+                nonce: q.nonce,
+                code_challenge: challenge,
+                scope,
+                created_at: t,
+            },
+        );
+    }
+    let buttons: Vec<DemoButton> =
+        op.0.users
+            .iter()
+            .map(|u| DemoButton {
+                name: u.name.clone(),
+                email: u.email.clone(),
+            })
+            .collect();
+    no_store(Html(page::sign_in_page(&interaction, "Signin", &buttons)).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct DecisionForm {
+    interaction: String,
+    user: Option<String>,
+    email: Option<String>,
+    action: Option<String>,
+}
+
+/// A stable subject for an email address.
+pub(super) fn subject_for(email: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(email.trim().to_lowercase().as_bytes());
+    format!("dev|{}", hex(&digest[..8]))
+}
+
+pub(super) fn identity_of(user: &DemoUser) -> Identity {
+    let username = user
+        .preferred_username
+        .clone()
+        .unwrap_or_else(|| user.email.split('@').next().unwrap_or_default().to_string());
+    Identity {
+        sub: subject_for(&user.email),
+        name: user.name.clone(),
+        email: user.email.clone(),
+        preferred_username: username,
+        extra: user.claims.clone().into_iter().collect(),
+    }
+}
+
+pub(super) async fn decision(State(op): State<Op>, Form(form): Form<DecisionForm>) -> Response {
+    let request = lock(&op.0.interactions).remove(&form.interaction);
+    let Some(request) = request.filter(|r| now() - r.created_at < INTERACTION_TTL) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(page::error(
+                "This sign-in page has expired. Go back to the app and start again.",
+            )),
+        )
+            .into_response();
+    };
+    let with_state = |mut params: Vec<(&'static str, String)>| {
+        if let Some(s) = &request.state {
+            params.push(("state", s.clone()));
+        }
+        let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        redirect_with(&request.redirect_uri, &refs)
+    };
+    if form.action.as_deref() == Some("deny") {
+        return with_state(vec![
+            ("error", "access_denied".into()),
+            ("error_description", "The user denied the request.".into()),
+        ]);
+    }
+    let identity = if let Some(i) = form.user.as_deref().and_then(|u| u.parse::<usize>().ok()) {
+        match op.0.users.get(i) {
+            Some(u) => identity_of(u),
+            None => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Html(page::error("Unknown demo user.")),
+                )
+                    .into_response();
+            }
+        }
+    } else {
+        let email = form.email.unwrap_or_default().trim().to_string();
+        let valid = email.len() <= 254
+            && email
+                .split_once('@')
+                .is_some_and(|(a, b)| !a.is_empty() && b.contains('.'));
+        if !valid {
+            return (
+                StatusCode::BAD_REQUEST,
+                Html(page::error("Please enter a valid email address.")),
+            )
+                .into_response();
+        }
+        let local = email.split('@').next().unwrap_or_default().to_string();
+        let mut name = local.replace(['.', '_', '-'], " ");
+        if let Some(first) = name.get(0..1) {
+            name = first.to_uppercase() + &name[1..];
+        }
+        identity_of(&DemoUser {
+            name,
+            email: email.clone(),
+            preferred_username: Some(local),
+            claims: Default::default(),
+        })
+    };
+    let t = now();
+    let code = op.grants().add_code(CodeGrant {
+        client_id: CLIENT_ID.into(),
+        redirect_uri: request.redirect_uri.clone(),
+        nonce: request.nonce.clone(),
+        code_challenge: request.code_challenge.clone(),
+        scope: request.scope.clone(),
+        identity,
+        auth_time: t,
+        sid: random_token()[..16].to_string(),
+        created_at: t,
+        redeemed_family: None,
+    });
+    op.changed();
+    with_state(vec![("code", code)])
+}
+
+/// Drives this provider's sign-in page as a browser would: opens `authorize_url`, submits the
+/// decision form with `fields` (e.g. `[("user", "0")]`, `[("action", "deny")]`) and returns
+/// where the provider redirects (the app's callback URL). For tests and benchmarks.
+pub async fn complete_sign_in(
+    http: &reqwest::Client,
+    authorize_url: &str,
+    fields: &[(&str, &str)],
+) -> Result<String, String> {
+    let page = http
+        .get(authorize_url)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if page.status() != StatusCode::OK {
+        return Err(format!("authorize page answered {}", page.status()));
+    }
+    let html = page.text().await.map_err(|e| e.to_string())?;
+    let interaction = html
+        .split("name=\"interaction\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .ok_or("no interaction id on the sign-in page")?
+        .to_string();
+    let mut form: Vec<(&str, &str)> = vec![("interaction", &interaction)];
+    form.extend_from_slice(fields);
+    let base = authorize_url
+        .split("/authorize")
+        .next()
+        .unwrap_or(authorize_url);
+    let res = http
+        .post(format!("{base}/authorize/decision"))
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    res.headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .ok_or_else(|| format!("decision answered {} without a redirect", res.status()))
+}

@@ -1,0 +1,72 @@
+//! `/.well-known/openid-configuration`: the discovery document.
+
+use super::*;
+
+pub(super) fn discovery_document(issuer: &str) -> Result<serde_json::Value, String> {
+    let url = |path: &str| format!("{issuer}{path}");
+    let e = |e: openidconnect::url::ParseError| e.to_string();
+    let metadata = ProviderMetadataWithLogout::new(
+        IssuerUrl::new(issuer.to_string()).map_err(e)?,
+        AuthUrl::new(url("/authorize")).map_err(e)?,
+        JsonWebKeySetUrl::new(url("/jwks")).map_err(e)?,
+        vec![ResponseTypes::new(vec![CoreResponseType::Code])],
+        vec![CoreSubjectIdentifierType::Public],
+        vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256],
+        LogoutProviderMetadata {
+            end_session_endpoint: Some(EndSessionUrl::new(url("/logout")).map_err(e)?),
+            additional_metadata: EmptyAdditionalProviderMetadata {},
+        },
+    )
+    .set_token_endpoint(Some(TokenUrl::new(url("/token")).map_err(e)?))
+    .set_userinfo_endpoint(Some(UserInfoUrl::new(url("/userinfo")).map_err(e)?))
+    .set_scopes_supported(Some(
+        ["openid", "profile", "email", "offline_access"]
+            .map(|s| Scope::new(s.into()))
+            .to_vec(),
+    ))
+    .set_grant_types_supported(Some(vec![
+        CoreGrantType::AuthorizationCode,
+        CoreGrantType::RefreshToken,
+    ]))
+    .set_token_endpoint_auth_methods_supported(Some(vec![
+        CoreClientAuthMethod::ClientSecretBasic,
+        CoreClientAuthMethod::ClientSecretPost,
+    ]))
+    .set_claims_supported(Some(
+        [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "name",
+            "email",
+            "email_verified",
+            "preferred_username",
+            "sid",
+        ]
+        .map(|c| CoreClaimName::new(c.into()))
+        .to_vec(),
+    ));
+    let mut json = serde_json::to_value(&metadata).map_err(|e| e.to_string())?;
+    if let Some(obj) = json.as_object_mut() {
+        obj.insert(
+            "code_challenge_methods_supported".into(),
+            serde_json::json!(["S256"]),
+        );
+        obj.insert("revocation_endpoint".into(), url("/revoke").into());
+        obj.insert(
+            "revocation_endpoint_auth_methods_supported".into(),
+            serde_json::json!(["client_secret_basic", "client_secret_post"]),
+        );
+        obj.insert("backchannel_logout_supported".into(), true.into());
+        obj.insert("backchannel_logout_session_supported".into(), true.into());
+    }
+    Ok(json)
+}
+
+pub(super) async fn discovery(State(op): State<Op>) -> Json<serde_json::Value> {
+    Json(op.0.discovery.clone())
+}
