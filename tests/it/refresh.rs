@@ -7,28 +7,11 @@ use std::time::Duration;
 use crate::common::{
     Harness, Jar,
     mock_op::{Behaviour, MockOp},
-    settings,
 };
 use axum::{
     body::Body,
     http::{Request, StatusCode, header},
 };
-
-async fn app_for(op: &MockOp, extra: &[(&str, &str)]) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let env = op.env();
-    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    all.extend_from_slice(extra);
-    let s = settings(&all, dir.path());
-    Harness::with_settings(s, None, dir).await
-}
-
-async fn mock_sign_in(h: &Harness, jar: &mut Jar) {
-    let auth = h.start_login(jar, None).await;
-    let res = h.http.get(&auth).send().await.unwrap();
-    let back = res.headers()["location"].to_str().unwrap().to_string();
-    assert_eq!(h.callback(jar, &back).await.location(), Some("/profile"));
-}
 
 /// The profile server function, as the hydrated app calls it.
 async fn api_profile(h: &Harness, jar: &Jar) -> StatusCode {
@@ -50,9 +33,9 @@ async fn refreshes_shortly_before_expiry() {
         ..Default::default()
     })
     .await;
-    let h = app_for(&op, &[("AUTH_REFRESH_MARGIN_SECS", "2")]).await;
+    let h = Harness::mock(&op, &[("AUTH_REFRESH_MARGIN_SECS", "2")]).await;
     let mut jar = Jar::default();
-    mock_sign_in(&h, &mut jar).await;
+    h.mock_sign_in(&mut jar).await;
     assert_eq!(h.get(&mut jar, "/profile").await.status, StatusCode::OK);
     assert_eq!(op.refresh_calls(), 0, "not yet due");
     // the 2 s margin is capped at half the 3 s lifetime: due after 1.5 s
@@ -84,9 +67,9 @@ async fn hundred_concurrent_requests_make_one_refresh_call() {
         ..Default::default()
     })
     .await;
-    let h = app_for(&op, &[("AUTH_REFRESH_MARGIN_SECS", "0")]).await;
+    let h = Harness::mock(&op, &[("AUTH_REFRESH_MARGIN_SECS", "0")]).await;
     let mut jar = Jar::default();
-    mock_sign_in(&h, &mut jar).await;
+    h.mock_sign_in(&mut jar).await;
     tokio::time::sleep(Duration::from_millis(5100)).await; // the access token has expired
     let rt_before = h
         .stored(&jar)
@@ -132,9 +115,9 @@ async fn refresh_without_new_refresh_token_keeps_the_old_one() {
         ..Default::default()
     })
     .await;
-    let h = app_for(&op, &[("AUTH_REFRESH_MARGIN_SECS", "0")]).await;
+    let h = Harness::mock(&op, &[("AUTH_REFRESH_MARGIN_SECS", "0")]).await;
     let mut jar = Jar::default();
-    mock_sign_in(&h, &mut jar).await;
+    h.mock_sign_in(&mut jar).await;
     let rt = h
         .stored(&jar)
         .await
@@ -165,9 +148,9 @@ async fn a_changed_subject_ends_the_session() {
         ..Default::default()
     })
     .await;
-    let h = app_for(&op, &[("AUTH_REFRESH_MARGIN_SECS", "0")]).await;
+    let h = Harness::mock(&op, &[("AUTH_REFRESH_MARGIN_SECS", "0")]).await;
     let mut jar = Jar::default();
-    mock_sign_in(&h, &mut jar).await;
+    h.mock_sign_in(&mut jar).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let r = h.get(&mut jar, "/profile").await;
     assert_eq!(r.status, StatusCode::FOUND);
@@ -184,9 +167,9 @@ async fn invalid_grant_signs_out_cleanly() {
         ..Default::default()
     })
     .await;
-    let h = app_for(&op, &[("AUTH_REFRESH_MARGIN_SECS", "0")]).await;
+    let h = Harness::mock(&op, &[("AUTH_REFRESH_MARGIN_SECS", "0")]).await;
     let mut jar = Jar::default();
-    mock_sign_in(&h, &mut jar).await;
+    h.mock_sign_in(&mut jar).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(api_profile(&h, &jar).await, StatusCode::UNAUTHORIZED);
     let r = h.get(&mut jar, "/reports").await;
@@ -209,13 +192,13 @@ async fn without_refresh_the_session_ends_with_the_access_token() {
         ..Default::default()
     })
     .await;
-    let h = app_for(
+    let h = Harness::mock(
         &op,
         &[("AUTH_REFRESH", "false"), ("AUTH_REFRESH_MARGIN_SECS", "0")],
     )
     .await;
     let mut jar = Jar::default();
-    mock_sign_in(&h, &mut jar).await;
+    h.mock_sign_in(&mut jar).await;
     assert_eq!(h.get(&mut jar, "/profile").await.status, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(h.get(&mut jar, "/profile").await.status, StatusCode::FOUND);
@@ -382,10 +365,10 @@ async fn short_lived_tokens_refresh_once_per_expiry() {
             ..Default::default()
         })
         .await;
-        let h = app_for(&op, &[("AUTH_ROTATION_GRACE_SECS", grace)]).await;
+        let h = Harness::mock(&op, &[("AUTH_ROTATION_GRACE_SECS", grace)]).await;
         let case = format!("ttl {ttl}s, grace {grace}");
         let mut jar = Jar::default();
-        mock_sign_in(&h, &mut jar).await;
+        h.mock_sign_in(&mut jar).await;
 
         let statuses = burst(&h, &jar, 60).await;
         assert!(
@@ -440,7 +423,7 @@ async fn a_userinfo_hiccup_during_refresh_keeps_the_session() {
             ..Default::default()
         })
         .await;
-        let h = app_for(
+        let h = Harness::mock(
             &op,
             &[
                 ("AUTH_ROTATION_GRACE_SECS", "0"),
@@ -449,7 +432,7 @@ async fn a_userinfo_hiccup_during_refresh_keeps_the_session() {
         )
         .await;
         let mut jar = Jar::default();
-        mock_sign_in(&h, &mut jar).await;
+        h.mock_sign_in(&mut jar).await;
         let before = h.stored(&jar).await.unwrap();
         assert_eq!(before.verified.user.name.as_deref(), Some("Mock Person"));
 
@@ -502,9 +485,9 @@ async fn userinfo_about_another_subject_ends_the_session() {
         ..Default::default()
     })
     .await;
-    let h = app_for(&op, &[]).await;
+    let h = Harness::mock(&op, &[]).await;
     let mut jar = Jar::default();
-    mock_sign_in(&h, &mut jar).await;
+    h.mock_sign_in(&mut jar).await;
     op.set(|b| b.userinfo_sub = Some("someone-else".into()));
     tokio::time::sleep(Duration::from_millis(600)).await;
     let r = h.get(&mut jar, "/profile").await;
@@ -539,11 +522,11 @@ async fn two_instances_on_redis_refresh_once_per_expiry() {
                 ("AUTH_ROTATION_GRACE_SECS", grace),
                 ("SESSION_STORE", url.as_str()),
             ];
-            let a = app_for(&op, &env).await;
-            let b = app_for(&op, &env).await;
+            let a = Harness::mock(&op, &env).await;
+            let b = Harness::mock(&op, &env).await;
             let case = format!("ttl {ttl}s, grace {grace}");
             let mut jar = Jar::default();
-            mock_sign_in(&a, &mut jar).await;
+            a.mock_sign_in(&mut jar).await;
             for expiry in 1..=2u64 {
                 if ttl <= 10 {
                     tokio::time::sleep(Duration::from_millis(ttl * 500 + 150)).await;

@@ -98,13 +98,6 @@ async fn start_mock(store: Store, op: &MockOp, env: &[(&str, &str)]) -> Ctx {
     }
 }
 
-async fn mock_sign_in(h: &Harness, jar: &mut Jar) {
-    let auth = h.start_login(jar, None).await;
-    let res = h.http.get(&auth).send().await.unwrap();
-    let back = res.headers()["location"].to_str().unwrap().to_string();
-    assert_eq!(h.callback(jar, &back).await.location(), Some("/profile"));
-}
-
 /// A session deleted while its refresh waits on a slow provider (a sign-out elsewhere) stays
 /// deleted: the refresh's write is refused, the request ends signed out, the tokens it just
 /// obtained are revoked, and the old cookie stays signed out — right away and seconds later.
@@ -118,7 +111,7 @@ async fn a_slow_refresh_cannot_bring_back_a_deleted_session(store: Store) {
     let c = start_mock(store, &op, &[]).await;
     let h = &c.h;
     let mut jar = Jar::default();
-    mock_sign_in(h, &mut jar).await;
+    h.mock_sign_in(&mut jar).await;
     let id = jar.session_id().unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await; // refresh due
 
@@ -334,7 +327,7 @@ async fn sign_out_revokes_the_newest_tokens(store: Store) {
     let c = start_mock(store, &op, &[]).await;
     let h = &c.h;
     let mut jar = Jar::default();
-    mock_sign_in(h, &mut jar).await;
+    h.mock_sign_in(&mut jar).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(h.get(&mut jar, "/profile").await.status, StatusCode::OK);
     assert_eq!(op.refresh_calls(), 1, "{store:?}");
@@ -370,7 +363,7 @@ async fn sign_out_revokes_the_newest_tokens(store: Store) {
     ] {
         op.set(|b| *b = behaviour.clone());
         let mut jar = Jar::default();
-        mock_sign_in(h, &mut jar).await;
+        h.mock_sign_in(&mut jar).await;
         let id = jar.session_id().unwrap();
         let started = std::time::Instant::now();
         let r = h.logout(&mut jar, Some(crate::common::APP_URL)).await;

@@ -4,18 +4,8 @@
 use crate::common::{
     Harness, Jar,
     mock_op::{Behaviour, MockOp, Tweak},
-    settings,
 };
 use axum::http::StatusCode;
-
-async fn app_for(op: &MockOp, extra: &[(&str, &str)]) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let env = op.env();
-    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    all.extend_from_slice(extra);
-    let s = settings(&all, dir.path());
-    Harness::with_settings(s, None, dir).await
-}
 
 /// Signs in through the double (it answers /authorize with a code at once).
 async fn sign_in(h: &Harness, jar: &mut Jar) -> crate::common::Resp {
@@ -28,7 +18,7 @@ async fn sign_in(h: &Harness, jar: &mut Jar) -> crate::common::Resp {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_good_token_signs_in() {
     let op = MockOp::start(Behaviour::default()).await;
-    let h = app_for(&op, &[]).await;
+    let h = Harness::mock(&op, &[]).await;
     let mut jar = Jar::default();
     let r = sign_in(&h, &mut jar).await;
     assert_eq!(r.location(), Some("/profile"));
@@ -45,7 +35,7 @@ async fn a_good_token_signs_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_id_tokens_are_refused() {
     let op = MockOp::start(Behaviour::default()).await;
-    let h = app_for(&op, &[]).await;
+    let h = Harness::mock(&op, &[]).await;
     for tweak in [
         Tweak::OtherKey,
         Tweak::WrongAud,
@@ -85,13 +75,13 @@ async fn userinfo_for_someone_else_is_refused() {
         ..Behaviour::default()
     })
     .await;
-    let h = app_for(&op, &[]).await;
+    let h = Harness::mock(&op, &[]).await;
     let mut jar = Jar::default();
     let r = sign_in(&h, &mut jar).await;
     assert_eq!(r.location(), Some("/auth/error?reason=token_invalid"));
 
     // with userinfo turned off, the ID token alone signs in
-    let h = app_for(&op, &[("AUTH_USE_USERINFO", "false")]).await;
+    let h = Harness::mock(&op, &[("AUTH_USE_USERINFO", "false")]).await;
     let mut jar = Jar::default();
     let r = sign_in(&h, &mut jar).await;
     assert_eq!(r.location(), Some("/profile"));
