@@ -26,11 +26,12 @@ use crate::{
     app::{App, shell},
     auth::{
         api::DEFAULT_CALLBACK_PATH,
-        middleware::{resolve_auth, see_other},
+        middleware::resolve_auth,
         provider_logout::{
             self, BACKCHANNEL_LOGOUT_PATH, GLOBAL_TOKEN_REVOCATION_PATH, backchannel_logout,
             global_token_revocation,
         },
+        redirect::response as see_other,
     },
     session_cookie,
     state::AppState,

@@ -82,6 +82,7 @@ pub mod ssr {
             index,
             middleware::CurrentAuth,
             reason::ErrorReason,
+            redirect::{see_other, see_other_or_header},
             return_to::return_to_or,
             session::{self, SignedIn},
             types::{ApiError, AuthStatus, Claim, Profile},
@@ -153,45 +154,6 @@ pub mod ssr {
             res.set_status(status);
         }
         error
-    }
-
-    /// Redirect with 303 See Other. For `/login` and the callback (always page loads) use
-    /// [`see_other`]; for a server function the hydrated app may call, [`redirect_after`]
-    /// sends the server-function redirect header instead when the caller is not a page load.
-    pub fn see_other(location: &str) {
-        redirect(location, true)
-    }
-
-    pub fn redirect_after(location: &str) {
-        redirect(location, false)
-    }
-
-    fn redirect(location: &str, always_http: bool) {
-        let Some(res) = use_context::<ResponseOptions>() else {
-            return;
-        };
-        let Ok(value) = HeaderValue::from_str(location) else {
-            tracing::error!("redirect target is not a valid header value");
-            return;
-        };
-        res.insert_header(header::LOCATION, value);
-        res.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        let browser = use_context::<Parts>()
-            .and_then(|p| {
-                p.headers
-                    .get(header::ACCEPT)
-                    .and_then(|v| v.to_str().ok())
-                    .map(|a| a.contains("text/html"))
-            })
-            .unwrap_or(false);
-        if always_http || browser {
-            res.set_status(StatusCode::SEE_OTHER);
-        } else {
-            res.insert_header(
-                header::HeaderName::from_static(leptos::server_fn::redirect::REDIRECT_HEADER),
-                HeaderValue::from_static(""),
-            );
-        }
     }
 
     fn error_page(reason: ErrorReason) {
@@ -352,7 +314,7 @@ pub mod ssr {
             }
             None => None,
         };
-        redirect_after(target.as_deref().unwrap_or("/"));
+        see_other_or_header(target.as_deref().unwrap_or("/"));
         Ok(())
     }
 

@@ -10,7 +10,6 @@
 use std::sync::Arc;
 
 use axum::{
-    body::Body,
     extract::{Request, State},
     http::{HeaderValue, StatusCode, header},
     middleware::Next,
@@ -123,7 +122,7 @@ pub async fn resolve_auth(State(state): State<AppState>, mut req: Request, next:
                         .path_and_query()
                         .map(|p| p.as_str().to_string())
                         .unwrap_or_else(|| path.clone());
-                    return see_other(&login_url(&target));
+                    return super::redirect::response(&login_url(&target));
                 }
                 return (StatusCode::UNAUTHORIZED, "Sign-in required.").into_response();
             }
@@ -144,16 +143,6 @@ pub async fn resolve_auth(State(state): State<AppState>, mut req: Request, next:
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
-}
-
-/// A 303 to a same-site path.
-pub fn see_other(location: &str) -> Response {
-    Response::builder()
-        .status(StatusCode::SEE_OTHER)
-        .header(header::LOCATION, location)
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(Body::empty())
-        .unwrap_or_else(|_| StatusCode::SEE_OTHER.into_response())
 }
 
 fn unavailable(reason: ErrorReason) -> Response {

@@ -28,6 +28,8 @@ pub mod oidc;
 #[cfg(feature = "ssr")]
 pub mod provider_logout;
 #[cfg(feature = "ssr")]
+pub mod redirect;
+#[cfg(feature = "ssr")]
 pub mod refresh;
 #[cfg(feature = "ssr")]
 pub mod session;
