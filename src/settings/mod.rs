@@ -1,0 +1,401 @@
+//! Settings: loaded once at start into a typed, validated [`Settings`] struct.
+//!
+//! One file per section, each listing its variables and validating them: [`app`], [`oidc`],
+//! [`auth`], [`session`], [`dev_provider`]; [`source`] merges where they come from.
+//!
+//! Sources, later ones winning:
+//! 1. built-in defaults (each section's `Default`),
+//! 2. `Leptos.toml` (the app's own settings file; sections `[app]`, `[auth]`, `[oidc]`,
+//!    `[session]`, `[dev_provider]`),
+//! 3. environment variables — every scalar key `key` of section `[section]` is overridden by
+//!    `SECTION_KEY` (for example `[oidc] issuer` ← `OIDC_ISSUER`, `[session] store` ←
+//!    `SESSION_STORE`, `[app] url` ← `APP_URL`). A git-ignored `.env` (and the `.okta.env` the
+//!    Okta CLI writes) are read into the environment first; the Okta CLI names
+//!    `OKTA_OAUTH2_ISSUER`, `OKTA_OAUTH2_CLIENT_ID` and `OKTA_OAUTH2_CLIENT_SECRET` are accepted
+//!    as aliases.
+//!
+//! Secrets (`OIDC_CLIENT_SECRET`, and `DEV_PROVIDER_CLIENT_SECRET` to pin the development
+//! provider's generated one) come only from the environment; a secret in the committed file is
+//! a start-up error. Any bad value stops start-up with one line naming the key. The settings
+//! file is `Leptos.toml` in the working directory, or the one `SIGNIN_SETTINGS` names
+//! ([`file_path`]). No other module reads the environment.
+
+mod app;
+mod auth;
+mod dev_provider;
+mod oidc;
+mod session;
+mod source;
+
+use std::{path::Path, time::Duration};
+
+use serde::{Deserialize, Serialize};
+
+pub use app::AppSettings;
+pub use auth::AuthSettings;
+pub use dev_provider::{DemoUser, DevProviderSettings};
+pub use oidc::{OidcSettings, TokenAuthMethod};
+pub use session::{SessionSettings, StoreKind};
+
+use crate::secret::Secret;
+use source::apply_env;
+
+/// The settings file: `SIGNIN_SETTINGS`, else `Leptos.toml` (in the working directory).
+pub fn file_path() -> String {
+    std::env::var("SIGNIN_SETTINGS").unwrap_or_else(|_| "Leptos.toml".into())
+}
+
+/// Why settings could not be loaded. Displayed as one line at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("settings: cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("settings: {path} is not valid TOML: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("settings: {key} {problem}")]
+    Invalid { key: String, problem: String },
+}
+
+fn invalid(key: &str, problem: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid {
+        key: key.to_string(),
+        problem: problem.into(),
+    }
+}
+
+/// All settings, validated.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub app: AppSettings,
+    pub auth: AuthSettings,
+    pub oidc: OidcSettings,
+    pub session: SessionSettings,
+    pub dev_provider: DevProviderSettings,
+}
+
+impl Settings {
+    /// The redirect URI registered at the provider: `APP_URL` + callback path.
+    pub fn redirect_uri(&self) -> String {
+        format!("{}{}", self.app_base(), self.auth.callback_path)
+    }
+
+    /// `APP_URL` without trailing slash.
+    pub fn app_base(&self) -> String {
+        self.app.url.as_str().trim_end_matches('/').to_string()
+    }
+
+    /// The origin of `APP_URL` (scheme://host[:port]), for Origin checks.
+    pub fn app_origin(&self) -> String {
+        self.app.url.origin().ascii_serialization()
+    }
+
+    pub fn https(&self) -> bool {
+        self.app.url.scheme() == "https"
+    }
+
+    /// Name of the session cookie: `__Host-` prefixed when served over https.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.https() { "__Host-sid" } else { "sid" }
+    }
+
+    /// Loads `path` (when it exists), the environment, and validates.
+    pub fn load(path: &Path) -> Result<Self, SettingsError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                return Err(SettingsError::Read {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        Self::from_sources(&text, &path.display().to_string(), |k| {
+            std::env::var(k).ok()
+        })
+    }
+
+    /// Builds settings from file text and an environment lookup (testable without touching
+    /// the process environment).
+    pub fn from_sources(
+        file_text: &str,
+        file_name: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, SettingsError> {
+        let file: toml::Table = toml::from_str(file_text).map_err(|e| SettingsError::Parse {
+            path: file_name.to_string(),
+            reason: e.message().to_string(),
+        })?;
+        if file
+            .get("oidc")
+            .and_then(|o| o.as_table())
+            .is_some_and(|o| o.contains_key("client_secret"))
+        {
+            return Err(invalid(
+                "oidc.client_secret",
+                "must not be in a committed file: set OIDC_CLIENT_SECRET in the environment or .env",
+            ));
+        }
+        let mut merged = defaults_table();
+        for (section, value) in file {
+            if section == "package" {
+                continue; // [package.metadata.leptos] belongs to Leptos itself
+            }
+            let Some(defaults) = merged.get_mut(&section).and_then(|d| d.as_table_mut()) else {
+                return Err(invalid(&section, "is not a known settings section"));
+            };
+            let toml::Value::Table(values) = value else {
+                return Err(invalid(&section, "must be a table"));
+            };
+            for (key, v) in values {
+                if !defaults.contains_key(&key) {
+                    return Err(invalid(
+                        &format!("{section}.{key}"),
+                        "is not a known setting",
+                    ));
+                }
+                defaults.insert(key, v);
+            }
+        }
+        apply_env(&mut merged, &env)?;
+        let raw: Raw = toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid("settings", e.message().to_string()))?;
+        let secret = env("OIDC_CLIENT_SECRET")
+            .or_else(|| env("OKTA_OAUTH2_CLIENT_SECRET"))
+            .filter(|s| !s.is_empty());
+        let production = env("LEPTOS_ENV").is_some_and(|v| v.eq_ignore_ascii_case("prod"));
+        let dev_secret = env("DEV_PROVIDER_CLIENT_SECRET")
+            .filter(|s| !s.is_empty())
+            .map(Secret::new);
+        Ok(Settings {
+            app: raw.app.validate(production)?,
+            oidc: raw.oidc.validate(secret)?,
+            auth: raw.auth.validate()?,
+            session: raw.session.validate()?,
+            dev_provider: raw.dev_provider.validate(dev_secret)?,
+        })
+    }
+}
+
+/// The settings as written in the file / environment, before validation.
+#[derive(Debug, Serialize, Deserialize, Default)]
+#[serde(default)]
+struct Raw {
+    app: app::RawApp,
+    auth: auth::RawAuth,
+    oidc: oidc::RawOidc,
+    session: session::RawSession,
+    dev_provider: dev_provider::RawDev,
+}
+
+fn defaults_table() -> toml::Table {
+    match toml::Value::try_from(Raw::default()) {
+        Ok(toml::Value::Table(t)) => t,
+        _ => toml::Table::new(),
+    }
+}
+
+/// A duration setting in whole seconds, between `min` and `max`.
+fn secs(key: &str, value: i64, min: i64, max: i64) -> Result<Duration, SettingsError> {
+    if value < min || value > max {
+        return Err(invalid(
+            key,
+            format!("must be between {min} and {max} seconds, got {value}"),
+        ));
+    }
+    Ok(Duration::from_secs(value as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(file: &str, env: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_sources(file, "Leptos.toml", |k| env.get(k).cloned())
+    }
+
+    const OKTA: &[(&str, &str)] = &[
+        ("OIDC_ISSUER", "https://dev-1.okta.com/oauth2/default"),
+        ("OIDC_CLIENT_ID", "0oa1"),
+        ("OIDC_CLIENT_SECRET", "shh"),
+    ];
+
+    /// The committed settings file is valid and the run command keeps sessions in SQLite.
+    #[test]
+    fn the_development_providers_secret_comes_through_settings() {
+        let s = load("", &[("DEV_PROVIDER_CLIENT_SECRET", "pinned")]).unwrap();
+        assert_eq!(s.dev_provider.client_secret.unwrap().expose(), "pinned");
+        assert!(load("", &[]).unwrap().dev_provider.client_secret.is_none());
+    }
+
+    #[test]
+    fn org_issuer_is_derived_from_an_okta_issuer() {
+        let mut o = OidcSettings {
+            issuer: Some("https://x.okta.com/oauth2/default".into()),
+            client_id: "c".into(),
+            client_secret: None,
+            scopes: vec![],
+            token_auth_method: TokenAuthMethod::ClientSecretBasic,
+            http_timeout: Duration::from_secs(1),
+            org_issuer: None,
+        };
+        assert_eq!(o.org_issuer().as_deref(), Some("https://x.okta.com"));
+        o.issuer = Some("https://x.okta.com".into());
+        assert_eq!(o.org_issuer().as_deref(), Some("https://x.okta.com"));
+        o.org_issuer = Some("https://org.example".into());
+        assert_eq!(o.org_issuer().as_deref(), Some("https://org.example"));
+    }
+
+    #[test]
+    fn committed_settings_file() {
+        let s = load(include_str!("../../Leptos.toml"), &[]).unwrap();
+        assert_eq!(s.session.store, StoreKind::Sqlite("sessions.db".into()));
+        assert!(s.oidc.issuer.is_none(), "development provider by default");
+        let s = load(
+            include_str!("../../Leptos.toml"),
+            &[("SESSION_STORE", "memory")],
+        )
+        .unwrap();
+        assert_eq!(s.session.store, StoreKind::Memory);
+    }
+
+    #[test]
+    fn defaults_without_provider() {
+        let s = load("", &[]).unwrap();
+        assert!(s.oidc.issuer.is_none());
+        assert_eq!(
+            s.redirect_uri(),
+            "http://localhost:3000/authorization-code/callback"
+        );
+        assert_eq!(s.session.store, StoreKind::Memory);
+        assert!(s.oidc.offline_access());
+        assert_eq!(s.cookie_name(), "sid");
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let s = load(
+            "[app]\nurl = \"http://file:1\"\n[auth]\nrefresh_margin_secs = 10\n",
+            &[
+                ("APP_URL", "https://app.example.com"),
+                ("AUTH_REFRESH_MARGIN_SECS", "45"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.app_base(), "https://app.example.com");
+        assert_eq!(s.auth.refresh_margin, Duration::from_secs(45));
+        assert_eq!(s.cookie_name(), "__Host-sid");
+    }
+
+    #[test]
+    fn okta_cli_names_are_accepted() {
+        let s = load(
+            "",
+            &[
+                ("OKTA_OAUTH2_ISSUER", "https://dev-1.okta.com"),
+                ("OKTA_OAUTH2_CLIENT_ID", "abc"),
+                ("OKTA_OAUTH2_CLIENT_SECRET", "s"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.oidc.issuer.as_deref(), Some("https://dev-1.okta.com"));
+        assert_eq!(s.oidc.client_id, "abc");
+        assert_eq!(s.oidc.client_secret.unwrap().expose(), "s");
+    }
+
+    #[test]
+    fn okta_config_with_secret() {
+        let s = load("", OKTA).unwrap();
+        assert_eq!(s.oidc.client_id, "0oa1");
+        assert_eq!(
+            format!("{:?}", s.oidc.client_secret),
+            "Some(Secret([redacted]))"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        /// (Leptos.toml text, environment, key the error must name)
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
+            ("", &[("APP_URL", "not a url")], "APP_URL"),
+            (
+                "",
+                &[
+                    ("OIDC_ISSUER", "http://evil.example.com"),
+                    ("OIDC_CLIENT_ID", "x"),
+                    ("OIDC_CLIENT_SECRET", "y"),
+                ],
+                "OIDC_ISSUER",
+            ),
+            (
+                "",
+                &[("OIDC_ISSUER", "https://x.okta.com")],
+                "OIDC_CLIENT_ID",
+            ),
+            (
+                "",
+                &[
+                    ("OIDC_ISSUER", "https://x.okta.com"),
+                    ("OIDC_CLIENT_ID", "a"),
+                ],
+                "OIDC_CLIENT_SECRET",
+            ),
+            ("", &[("SESSION_STORE", "mongodb://x")], "SESSION_STORE"),
+            (
+                "",
+                &[("AUTH_ROTATION_GRACE_SECS", "61")],
+                "AUTH_ROTATION_GRACE_SECS",
+            ),
+            ("", &[("AUTH_REFRESH", "maybe")], "AUTH_REFRESH"),
+            (
+                "",
+                &[("AUTH_CALLBACK_PATH", "https://x/cb")],
+                "AUTH_CALLBACK_PATH",
+            ),
+            ("", &[("OIDC_SCOPES", "profile")], "OIDC_SCOPES"),
+            ("[oidc]\nclient_secret = \"x\"\n", &[], "oidc.client_secret"),
+            ("[auth]\nunknown = 1\n", &[], "auth.unknown"),
+            ("[nope]\n", &[], "nope"),
+        ];
+        for (file, env, key) in cases {
+            let err = load(file, env).unwrap_err().to_string();
+            assert!(err.contains(key), "{err} should name {key}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+        assert!(matches!(
+            load("[app", &[]),
+            Err(SettingsError::Parse { .. })
+        ));
+    }
+
+    #[test]
+    fn stores_parse() {
+        assert_eq!(
+            session::parse_store("sqlite://s.db").unwrap(),
+            StoreKind::Sqlite("s.db".into())
+        );
+        assert!(matches!(
+            session::parse_store("redis://127.0.0.1:6379").unwrap(),
+            StoreKind::Redis(_)
+        ));
+        assert_eq!(
+            StoreKind::Redis("redis://user:pw@h:1".into()).to_string(),
+            "redis://h:1",
+            "no password in logs"
+        );
+    }
+
+    #[test]
+    fn public_paths_from_env_list() {
+        let s = load("", &[("AUTH_PUBLIC_PATHS", "/, /about,/pkg/")]).unwrap();
+        // (the sign-in routes are added where the guard policy is built: AppState::new)
+        assert_eq!(s.auth.public_paths, vec!["/", "/about", "/pkg/"]);
+    }
+}
