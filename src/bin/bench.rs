@@ -371,7 +371,9 @@ async fn state_with_provider(env: &[(&str, &str)], dir: &Path) -> Res<(AppState,
         Settings::from_sources("", "bench", |k| map.get(k).cloned()).map_err(|e| e.to_string())?;
     let provider = dev_provider::start(&s).await?;
     provider.configure(&mut s);
-    let (store, locks) = build_store(&s.session.store).await?;
+    let (store, locks) = build_store(&s.session.store)
+        .await
+        .map_err(|e| e.to_string())?;
     let options = LeptosOptions::builder()
         .output_name("signin")
         .site_root("target/site")

@@ -18,7 +18,7 @@ pub mod sqlite;
 use std::{sync::Arc, time::Duration};
 
 use crate::{
-    auth::{error::AuthError, refresh::SessionLocks, session::SharedStore},
+    auth::{error::AuthError, refresh::SessionLocks, session::SharedStore, store::StoreError},
     settings::StoreKind,
 };
 
@@ -27,7 +27,7 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// Poll interval while waiting for a lock held elsewhere.
 const LOCK_POLL: Duration = Duration::from_millis(20);
 
-pub async fn build(kind: &StoreKind) -> Result<(SharedStore, SessionLocks), String> {
+pub async fn build(kind: &StoreKind) -> Result<(SharedStore, SessionLocks), StoreError> {
     match kind {
         StoreKind::Memory => Ok((
             SharedStore(Arc::new(memory::MemoryStore::default())),
@@ -83,7 +83,7 @@ impl Release {
     fn with<F, Fut>(release: F) -> Box<dyn Send + Sync>
     where
         F: FnOnce() -> Fut + Send + Sync + 'static,
-        Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), StoreError>> + Send + 'static,
     {
         Box::new(Release(Some(Box::new(move || {
             tokio::spawn(async move {

@@ -38,8 +38,9 @@ pub struct RedisStore {
     pool: Pool,
 }
 
-pub async fn connect(url: &str) -> Result<(RedisStore, RedisLock), String> {
-    let config = Config::from_url(url).map_err(|e| format!("invalid redis URL: {e}"))?;
+pub async fn connect(url: &str) -> Result<(RedisStore, RedisLock), StoreError> {
+    let config =
+        Config::from_url(url).map_err(|e| StoreError(format!("invalid redis URL: {e}")))?;
     let pool = Builder::from_config(config)
         .with_connection_config(|c| {
             c.connection_timeout = COMMAND_TIMEOUT;
@@ -51,11 +52,11 @@ pub async fn connect(url: &str) -> Result<(RedisStore, RedisLock), String> {
         })
         .set_policy(ReconnectPolicy::new_exponential(0, 100, 2000, 2))
         .build_pool(4)
-        .map_err(|e| format!("cannot configure the redis client: {e}"))?;
+        .map_err(|e| StoreError(format!("cannot configure the redis client: {e}")))?;
     match tokio::time::timeout(COMMAND_TIMEOUT * 2, pool.init()).await {
         Ok(Ok(_task)) => {}
-        Ok(Err(e)) => return Err(format!("cannot connect: {e}")),
-        Err(_) => return Err("cannot connect: timed out".into()),
+        Ok(Err(e)) => return Err(StoreError(format!("cannot connect: {e}"))),
+        Err(_) => return Err(StoreError("cannot connect: timed out".into())),
     }
     Ok((
         RedisStore {
@@ -206,7 +207,7 @@ impl RemoteLock for RedisLock {
             // only if still ours
             Release::with(move || async move {
                 let released: Result<i64, _> = pool.eval(RELEASE, vec![key], vec![token]).await;
-                released.map(drop).map_err(|e| e.to_string())
+                released.map(drop).map_err(StoreError::new)
             })
         }))
     }

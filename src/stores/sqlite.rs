@@ -35,7 +35,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-pub async fn open(path: &str) -> Result<(SqliteStore, SqliteLock), String> {
+pub async fn open(path: &str) -> Result<(SqliteStore, SqliteLock), StoreError> {
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
@@ -46,12 +46,12 @@ pub async fn open(path: &str) -> Result<(SqliteStore, SqliteLock), String> {
         .acquire_timeout(COMMAND_TIMEOUT)
         .connect_with(options)
         .await
-        .map_err(|e| format!("cannot open the SQLite database: {e}"))?;
+        .map_err(|e| StoreError(format!("cannot open the SQLite database: {e}")))?;
     let records = RecordStore::new(pool.clone());
     records
         .migrate()
         .await
-        .map_err(|e| format!("cannot create the sessions table: {e}"))?;
+        .map_err(|e| StoreError(format!("cannot create the sessions table: {e}")))?;
     for table in [
         "create table if not exists signin_locks (key text primary key not null, token text not null, expires_at integer not null)",
         "create table if not exists signin_session_index (key text not null, session_id text not null, until integer not null, primary key (key, session_id))",
@@ -60,7 +60,7 @@ pub async fn open(path: &str) -> Result<(SqliteStore, SqliteLock), String> {
         sqlx::query(table)
             .execute(&pool)
             .await
-            .map_err(|e| format!("cannot create the auth tables: {e}"))?;
+            .map_err(|e| StoreError(format!("cannot create the auth tables: {e}")))?;
     }
     let store = SqliteStore {
         records,
@@ -243,7 +243,7 @@ impl RemoteLock for SqliteLock {
                     .execute(&pool)
                     .await
                     .map(drop)
-                    .map_err(|e| e.to_string())
+                    .map_err(StoreError::new)
             })
         }))
     }
