@@ -17,6 +17,7 @@ mod discovery;
 pub mod grants;
 mod keys;
 pub mod page;
+mod persist;
 mod sessions;
 mod token;
 mod userinfo;
@@ -24,7 +25,7 @@ mod userinfo;
 pub use authorize::complete_sign_in;
 use authorize::{authorize, decision};
 use discovery::{discovery, discovery_document};
-use keys::{jwks, key_id, load_or_create_key, load_or_create_secret, write_private};
+use keys::{jwks, key_id, load_or_create_key, load_or_create_secret};
 use token::{client_credentials, oauth_error, token};
 use userinfo::{logout, userinfo};
 
@@ -229,10 +230,7 @@ pub async fn start(settings: &Settings) -> Result<DevProvider, String> {
     let jwks = JsonWebKeySet::new(vec![key.as_verification_key()]);
     let discovery = discovery_document(&issuer)?;
     let grants_file = dir.join("grants.json");
-    let grants = std::fs::read_to_string(&grants_file)
-        .ok()
-        .and_then(|t| serde_json::from_str::<Grants>(&t).ok())
-        .unwrap_or_default();
+    let grants = persist::load(&grants_file);
     let users = if dev.users.is_empty() {
         default_users()
     } else {
@@ -265,18 +263,7 @@ pub async fn start(settings: &Settings) -> Result<DevProvider, String> {
         grants_file,
         dirty: std::sync::atomic::AtomicBool::new(false),
     }));
-    // persist grants at most once a second, so a restart keeps refresh tokens valid
-    let persister = op.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tick.tick().await;
-            if Arc::strong_count(&persister.0) == 1 {
-                break;
-            }
-            persister.persist();
-        }
-    });
+    persist::every_second(&op);
     let server = tokio::spawn(serve(op.clone(), listener));
     Ok(DevProvider {
         issuer,
@@ -311,29 +298,6 @@ fn default_users() -> Vec<DemoUser> {
 impl Op {
     fn grants(&self) -> std::sync::MutexGuard<'_, Grants> {
         lock(&self.0.grants)
-    }
-
-    fn changed(&self) {
-        self.0
-            .dirty
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    fn persist(&self) {
-        if !self
-            .0
-            .dirty
-            .swap(false, std::sync::atomic::Ordering::Relaxed)
-        {
-            return;
-        }
-        let text = match serde_json::to_string(&*self.grants()) {
-            Ok(t) => t,
-            Err(_) => return,
-        };
-        if let Err(e) = write_private(&self.0.grants_file, &text) {
-            tracing::warn!(error = %e, "development provider: could not save grants");
-        }
     }
 
     /// Loopback redirect URIs are accepted too (several app instances on one machine).
