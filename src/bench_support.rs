@@ -1,47 +1,32 @@
 //! Bench-only plumbing (cargo feature `bench`, never in the default build): a way to render a
 //! page *without* the session check, for the benchmark's "auth overhead" ratio.
 //!
-//! [`app_for_bench`](crate::server::app_for_bench) serves `/__bench/unguarded/<path>` as
-//! `/<path>` with a [`Unguarded`] marker; the auth middleware then skips the session layer's
-//! store read and the session keeper, and uses the last session it resolved (same page, same
-//! content: the first session it resolved). `/__bench/noop` is a handler that does nothing, behind the full auth stack.
+//! [`app_for_bench`](crate::server::app_for_bench) serves every route a second time under
+//! `/__bench/unguarded/…`, without the session layer and the auth middleware; [`signed_in`]
+//! gives those requests the session the benchmark [`remember`]ed (same page, same content, no
+//! store read, no session rules). `/__bench/noop` is a handler that does nothing.
 
 use std::sync::{Arc, OnceLock};
 
-use axum::{extract::Request, http::Uri};
+use axum::extract::Request;
 
-use crate::auth::session::SignedIn;
-
-/// Marks a request that must skip the session check.
-#[derive(Clone, Copy, Debug)]
-pub struct Unguarded;
+use crate::auth::{middleware::CurrentAuth, session::SignedIn};
 
 static SNAPSHOT: OnceLock<Arc<SignedIn>> = OnceLock::new();
 
-/// Remembers the first resolved session (called by the auth middleware in bench builds;
-/// lock-free after the first call, so it does not slow the guarded path it is compared with).
-pub fn remember(signed_in: &Arc<SignedIn>) {
-    if SNAPSHOT.get().is_none() {
-        let _ = SNAPSHOT.set(signed_in.clone());
-    }
+/// Remembers a signed-in session for the unguarded routes (the first one wins; lock-free
+/// afterwards, so it does not slow the path it is compared with).
+pub fn remember(signed_in: Arc<SignedIn>) {
+    let _ = SNAPSHOT.set(signed_in);
 }
 
-pub fn snapshot() -> Option<Arc<SignedIn>> {
-    SNAPSHOT.get().cloned()
-}
-
-/// `/__bench/unguarded/<rest>` → `/<rest>`, marked [`Unguarded`].
-pub fn rewrite(mut req: Request) -> Request {
-    let Some(rest) = req.uri().path().strip_prefix("/__bench/unguarded") else {
-        return req;
-    };
-    let target = match req.uri().query() {
-        Some(q) => format!("{rest}?{q}"),
-        None => rest.to_string(),
-    };
-    if let Ok(uri) = target.parse::<Uri>() {
-        *req.uri_mut() = uri;
-        req.extensions_mut().insert(Unguarded);
-    }
+/// Gives an unguarded request the remembered session (signed out before there is one).
+pub async fn signed_in(mut req: Request) -> Request {
+    let auth = SNAPSHOT
+        .get()
+        .cloned()
+        .map(CurrentAuth::SignedIn)
+        .unwrap_or(CurrentAuth::SignedOut);
+    req.extensions_mut().insert(auth);
     req
 }

@@ -49,27 +49,53 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 
 /// The whole application as one `Router`.
 pub fn app(state: AppState) -> Router {
-    build(state)
+    let sessions = session_cookie::layer(&state.settings, state.keeper.store.clone());
+    security_headers(
+        routes(&state)
+            .layer(from_fn_with_state(state.clone(), repeated_params))
+            .layer(from_fn_with_state(state.clone(), resolve_auth))
+            .layer(sessions),
+    )
+    .with_state(state)
 }
 
-/// The application plus the benchmark's unguarded twin routes (see `bench_support`).
+/// The application plus the benchmark's unguarded twin of every route under
+/// `/__bench/unguarded/…`: the same routes and headers without the session layer and the
+/// auth middleware (see `bench_support`), composed here so the auth code knows nothing of it.
 #[cfg(feature = "bench")]
 pub fn app_for_bench(state: AppState) -> Router {
-    Router::new()
-        .fallback_service(build(state))
-        .layer(axum::middleware::map_request(|req: Request| async move {
-            crate::bench_support::rewrite(req)
-        }))
+    let unguarded = security_headers(routes(&state).layer(axum::middleware::map_request(
+        crate::bench_support::signed_in,
+    )))
+    .with_state(state.clone());
+    app(state).nest_service("/__bench/unguarded", unguarded)
 }
 
-fn build(state: AppState) -> Router {
+/// Headers every response carries (rendered pages add their CSP, see `csp.rs`).
+fn security_headers(router: Router<AppState>) -> Router<AppState> {
+    router
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+}
+
+/// Every route, without the layers.
+fn routes(state: &AppState) -> Router<AppState> {
     let routes = route_list();
     let context = {
         let state = state.clone();
         move || provide_context(state.clone())
     };
     let settings = state.settings.clone();
-    let sessions = session_cookie::layer(&settings, state.keeper.store.clone());
     let site_root = PathBuf::from(state.leptos_options.site_root.as_ref());
     let pkg_dir = site_root.join(state.leptos_options.site_pkg_dir.as_ref());
 
@@ -90,7 +116,7 @@ fn build(state: AppState) -> Router {
             get(|| async { axum::http::StatusCode::NO_CONTENT }),
         );
     }
-    router = router.leptos_routes_with_context(&state, routes, context.clone(), {
+    router = router.leptos_routes_with_context(state, routes, context.clone(), {
         let options = state.leptos_options.clone();
         move || shell(options.clone())
     });
@@ -134,22 +160,6 @@ fn build(state: AppState) -> Router {
             AppState,
             _,
         >(context, shell))
-        .layer(from_fn_with_state(state.clone(), repeated_params))
-        .layer(from_fn_with_state(state.clone(), resolve_auth))
-        .layer(sessions)
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .with_state(state)
 }
 
 /// `/login` and the callback are server functions whose query string is decoded before our

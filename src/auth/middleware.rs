@@ -75,29 +75,13 @@ pub async fn resolve_auth(State(state): State<AppState>, mut req: Request, next:
     if skips_session(&path) {
         return next.run(req).await;
     }
-    #[cfg(feature = "bench")]
-    if req
-        .extensions()
-        .get::<crate::bench_support::Unguarded>()
-        .is_some()
-    {
-        let auth = crate::bench_support::snapshot()
-            .map(CurrentAuth::SignedIn)
-            .unwrap_or(CurrentAuth::SignedOut);
-        req.extensions_mut().insert(auth);
-        return next.run(req).await;
-    }
     let session = req.extensions().get::<Session>().cloned();
     let (auth, touched) = match &session {
         None => (CurrentAuth::SignedOut, false),
         Some(session) => match state.keeper.resolve(session).await {
             Ok((Resolved::SignedOut, _)) => (CurrentAuth::SignedOut, false),
             Ok((Resolved::Ended, _)) => (CurrentAuth::Ended, false),
-            Ok((Resolved::SignedIn(s), touched)) => {
-                #[cfg(feature = "bench")]
-                crate::bench_support::remember(&s);
-                (CurrentAuth::SignedIn(s), touched)
-            }
+            Ok((Resolved::SignedIn(s), touched)) => (CurrentAuth::SignedIn(s), touched),
             Err(e) => {
                 tracing::warn!(error = %e, path = %path, "could not resolve the session");
                 (CurrentAuth::Unavailable(e.reason()), false)

@@ -217,6 +217,24 @@ impl Cookies {
     }
 }
 
+/// Hands the session behind `cookie` (`sid=…`) to the unguarded twin routes.
+async fn remember_session(state: &AppState, cookie: &str) -> Res<()> {
+    let id = cookie
+        .split(';')
+        .find_map(|c| c.trim().strip_prefix("sid="))
+        .ok_or("no session cookie")?;
+    let id: tower_sessions::session::Id = id.parse().map_err(|_| "bad session cookie")?;
+    let (_, signed_in) = state
+        .keeper
+        .store
+        .load_signed_in(&id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the session is not in the store")?;
+    signin::bench_support::remember(Arc::new(signed_in));
+    Ok(())
+}
+
 /// Signs in at an app (ours or the peer) served on `base`, through the development provider.
 async fn sign_in_over_http(base: &str, login_path: &str) -> Res<Cookies> {
     let http = no_redirects();
@@ -399,10 +417,11 @@ async fn http_load(o: &Opts) -> Res<Vec<Row>> {
         ("redis", format!("redis://127.0.0.1:{}", redis.port), 0.85),
     ] {
         let dev_port = free_port();
-        let (base, provider, _state) = serve_in_process(&store, dir.path(), dev_port).await?;
+        let (base, provider, state) = serve_in_process(&store, dir.path(), dev_port).await?;
         let jar = sign_in_over_http(&base, "/login").await?;
         let cookie = jar.header();
-        // warm up (and let the unguarded route take its snapshot of this session)
+        remember_session(&state, &cookie).await?;
+        // warm up
         wrk(&format!("{base}/profile"), Some(&cookie), 1, 4)?;
         wrk(&format!("{base}/__bench/unguarded/profile"), None, 1, 4)?;
         let (mut guarded, mut unguarded) = (vec![], vec![]);
@@ -437,7 +456,7 @@ async fn http_load(o: &Opts) -> Res<Vec<Row>> {
         ));
         if label == "memory" {
             ours_memory = g;
-            provider_keep = Some((base.clone(), provider, _state));
+            provider_keep = Some((base.clone(), provider, state));
         }
     }
 
@@ -564,6 +583,7 @@ async fn auth_layer_cost(o: &Opts) -> Res<Row> {
     let (state, _provider) = state_with_provider(&[], dir.path()).await?;
     let router = app_for_bench(state.clone());
     let (cookie, _, _, _) = sign_in_in_process(&router, &state).await?;
+    remember_session(&state, &cookie).await?;
     let (guarded_path, unguarded_path) = ("/__bench/noop", "/__bench/unguarded/__bench/noop");
     let (status, _, _) = oneshot(&router, guarded_path, Some(&cookie)).await?;
     if status != StatusCode::NO_CONTENT {
