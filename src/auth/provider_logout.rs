@@ -274,14 +274,7 @@ pub async fn backchannel_logout(State(p): State<ProviderLogoutState>, body: Byte
     };
     let request = match request {
         Ok(r) => r,
-        Err(JwtError::KeysUnavailable(detail)) => {
-            tracing::warn!(error = %detail, "back-channel logout: the provider's keys cannot be fetched");
-            return json_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "the provider's keys cannot be fetched",
-            );
-        }
+        Err(JwtError::KeysUnavailable(detail)) => return keys_unavailable(&detail),
         Err(e) => {
             tracing::warn!(error = %e, "back-channel logout refused");
             return json_error(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string());
@@ -325,6 +318,16 @@ pub async fn backchannel_logout(State(p): State<ProviderLogoutState>, body: Byte
     let mut r = StatusCode::OK.into_response();
     no_store(&mut r);
     r
+}
+
+/// The signer's keys cannot be fetched: the sender should retry.
+fn keys_unavailable(detail: &str) -> Response {
+    tracing::warn!(error = %detail, "provider-initiated sign-out: the signer's keys cannot be fetched");
+    json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        "the signer's keys cannot be fetched",
+    )
 }
 
 fn store_down(e: &dyn std::fmt::Display) -> Response {
@@ -382,14 +385,7 @@ pub async fn global_token_revocation(
     };
     let (jti, until) = match checked {
         Ok(ok) => ok,
-        Err(JwtError::KeysUnavailable(detail)) => {
-            tracing::warn!(error = %detail, "universal logout: the org's keys cannot be fetched");
-            return json_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "the org's keys cannot be fetched",
-            );
-        }
+        Err(JwtError::KeysUnavailable(detail)) => return keys_unavailable(&detail),
         Err(e) => {
             tracing::warn!(error = %e, "universal logout refused");
             return unauthorized(&e.to_string());
