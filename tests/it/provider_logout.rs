@@ -388,6 +388,12 @@ fn field(page: &str, name: &str) -> String {
     page[start..].split('"').next().unwrap().to_string()
 }
 
+/// The development provider's sessions page.
+async fn sessions_page(h: &Harness, provider: &str) -> String {
+    let r = h.http.get(format!("{provider}/sessions")).send().await;
+    r.unwrap().text().await.unwrap()
+}
+
 /// The development provider with zero set-up: revocation at sign-out, and its sessions page
 /// signing people out of the app by back-channel logout and by Universal Logout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -426,15 +432,7 @@ async fn the_development_provider_shows_every_sign_out() {
         let back = strip(h.decide(&auth, &[("user", "0")]).await);
         assert_eq!(h.callback(jar, &back).await.status, StatusCode::SEE_OTHER);
     }
-    let page = h
-        .http
-        .get(format!("{provider}/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = sessions_page(&h, &provider).await;
     assert_eq!(page.matches("data-testid=\"session\"").count(), 2, "{page}");
     let r = h
         .http
@@ -455,15 +453,7 @@ async fn the_development_provider_shows_every_sign_out() {
     );
 
     // "Universal Logout": every session of the person
-    let page = h
-        .http
-        .get(format!("{provider}/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = sessions_page(&h, &provider).await;
     let r = h
         .http
         .post(format!("{provider}/sessions/universal-logout"))
@@ -474,14 +464,6 @@ async fn the_development_provider_shows_every_sign_out() {
     assert_eq!(r.headers()["location"], "/sessions?done=universal");
     assert!(!signed_in(&h, &a).await && !signed_in(&h, &b).await);
     assert_eq!(h.provider().stats().universal_logouts_sent, 1);
-    let page = h
-        .http
-        .get(format!("{provider}/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = sessions_page(&h, &provider).await;
     assert!(page.contains("Nobody is signed in"), "{page}");
 }

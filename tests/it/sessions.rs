@@ -25,7 +25,9 @@ struct Ctx {
     store_url: String,
 }
 
-async fn start(store: Store, env: &[(&str, &str)]) -> Ctx {
+/// A store of kind `store` (a Redis server of its own for `Redis`): its URL, the server and
+/// the directory holding a SQLite file.
+async fn store_for(store: Store) -> (String, Option<RedisServer>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let redis = match store {
         Store::Redis => Some(RedisServer::start().await),
@@ -36,6 +38,11 @@ async fn start(store: Store, env: &[(&str, &str)]) -> Ctx {
         Store::Sqlite => format!("sqlite://{}", dir.path().join("sessions.db").display()),
         Store::Redis => redis.as_ref().unwrap().url(),
     };
+    (store_url, redis, dir)
+}
+
+async fn start(store: Store, env: &[(&str, &str)]) -> Ctx {
+    let (store_url, redis, dir) = store_for(store).await;
     let mut all = vec![("SESSION_STORE", store_url.as_str())];
     all.extend_from_slice(env);
     Ctx {
@@ -75,23 +82,11 @@ per_store!(
 
 /// The app in front of the scriptable provider, on `store`.
 async fn start_mock(store: Store, op: &MockOp, env: &[(&str, &str)]) -> Ctx {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = match store {
-        Store::Redis => Some(RedisServer::start().await),
-        _ => None,
-    };
-    let store_url = match store {
-        Store::Memory => "memory".to_string(),
-        Store::Sqlite => format!("sqlite://{}", dir.path().join("sessions.db").display()),
-        Store::Redis => redis.as_ref().unwrap().url(),
-    };
-    let op_env = op.env();
-    let mut all: Vec<(&str, &str)> = op_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    all.push(("SESSION_STORE", store_url.as_str()));
+    let (store_url, redis, dir) = store_for(store).await;
+    let mut all = vec![("SESSION_STORE", store_url.as_str())];
     all.extend_from_slice(env);
-    let s = crate::common::settings(&all, dir.path());
     Ctx {
-        h: Harness::with_settings(s, None, tempfile::tempdir().unwrap()).await,
+        h: Harness::mock(op, &all).await,
         redis,
         _dir: dir,
         store_url,
