@@ -33,6 +33,9 @@ pub mod dev_provider;
 #[cfg(feature = "bench")]
 pub mod bench_support;
 
+#[cfg(all(feature = "ssr", feature = "testing"))]
+pub mod testing;
+
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {

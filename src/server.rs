@@ -25,13 +25,10 @@ use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer};
 use crate::{
     app::{App, shell},
     auth::{
-        api::DEFAULT_CALLBACK_PATH,
         middleware::resolve_auth,
-        provider_logout::{
-            self, BACKCHANNEL_LOGOUT_PATH, GLOBAL_TOKEN_REVOCATION_PATH, backchannel_logout,
-            global_token_revocation,
-        },
+        provider_logout::{self, backchannel_logout, global_token_revocation},
         redirect::response as see_other,
+        routes::{BACKCHANNEL_LOGOUT_PATH, DEFAULT_CALLBACK_PATH, GLOBAL_TOKEN_REVOCATION_PATH},
     },
     session_cookie,
     state::AppState,

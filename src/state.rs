@@ -13,11 +13,11 @@ use leptos::config::LeptosOptions;
 
 use crate::{
     auth::{
-        api::ALWAYS_PUBLIC,
         error::AuthError,
+        logout_request::{ProviderLogout, ProviderLogoutState},
         oidc::OidcClient,
-        provider_logout::{ProviderLogout, ProviderLogoutState},
         refresh::{SessionKeeper, SessionLocks},
+        routes::ALWAYS_PUBLIC,
         session::SharedStore,
         types::GuardPolicy,
     },

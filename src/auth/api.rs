@@ -16,14 +16,8 @@ use leptos::server_fn::codec::GetUrl;
 
 use super::types::{ApiError, AuthStatus, Profile};
 
-/// Where the callback server function is mounted (a configured other path is routed to it).
-pub const DEFAULT_CALLBACK_PATH: &str = "/authorization-code/callback";
-
-/// Routes that are public whatever the settings say: requiring sign-in for the way to sign in
-/// (or out, or for the page explaining why sign-in failed) would send people in circles. The
-/// configured callback path is added to these where the guard policy is built.
-pub const ALWAYS_PUBLIC: [&str; 4] = ["/login", DEFAULT_CALLBACK_PATH, "/logout", "/auth/error"];
-
+// The callback is mounted at `routes::DEFAULT_CALLBACK_PATH` (a configured other path is
+// routed to it in `server.rs`).
 // `login` and `callback` read their query string themselves (see `ssr::query`): no argument
 // decoding can fail before our code runs. Repeated parameters are turned away even earlier,
 // by a middleware in `server.rs`.

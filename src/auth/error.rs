@@ -2,14 +2,14 @@
 //! [`ErrorReason`] (what the person is told) and an [`ApiError`] (what a server function
 //! returns). Details never leave the server.
 
-use super::{reason::ErrorReason, types::ApiError};
+use super::{reason::ErrorReason, store::StoreError, types::ApiError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("provider unavailable: {0}")]
     ProviderUnavailable(String),
     #[error("session store unavailable: {0}")]
-    Store(String),
+    Store(#[from] StoreError),
     #[error("callback state matches no pending sign-in")]
     StateMismatch,
     #[error("provider redirected back with error {code:?}")]
@@ -59,8 +59,9 @@ impl AuthError {
         }
     }
 
+    /// A session-store failure (tower-sessions' errors, or the backends' own).
     pub fn store(e: impl std::fmt::Display) -> Self {
-        AuthError::Store(e.to_string())
+        AuthError::Store(StoreError::new(e))
     }
 }
 
@@ -80,6 +81,6 @@ mod tests {
             AuthError::ProviderUnavailable("x".into()).to_api(),
             ApiError::ProviderUnavailable
         );
-        assert_eq!(AuthError::Store("x".into()).reason().status(), 503);
+        assert_eq!(AuthError::store("x").reason().status(), 503);
     }
 }

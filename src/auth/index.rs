@@ -105,7 +105,7 @@ pub async fn add(store: &SharedStore, id: &Id, s: &SignedIn, until: i64) -> Resu
         .0
         .index_add(&keys(&s.verified), id, until)
         .await
-        .map_err(AuthError::store)
+        .map_err(AuthError::from)
 }
 
 /// Removes session `id` from the keys of `s`.
@@ -114,14 +114,14 @@ pub async fn remove(store: &SharedStore, id: &Id, s: &SignedIn) -> Result<(), Au
         .0
         .index_remove(&keys(&s.verified), id)
         .await
-        .map_err(AuthError::store)
+        .map_err(AuthError::from)
 }
 
 /// The live sessions of `who`, read from the store (entries of sessions that have ended or no
 /// longer match are dropped from the index on the way).
 pub async fn sessions_of(store: &SharedStore, who: &Who) -> Result<Vec<(Id, SignedIn)>, AuthError> {
     let key = who.key();
-    let ids = store.0.index_lookup(&key).await.map_err(AuthError::store)?;
+    let ids = store.0.index_lookup(&key).await.map_err(AuthError::from)?;
     let mut found = Vec::new();
     for id in ids {
         match store.load_signed_in(&id).await? {

@@ -61,8 +61,8 @@ fn skips_session(path: &str) -> bool {
     path.starts_with("/pkg/")
         || path == "/favicon.ico"
         || path == "/healthz"
-        || path == super::provider_logout::BACKCHANNEL_LOGOUT_PATH
-        || path == super::provider_logout::GLOBAL_TOKEN_REVOCATION_PATH
+        || path == super::routes::BACKCHANNEL_LOGOUT_PATH
+        || path == super::routes::GLOBAL_TOKEN_REVOCATION_PATH
 }
 
 /// Server-function endpoints (they check the session themselves).

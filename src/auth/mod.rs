@@ -1,18 +1,19 @@
 //! Authentication: everything about signing people in and keeping them signed in.
 //!
 //! Shared by server and browser: [`types`] (what the browser may know), [`return_to`],
-//! [`reason`] (error kinds in plain words), [`api`] (server functions) and [`guard`] (route
-//! guards). Server only (`ssr`): [`oidc`] (the provider client), [`session`] (session
+//! [`reason`] (error kinds in plain words), [`routes`] (contract paths), [`api`] (server
+//! functions) and [`guard`] (route guards). Server only (`ssr`): [`oidc`] (the provider client), [`session`] (session
 //! contents), [`store`] (what a session store must do beyond tower-sessions), [`index`] (all
 //! sessions of a person), [`refresh`] (session rules and single-flight refresh), [`signout`]
-//! (ending sessions, revocation), [`jwt`] and [`provider_logout`] (back-channel logout, Okta
-//! Universal Logout), [`middleware`] (resolves the session once per request) and
+//! (ending sessions, revocation), [`jwt`], [`logout_request`] and [`provider_logout`]
+//! (back-channel logout, Okta Universal Logout), [`middleware`] (resolves the session once per request) and
 //! [`error`].
 
 pub mod api;
 pub mod guard;
 pub mod reason;
 pub mod return_to;
+pub mod routes;
 pub mod types;
 
 #[cfg(feature = "ssr")]
@@ -21,6 +22,8 @@ pub mod error;
 pub mod index;
 #[cfg(feature = "ssr")]
 pub mod jwt;
+#[cfg(feature = "ssr")]
+pub mod logout_request;
 #[cfg(feature = "ssr")]
 pub mod middleware;
 #[cfg(feature = "ssr")]

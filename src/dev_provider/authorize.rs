@@ -1,6 +1,6 @@
 //! `/authorize` (the sign-in page: demo users, anyone by email, Deny) and
-//! `/authorize/decision`, which issues the code; [`complete_sign_in`] drives the page for
-//! tests and the benchmark.
+//! `/authorize/decision`, which issues the code (`crate::testing::complete_sign_in` drives the
+//! page for tests and the benchmark).
 
 use super::*;
 
@@ -195,46 +195,4 @@ pub(super) async fn decision(State(op): State<Op>, Form(form): Form<DecisionForm
     });
     op.changed();
     with_state(vec![("code", code)])
-}
-
-/// Drives this provider's sign-in page as a browser would: opens `authorize_url`, submits the
-/// decision form with `fields` (e.g. `[("user", "0")]`, `[("action", "deny")]`) and returns
-/// where the provider redirects (the app's callback URL). For tests and benchmarks.
-pub async fn complete_sign_in(
-    http: &reqwest::Client,
-    authorize_url: &str,
-    fields: &[(&str, &str)],
-) -> Result<String, String> {
-    let page = http
-        .get(authorize_url)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if page.status() != StatusCode::OK {
-        return Err(format!("authorize page answered {}", page.status()));
-    }
-    let html = page.text().await.map_err(|e| e.to_string())?;
-    let interaction = html
-        .split("name=\"interaction\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .ok_or("no interaction id on the sign-in page")?
-        .to_string();
-    let mut form: Vec<(&str, &str)> = vec![("interaction", &interaction)];
-    form.extend_from_slice(fields);
-    let base = authorize_url
-        .split("/authorize")
-        .next()
-        .unwrap_or(authorize_url);
-    let res = http
-        .post(format!("{base}/authorize/decision"))
-        .form(&form)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    res.headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .ok_or_else(|| format!("decision answered {} without a redirect", res.status()))
 }

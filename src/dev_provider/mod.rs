@@ -22,7 +22,6 @@ mod sessions;
 mod token;
 mod userinfo;
 
-pub use authorize::complete_sign_in;
 use authorize::{authorize, decision};
 use discovery::{discovery, discovery_document};
 use keys::{jwks, key_id, load_or_create_key, load_or_create_secret};

@@ -21,7 +21,7 @@ use openidconnect::{PrivateSigningKey, core::CoreJwsSigningAlgorithm};
 use serde::Deserialize;
 
 use super::{CLIENT_ID, Op, client_credentials, oauth_error, page};
-use crate::auth::provider_logout::{BACKCHANNEL_LOGOUT_PATH, GLOBAL_TOKEN_REVOCATION_PATH};
+use crate::auth::routes::{BACKCHANNEL_LOGOUT_PATH, GLOBAL_TOKEN_REVOCATION_PATH};
 use crate::util::{constant_time_eq, now};
 
 #[derive(Deserialize)]

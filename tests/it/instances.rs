@@ -278,10 +278,9 @@ async fn restart_keeps_people_signed_in() {
         let first = spawn_with(port, &env).await;
         let r = get(port, "/login", "").await;
         let cookie = set_cookie(&r).unwrap();
-        let back =
-            signin::dev_provider::complete_sign_in(&client(), &location(&r), &[("user", "0")])
-                .await
-                .unwrap();
+        let back = signin::testing::complete_sign_in(&client(), &location(&r), &[("user", "0")])
+            .await
+            .unwrap();
         let r = get(port, back.strip_prefix(APP_URL).unwrap(), &cookie).await;
         assert_eq!(r.status(), 303, "{kind}");
         let cookie = set_cookie(&r).unwrap();

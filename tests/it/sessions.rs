@@ -516,23 +516,22 @@ async fn restart_keeps_sessions(store: Store) {
     let settings = (*c.h.state.settings).clone();
     let Ctx { h, redis, _dir, .. } = c;
     // the old server and its provider are gone; the provider's state directory stays
-    let Harness {
+    let signin::testing::TestApp {
         dir: provider_dir,
         provider,
         router,
         state,
         ..
-    } = h;
+    } = h.into_inner();
     drop((provider, router, state));
     tokio::time::sleep(Duration::from_millis(100)).await;
 
-    let dir = tempfile::tempdir().unwrap();
     let mut fresh = settings.clone();
     fresh.oidc.issuer = None;
     let provider = signin::dev_provider::start(&fresh)
         .await
         .expect("provider restarts on its port");
-    let h = Harness::with_settings(settings, Some(provider), dir).await;
+    let h = Harness::with_settings(settings, Some(provider)).await;
     let page = h.get(&mut jar, "/profile").await;
     assert_eq!(
         page.status,
@@ -577,7 +576,7 @@ async fn sessions_of_another_issuer_or_client_are_not_honoured() {
             "client" => other.oidc.client_id = "another-client".into(),
             _ => other.oidc.issuer = Some("http://127.0.0.1:9/another-issuer".into()),
         }
-        let h = Harness::with_settings(other, None, tempfile::tempdir().unwrap()).await;
+        let h = Harness::with_settings(other, None).await;
         let r = h.get(&mut jar, "/profile").await;
         assert_eq!(r.status, StatusCode::FOUND, "{change}: sent to sign-in");
         assert!(

@@ -167,7 +167,8 @@ impl MockOp {
         let kid = Some(JsonWebKeyId::new("mock-key".into()));
         let op = MockOp(Arc::new(Inner {
             issuer,
-            key: CoreRsaPrivateSigningKey::from_pem(&super::shared_key_pem(), kid.clone()).unwrap(),
+            key: CoreRsaPrivateSigningKey::from_pem(&super::shared_key_pem().unwrap(), kid.clone())
+                .unwrap(),
             other_key: CoreRsaPrivateSigningKey::from_pem(other_key_pem(), kid).unwrap(),
             behaviour: Mutex::new(behaviour),
             nonces: Mutex::default(),

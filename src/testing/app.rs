@@ -1,0 +1,258 @@
+//! [`TestApp`]: the app's `Router` and state built in-process, the way `main` builds them but
+//! from an environment map, with a builder for what a test or the benchmark varies.
+//!
+//! ```ignore
+//! let app = TestApp::builder().env("SESSION_STORE", "sqlite::memory:").build().await?;
+//! let mut jar = Jar::default();
+//! let resp = app.request(&mut jar, Request::get("/profile")).await?;
+//! ```
+
+use std::{collections::BTreeMap, path::Path};
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Request, header, request::Builder},
+};
+use http_body_util::BodyExt;
+use leptos::config::{Env, LeptosOptions};
+use tower::ServiceExt;
+
+use super::{Jar, Resp, TestResult, dev_sign_in::install_key};
+use crate::{
+    dev_provider::{self, DevProvider},
+    server::app,
+    settings::Settings,
+    startup::build_store,
+    state::AppState,
+};
+
+/// Where the app believes it is served (requests go in-process, never to this host).
+pub const APP_URL: &str = "http://app.test";
+
+/// Settings from an environment map over the defaults tests need (`APP_URL`, the development
+/// provider on a free port with its state under `dir`); nothing is read from the process
+/// environment or a settings file.
+pub fn settings_from(env: &[(&str, &str)], dir: &Path) -> TestResult<Settings> {
+    let mut map: BTreeMap<String, String> = BTreeMap::from([
+        ("APP_URL".into(), APP_URL.into()),
+        ("DEV_PROVIDER_PORT".into(), "0".into()),
+        (
+            "DEV_PROVIDER_STATE_DIR".into(),
+            dir.join("dev-provider").display().to_string(),
+        ),
+    ]);
+    for (k, v) in env {
+        map.insert(k.to_string(), v.to_string());
+    }
+    Settings::from_sources("", "test", |k| map.get(k).cloned()).map_err(|e| e.to_string())
+}
+
+/// Leptos options for in-process rendering (the site root `cargo leptos build` writes).
+pub fn leptos_options(env: Env) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("signin")
+        .site_root("target/site")
+        .env(env)
+        .build()
+}
+
+/// Which OpenID Provider the app is pointed at.
+enum Provider {
+    /// Start the embedded development provider (with the process's shared key).
+    Dev,
+    /// The issuer the settings already name (`OIDC_ISSUER` in the map, or given settings).
+    External,
+    /// A development provider started by the caller.
+    Given(DevProvider),
+}
+
+/// Builds a [`TestApp`]; see the module documentation.
+pub struct TestAppBuilder {
+    env: Vec<(String, String)>,
+    settings: Option<Settings>,
+    provider: Provider,
+    leptos_env: Env,
+    router: fn(AppState) -> Router,
+}
+
+impl TestAppBuilder {
+    /// One environment variable (later ones win).
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Several environment variables.
+    pub fn envs(mut self, vars: &[(&str, &str)]) -> Self {
+        self.env
+            .extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        self
+    }
+
+    /// Uses the issuer named in the settings instead of starting a development provider.
+    pub fn external_provider(mut self) -> Self {
+        self.provider = Provider::External;
+        self
+    }
+
+    /// Uses these settings as they are (the environment map is then ignored) with this
+    /// development provider, if any (for restarts and configuration changes).
+    pub fn settings(mut self, settings: Settings, provider: Option<DevProvider>) -> Self {
+        self.settings = Some(settings);
+        self.provider = provider.map_or(Provider::External, Provider::Given);
+        self
+    }
+
+    /// Renders as a release build would (`LEPTOS_ENV=PROD`).
+    pub fn production(mut self) -> Self {
+        self.leptos_env = Env::PROD;
+        self.env.push(("LEPTOS_ENV".into(), "PROD".into()));
+        self
+    }
+
+    /// Composes the router with `router` instead of `app` (the benchmark's twin routes).
+    pub fn router(mut self, router: fn(AppState) -> Router) -> Self {
+        self.router = router;
+        self
+    }
+
+    pub async fn build(self) -> TestResult<TestApp> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let mut settings = match self.settings {
+            Some(s) => s,
+            None => {
+                let env: Vec<(&str, &str)> = self
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                settings_from(&env, dir.path())?
+            }
+        };
+        let provider = match self.provider {
+            Provider::Dev => {
+                install_key(&settings.dev_provider.state_dir)?;
+                let p = dev_provider::start(&settings).await?;
+                p.configure(&mut settings);
+                Some(p)
+            }
+            Provider::Given(p) => Some(p),
+            Provider::External => None,
+        };
+        let (store, locks) = build_store(&settings.session.store)
+            .await
+            .map_err(|e| e.to_string())?;
+        let state = AppState::new(leptos_options(self.leptos_env), settings, store, locks)
+            .map_err(|e| e.to_string())?;
+        Ok(TestApp {
+            router: (self.router)(state.clone()),
+            state,
+            provider,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| e.to_string())?,
+            dir,
+        })
+    }
+}
+
+/// The app in-process, its state, its provider and a client for the provider's side.
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    /// The development provider, when the app uses one this process started.
+    pub provider: Option<DevProvider>,
+    /// A client that does not follow redirects (for the provider's pages).
+    pub http: reqwest::Client,
+    /// Scratch space (the provider's state, SQLite files); removed on drop.
+    pub dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// The development provider on a free port, the memory store, `app(state)`.
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            env: Vec::new(),
+            settings: None,
+            provider: Provider::Dev,
+            leptos_env: Env::DEV,
+            router: app,
+        }
+    }
+
+    /// Sends `req` with the jar's cookie through the router; the jar keeps what it sets.
+    pub async fn request(&self, jar: &mut Jar, req: Builder) -> TestResult<Resp> {
+        self.request_with_body(jar, req, Body::empty()).await
+    }
+
+    pub async fn request_with_body(
+        &self,
+        jar: &mut Jar,
+        mut req: Builder,
+        body: Body,
+    ) -> TestResult<Resp> {
+        if let Some(c) = &jar.cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        let req = req.body(body).map_err(|e| e.to_string())?;
+        let res = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (parts, body) = res.into_parts();
+        let bytes = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        let resp = Resp {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        };
+        jar.absorb(&resp);
+        Ok(resp)
+    }
+
+    /// `/login` (with `return_to`) → the provider's authorization URL.
+    pub async fn start_login(&self, jar: &mut Jar, return_to: Option<&str>) -> TestResult<String> {
+        let path = match return_to {
+            Some(r) => format!(
+                "/login?return_to={}",
+                crate::auth::return_to::encode_component(r)
+            ),
+            None => "/login".into(),
+        };
+        let resp = self.request(jar, page(&path)).await?;
+        resp.location()
+            .filter(|_| resp.status.is_redirection())
+            .map(str::to_string)
+            .ok_or_else(|| format!("login answered {} without a redirect", resp.status))
+    }
+
+    /// The provider's redirect back into the app (the callback), followed in-process.
+    pub async fn callback(&self, jar: &mut Jar, redirect: &str) -> TestResult<Resp> {
+        let path = redirect
+            .strip_prefix(&self.state.settings.app_base())
+            .ok_or_else(|| format!("{redirect} does not lead back to the app"))?;
+        self.request(jar, page(path)).await
+    }
+
+    /// A whole sign-in at the development provider with its decision `fields`; returns the
+    /// callback's response.
+    pub async fn sign_in_as(
+        &self,
+        jar: &mut Jar,
+        return_to: Option<&str>,
+        fields: &[(&str, &str)],
+    ) -> TestResult<Resp> {
+        let auth = self.start_login(jar, return_to).await?;
+        let back = super::complete_sign_in(&self.http, &auth, fields).await?;
+        self.callback(jar, &back).await
+    }
+}
+
+/// A page load, with the `Accept` header a browser sends.
+pub fn page(path: &str) -> Builder {
+    Request::get(path).header(header::ACCEPT, "text/html,application/xhtml+xml")
+}
