@@ -2,7 +2,19 @@
 //! `/authorize/decision`, which issues the code (`crate::testing::complete_sign_in` drives the
 //! page for tests and the benchmark).
 
-use super::*;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::settings::DemoUser;
+use crate::util::{hex, lock, now};
+
+use super::grants::{CodeGrant, Identity, random_token};
+use super::{
+    AuthRequest, CLIENT_ID, DemoButton, INTERACTION_TTL, Op, no_store, page, redirect_with,
+};
 
 #[derive(Deserialize)]
 pub(super) struct AuthorizeQuery {

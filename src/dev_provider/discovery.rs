@@ -1,6 +1,18 @@
 //! `/.well-known/openid-configuration`: the discovery document.
 
-use super::*;
+use axum::Json;
+use axum::extract::State;
+use openidconnect::core::{
+    CoreClaimName, CoreClientAuthMethod, CoreGrantType, CoreJwsSigningAlgorithm, CoreResponseType,
+    CoreSubjectIdentifierType,
+};
+use openidconnect::{
+    AuthUrl, EmptyAdditionalProviderMetadata, EndSessionUrl, IssuerUrl, JsonWebKeySetUrl,
+    LogoutProviderMetadata, ProviderMetadataWithLogout, ResponseTypes, Scope, TokenUrl,
+    UserInfoUrl,
+};
+
+use super::Op;
 
 pub(super) fn discovery_document(issuer: &str) -> Result<serde_json::Value, String> {
     let url = |path: &str| format!("{issuer}{path}");

@@ -1,7 +1,16 @@
 //! The provider's signing key and client secret (created once, kept in the state directory
 //! with owner-only permissions so restarts keep tokens valid), and the JWKS endpoint.
 
-use super::*;
+use std::path::Path;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+
+use crate::util::hex;
+
+use super::Op;
+use super::grants::random_token;
 
 pub(super) fn load_or_create_key(path: &Path) -> Result<String, String> {
     if let Ok(pem) = std::fs::read_to_string(path) {

@@ -31,29 +31,22 @@ use userinfo::{logout, userinfo};
 use std::{
     collections::HashMap,
     net::SocketAddr,
-    path::{Path, PathBuf},
+    path::PathBuf,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
 use axum::{
-    Form, Json, Router,
-    extract::{Query, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    Router,
+    http::{HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Redirect, Response},
     routing::{get, post},
 };
-use chrono::{TimeZone, Utc};
 use openidconnect::{
-    AccessToken, AdditionalClaims, Audience, AuthUrl, ClientId, EmptyAdditionalProviderMetadata,
-    EmptyExtraTokenFields, EndSessionUrl, EndUserEmail, EndUserName, EndUserUsername, IssuerUrl,
-    JsonWebKeyId, JsonWebKeySet, JsonWebKeySetUrl, LogoutProviderMetadata, Nonce,
-    PrivateSigningKey, ProviderMetadataWithLogout, RefreshToken, ResponseTypes, Scope,
-    StandardClaims, StandardTokenResponse, SubjectIdentifier, TokenUrl, UserInfoUrl,
+    AdditionalClaims, EmptyExtraTokenFields, JsonWebKeyId, JsonWebKeySet, PrivateSigningKey,
     core::{
-        CoreClaimName, CoreClientAuthMethod, CoreGenderClaim, CoreGrantType,
-        CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreResponseType,
-        CoreRsaPrivateSigningKey, CoreSubjectIdentifierType, CoreTokenType,
+        CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+        CoreRsaPrivateSigningKey,
     },
 };
 use serde::{Deserialize, Serialize};
@@ -61,9 +54,9 @@ use serde::{Deserialize, Serialize};
 use crate::{
     secret::Secret,
     settings::{DemoUser, Settings},
-    util::{constant_time_eq, hex, lock, now},
+    util::lock,
 };
-use grants::{CodeGrant, GrantError, Grants, Identity, Issued, Lifetimes, Stats, random_token};
+use grants::{Grants, Lifetimes, Stats};
 
 /// The client the app is registered as.
 pub const CLIENT_ID: &str = "signin-dev";

@@ -1,7 +1,25 @@
 //! `/token`: authorization_code (PKCE S256) and refresh_token (rotation, grace period, family
 //! revocation — see [`super::grants`]) with client authentication (Basic or form).
 
-use super::*;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use chrono::{TimeZone, Utc};
+use openidconnect::core::{CoreJwsSigningAlgorithm, CoreTokenType};
+use openidconnect::{
+    AccessToken, Audience, ClientId, EmptyExtraTokenFields, EndUserEmail, EndUserName,
+    EndUserUsername, IssuerUrl, Nonce, RefreshToken, Scope, StandardClaims, StandardTokenResponse,
+    SubjectIdentifier,
+};
+use serde::Deserialize;
+
+use crate::util::{constant_time_eq, now};
+
+use super::grants::{GrantError, Issued};
+use super::{CLIENT_ID, DevClaims, DevIdToken, DevIdTokenFields, ID_TOKEN_TTL, Op, no_store};
 
 #[derive(Deserialize)]
 pub(super) struct TokenForm {

@@ -1,7 +1,17 @@
 //! `/userinfo` and RP-initiated logout (`/logout`, which also sends the app a back-channel
 //! logout token).
 
-use super::*;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use chrono::{TimeZone, Utc};
+use openidconnect::{ClientId, IssuerUrl, Nonce};
+use serde::Deserialize;
+
+use crate::util::now;
+
+use super::{CLIENT_ID, DevIdToken, Op, no_store, page, redirect_with, sessions};
 
 pub(super) async fn userinfo(State(op): State<Op>, headers: HeaderMap) -> Response {
     let token = headers
