@@ -52,20 +52,20 @@ pub async fn run() -> ExitCode {
         Ok(c) => c.leptos_options,
         Err(e) => return fail(format!("settings: Leptos options in {settings_path}: {e}")),
     };
-    #[cfg_attr(not(feature = "dev-provider"), allow(unused_mut))]
     let mut settings = match Settings::load(Path::new(&settings_path)) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    // Leptos' own options (its file or LEPTOS_ENV) may say production too.
+    settings.app.production |= leptos_options.env == leptos::config::Env::PROD;
+    if settings.app.production
+        && let Err(e) = settings.app.require_https_in_production()
+    {
+        return fail(e);
+    }
 
     #[cfg(feature = "dev-provider")]
     let _dev = if settings.oidc.issuer.is_none() {
-        if settings.app.production && !settings.dev_provider.enabled_in_production {
-            return fail(
-                "OIDC_ISSUER is not set and LEPTOS_ENV=PROD: refusing to use the development provider in production \
-                 (set OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET, or DEV_PROVIDER_ENABLED_IN_PRODUCTION=true)",
-            );
-        }
         match crate::dev_provider::start(&settings).await {
             Ok(dev) => {
                 dev.configure(&mut settings);

@@ -53,7 +53,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     secret::Secret,
-    settings::{DemoUser, Settings},
+    settings::{DemoUser, Settings, is_loopback_host},
     util::lock,
 };
 use grants::{Grants, Lifetimes, Stats};
@@ -189,8 +189,41 @@ async fn serve(op: Op, listener: tokio::net::TcpListener) {
     }
 }
 
-/// Starts the provider for the app described by `settings` (whose issuer is unset).
+/// Whether the development provider may run for these settings. It signs anyone in as any
+/// email, so it runs only when *every* one of these holds: no issuer is configured, `APP_URL`
+/// is plain http on loopback, the provider binds a loopback address, and Leptos' environment
+/// is not production. Otherwise: one line saying what to set.
+pub fn check_allowed(settings: &Settings) -> Result<(), String> {
+    const SET_ISSUER: &str =
+        "set OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET to use a real provider";
+    if settings.oidc.issuer.is_some() {
+        return Err(
+            "an issuer is configured (OIDC_ISSUER): the development provider is not used".into(),
+        );
+    }
+    if settings.app.production {
+        return Err(format!(
+            "OIDC_ISSUER is not set and LEPTOS_ENV is production: the development provider never runs in production; {SET_ISSUER}"
+        ));
+    }
+    let url = &settings.app.url;
+    if url.scheme() != "http" || !url.host_str().is_some_and(is_loopback_host) {
+        return Err(format!(
+            "OIDC_ISSUER is not set and APP_URL ({url}) is not plain http on loopback: the development provider runs only for a local app; {SET_ISSUER}"
+        ));
+    }
+    if !is_loopback_host(&settings.dev_provider.host) {
+        return Err(format!(
+            "DEV_PROVIDER_HOST ({}) is not a loopback address: the development provider listens only on this machine (use 127.0.0.1)",
+            settings.dev_provider.host
+        ));
+    }
+    Ok(())
+}
+
+/// Starts the provider for the app described by `settings`, when [`check_allowed`] allows it.
 pub async fn start(settings: &Settings) -> Result<DevProvider, String> {
+    check_allowed(settings)?;
     let dev = &settings.dev_provider;
     let dir = PathBuf::from(&dev.state_dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;

@@ -2,21 +2,35 @@
 //!
 //! | variable | default | |
 //! |---|---|---|
-//! | `APP_URL` | `http://localhost:3000` | public base URL (http or https, a host, no query or fragment); redirect URIs are built from it |
-//! | `LEPTOS_ENV` | | `PROD` marks production (Leptos' own variable) |
+//! | `APP_URL` | `http://localhost:3000` | public base URL (http or https, a host, no query or fragment); redirect URIs are built from it; https in production unless loopback |
+//! | `LEPTOS_ENV` | `DEV` | `PROD` / `production` (any case) marks production (Leptos' own variable) |
 
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{SettingsError, invalid};
+use super::{SettingsError, invalid, is_loopback_host};
 
 #[derive(Clone, Debug)]
 pub struct AppSettings {
     /// Public base URL (`APP_URL`), without trailing slash. Redirect URIs are built from it,
     /// never from the request's Host header.
     pub url: Url,
-    /// `LEPTOS_ENV=PROD` (production mode).
+    /// `LEPTOS_ENV` is `prod` or `production` (any case), or Leptos' options say `PROD`.
     pub production: bool,
+}
+
+impl AppSettings {
+    /// In production `APP_URL` must be https (plain http only on loopback).
+    pub fn require_https_in_production(&self) -> Result<(), SettingsError> {
+        let loopback = self.url.host_str().is_some_and(is_loopback_host);
+        if self.url.scheme() != "https" && !loopback {
+            return Err(invalid(
+                "APP_URL",
+                "must be https in production (LEPTOS_ENV=PROD); plain http only on loopback",
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -43,6 +57,10 @@ impl RawApp {
         if url.query().is_some() || url.fragment().is_some() {
             return Err(invalid("APP_URL", "must not have a query or fragment"));
         }
-        Ok(AppSettings { url, production })
+        let app = AppSettings { url, production };
+        if production {
+            app.require_https_in_production()?;
+        }
+        Ok(app)
     }
 }

@@ -1,9 +1,9 @@
-//! `[dev_provider]`: the embedded development OpenID Provider (used only without an issuer).
+//! `[dev_provider]`: the embedded development OpenID Provider (used only without an issuer,
+//! never in production: see `crate::dev_provider::check_allowed`).
 //!
 //! | variable | default | |
 //! |---|---|---|
-//! | `DEV_PROVIDER_ENABLED_IN_PRODUCTION` | `false` | |
-//! | `DEV_PROVIDER_HOST`, `DEV_PROVIDER_PORT` | `127.0.0.1`, `3900` | |
+//! | `DEV_PROVIDER_HOST`, `DEV_PROVIDER_PORT` | `127.0.0.1`, `3900` | loopback only |
 //! | `DEV_PROVIDER_ACCESS_TOKEN_TTL_SECS` | `300` | |
 //! | `DEV_PROVIDER_REFRESH_TOKEN_TTL_SECS` | `604800` | |
 //! | `DEV_PROVIDER_ROTATION_GRACE_SECS` | `30` | 0–60 |
@@ -32,7 +32,6 @@ pub struct DemoUser {
 
 #[derive(Clone, Debug)]
 pub struct DevProviderSettings {
-    pub enabled_in_production: bool,
     pub host: String,
     pub port: u16,
     pub access_token_ttl: Duration,
@@ -48,7 +47,6 @@ pub struct DevProviderSettings {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub(super) struct RawDev {
-    enabled_in_production: bool,
     host: String,
     port: i64,
     access_token_ttl_secs: i64,
@@ -61,7 +59,6 @@ pub(super) struct RawDev {
 impl Default for RawDev {
     fn default() -> Self {
         Self {
-            enabled_in_production: false,
             host: "127.0.0.1".into(),
             port: 3900,
             access_token_ttl_secs: 300,
@@ -89,7 +86,6 @@ impl RawDev {
             }
         }
         Ok(DevProviderSettings {
-            enabled_in_production: self.enabled_in_production,
             host: self.host,
             port,
             access_token_ttl: secs(

@@ -56,6 +56,26 @@ pub enum SettingsError {
     Invalid { key: String, problem: String },
 }
 
+/// Whether `host` (a host name or IP address, IPv6 with or without brackets) is this machine:
+/// `localhost`, `127.0.0.0/8` or `::1`.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `LEPTOS_ENV` as Leptos reads it (`dev`/`development`, `prod`/`production`, any case):
+/// `Some(true)` in production, `None` for a value Leptos would refuse.
+fn leptos_production(value: Option<&str>) -> Option<bool> {
+    match value.map(str::to_lowercase).as_deref() {
+        None | Some("dev" | "development") => Some(false),
+        Some("prod" | "production") => Some(true),
+        Some(_) => None,
+    }
+}
+
 fn invalid(key: &str, problem: impl Into<String>) -> SettingsError {
     SettingsError::Invalid {
         key: key.to_string(),
@@ -164,7 +184,12 @@ impl Settings {
         let secret = env("OIDC_CLIENT_SECRET")
             .or_else(|| env("OKTA_OAUTH2_CLIENT_SECRET"))
             .filter(|s| !s.is_empty());
-        let production = env("LEPTOS_ENV").is_some_and(|v| v.eq_ignore_ascii_case("prod"));
+        let production = leptos_production(env("LEPTOS_ENV").as_deref()).ok_or_else(|| {
+            invalid(
+                "LEPTOS_ENV",
+                "must be DEV or PROD (or development / production)",
+            )
+        })?;
         let dev_secret = env("DEV_PROVIDER_CLIENT_SECRET")
             .filter(|s| !s.is_empty())
             .map(Secret::new);
@@ -218,6 +243,70 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_sources(file, "Leptos.toml", |k| env.get(k).cloned())
+    }
+
+    /// Production is production in every spelling Leptos accepts; an unknown value stops
+    /// start-up; in production `APP_URL` must be https unless it is loopback.
+    #[test]
+    fn production_in_every_spelling_and_https() {
+        for v in ["PROD", "prod", "Production", "PRODUCTION"] {
+            let s = load(
+                "",
+                &[("LEPTOS_ENV", v), ("APP_URL", "https://app.example.com")],
+            );
+            assert!(s.unwrap().app.production, "{v}");
+        }
+        for v in ["DEV", "development"] {
+            assert!(
+                !load("", &[("LEPTOS_ENV", v)]).unwrap().app.production,
+                "{v}"
+            );
+        }
+        let e = load("", &[("LEPTOS_ENV", "staging")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("LEPTOS_ENV"), "{e}");
+        let e = load(
+            "",
+            &[
+                ("LEPTOS_ENV", "production"),
+                ("APP_URL", "http://app.example.com"),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("APP_URL") && e.contains("https"), "{e}");
+        for loopback in [
+            "http://localhost:3000",
+            "http://127.0.0.1:3000",
+            "http://[::1]:3000",
+        ] {
+            let s = load("", &[("LEPTOS_ENV", "PROD"), ("APP_URL", loopback)]);
+            assert!(s.is_ok(), "{loopback}");
+        }
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for h in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+        ] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in [
+            "0.0.0.0",
+            "example.com",
+            "localhost.example.com",
+            "10.0.0.1",
+            "::",
+        ] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
     }
 
     const OKTA: &[(&str, &str)] = &[

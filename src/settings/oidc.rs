@@ -145,7 +145,7 @@ fn provider_url(key: &str, text: &str) -> Result<Option<String>, SettingsError> 
     }
     let url =
         Url::parse(text).map_err(|e| invalid(key, format!("is not a URL ({e}): {text:?}")))?;
-    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    let loopback = url.host_str().is_some_and(super::is_loopback_host);
     if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
         return Err(invalid(
             key,

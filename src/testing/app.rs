@@ -27,8 +27,9 @@ use crate::{
     state::AppState,
 };
 
-/// Where the app believes it is served (requests go in-process, never to this host).
-pub const APP_URL: &str = "http://app.test";
+/// Where the app believes it is served (requests go in-process, never to this address; a
+/// loopback URL, as the development provider requires).
+pub const APP_URL: &str = "http://localhost:3000";
 
 /// Settings from an environment map over the defaults tests need (`APP_URL`, the development
 /// provider on a free port with its state under `dir`); nothing is read from the process
@@ -104,10 +105,10 @@ impl TestAppBuilder {
         self
     }
 
-    /// Renders as a release build would (`LEPTOS_ENV=PROD`).
-    pub fn production(mut self) -> Self {
+    /// Renders as a release build does (Leptos' `Env::PROD`: no live-reload script). The
+    /// settings stay non-production: the development provider never runs in production.
+    pub fn prod_rendering(mut self) -> Self {
         self.leptos_env = Env::PROD;
-        self.env.push(("LEPTOS_ENV".into(), "PROD".into()));
         self
     }
 

@@ -281,7 +281,9 @@ async fn cookie_attributes() {
     assert!(!cookie.contains("Secure"), "plain http in this test");
     assert!(cookie.len() < 100, "cookie stays small: {cookie}");
 
-    let h = Harness::dev(&[("APP_URL", "https://app.test")]).await;
+    // an https app (the development provider refuses one: a real provider stands in)
+    let op = crate::common::mock_op::MockOp::start(Default::default()).await;
+    let h = Harness::mock(&op, &[("APP_URL", "https://app.test")]).await;
     let r = h.get(&mut Jar::default(), "/login").await;
     let cookie = r.set_cookies().pop().unwrap();
     assert!(cookie.starts_with("__Host-sid="), "{cookie}");
@@ -391,7 +393,10 @@ async fn configurable_callback_and_client_secret_post() {
     let mut jar = Jar::default();
     let auth = h.start_login(&mut jar, Some("/reports")).await;
     assert!(
-        auth.contains("redirect_uri=http%3A%2F%2Fapp.test%2Foidc%2Freturn"),
+        auth.contains(&format!(
+            "redirect_uri={}",
+            crate::common::urlencode(&format!("{APP_URL}/oidc/return")).replace('/', "%2F")
+        )),
         "{auth}"
     );
     let back = h

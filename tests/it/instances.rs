@@ -12,7 +12,7 @@ use crate::common::{
     redis::{RedisServer, free_port},
 };
 
-const APP_URL: &str = "http://app.test";
+const APP_URL: &str = "http://localhost:3000";
 
 struct Instance {
     port: u16,
@@ -249,6 +249,74 @@ fn bad_store_stops_start_up() {
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
         assert_eq!(lines.len(), 1, "{store}: one line, got {stderr:?}");
         assert!(lines[0].contains(expected), "{store}: {}", lines[0]);
+    }
+}
+
+/// The development provider signs anyone in as any email: without an issuer, production in
+/// any of Leptos' spellings, a public `APP_URL` or a non-loopback provider address stops
+/// start-up with one line saying what to set (and nothing listens).
+#[test]
+fn production_never_runs_the_development_provider() {
+    for (env, expected) in [
+        (vec![("LEPTOS_ENV", "production")], "OIDC_ISSUER"),
+        (vec![("LEPTOS_ENV", "Prod")], "OIDC_ISSUER"),
+        (
+            vec![("APP_URL", "https://app.example.com")],
+            "APP_URL (https://app.example.com/) is not plain http on loopback",
+        ),
+        (
+            vec![("APP_URL", "http://app.example.com")],
+            "is not plain http on loopback",
+        ),
+        (vec![("DEV_PROVIDER_HOST", "0.0.0.0")], "DEV_PROVIDER_HOST"),
+        (
+            vec![
+                ("LEPTOS_ENV", "production"),
+                ("APP_URL", "http://app.example.com"),
+            ],
+            "APP_URL must be https in production",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_signin"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{}", free_port()))
+            .env("APP_URL", "http://localhost:3000")
+            .env("DEV_PROVIDER_PORT", free_port().to_string())
+            .env(
+                "DEV_PROVIDER_STATE_DIR",
+                dir.path().join("dev").display().to_string(),
+            )
+            .env("SESSION_STORE", "memory")
+            .env("RUST_LOG", "off")
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("app binary");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("{env:?}: the app started (it must stop at once)");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(!out.status.success(), "{env:?}: must not start");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{env:?}: one line, got {stderr:?}");
+        assert!(lines[0].contains(expected), "{env:?}: {}", lines[0]);
+        assert!(
+            !dir.path().join("dev").exists(),
+            "{env:?}: the provider did not start"
+        );
     }
 }
 

@@ -85,7 +85,7 @@ impl Cookies {
 /// composed with the bench-only unguarded twin routes.
 pub async fn bench_app(env: &[(&str, &str)]) -> Res<TestApp> {
     TestApp::builder()
-        .production()
+        .prod_rendering()
         .router(app_for_bench)
         .envs(env)
         .build()
