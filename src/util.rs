@@ -1,5 +1,5 @@
 //! Small server-side primitives used across the crate, each in one place: the clock, hex
-//! encoding, a constant-time comparison and lock helpers.
+//! encoding, a constant-time comparison, lock helpers and owner-only files.
 
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -29,6 +29,32 @@ pub fn hex(bytes: &[u8]) -> String {
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
     a.ct_eq(b).into()
+}
+
+/// Opens `path` for writing (truncated), creating it readable and writable by the owner only
+/// (0600 on Unix) — created so, never widened and narrowed afterwards. Files that hold secrets
+/// or sessions (the SQLite database, the development provider's key and grants) use this.
+pub fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// Creates directory `path` (and its parents) readable by the owner only (0700 on Unix).
+pub fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
 }
 
 /// Locks `m`. A panic while it was held cannot leave our maps half-updated (every update is a

@@ -40,13 +40,10 @@ pub(super) fn load_or_create_secret(path: &Path) -> Result<String, String> {
 }
 
 pub(super) fn write_private(path: &Path, contents: &str) -> Result<(), String> {
-    std::fs::write(path, contents).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-    }
-    Ok(())
+    use std::io::Write;
+    crate::util::create_private(path)
+        .and_then(|mut f| f.write_all(contents.as_bytes()))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// A stable key id: the first bytes of the SHA-256 of the PEM.

@@ -146,6 +146,11 @@ impl DevProvider {
         settings.oidc.client_secret = Some(self.client_secret.clone());
     }
 
+    /// Saves the grants now if they changed (they are saved every second anyway).
+    pub fn save(&self) {
+        self.op.persist();
+    }
+
     /// Counters of what the provider has seen (token calls, refreshes, revocations, …).
     pub fn stats(&self) -> Stats {
         self.op.grants().stats.clone()
@@ -226,7 +231,8 @@ pub async fn start(settings: &Settings) -> Result<DevProvider, String> {
     check_allowed(settings)?;
     let dev = &settings.dev_provider;
     let dir = PathBuf::from(&dev.state_dir);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    crate::util::create_private_dir(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let pem = load_or_create_key(&dir.join("key.pem"))?;
     let client_secret = match &dev.client_secret {
         Some(s) => s.expose().to_string(),

@@ -14,14 +14,21 @@ use url::Url;
 
 use super::{SettingsError, invalid, secs};
 
-/// Where sessions live.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where sessions live. `Debug` prints what `Display` prints: a Redis URL's password never
+/// appears in logs or errors.
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreKind {
     Memory,
     /// Path of the SQLite database file.
     Sqlite(String),
     /// `redis://host:port[/db]`.
     Redis(String),
+}
+
+impl fmt::Debug for StoreKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 impl fmt::Display for StoreKind {

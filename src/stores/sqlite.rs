@@ -36,6 +36,13 @@ pub struct SqliteStore {
 }
 
 pub async fn open(path: &str) -> Result<(SqliteStore, SqliteLock), StoreError> {
+    // The database holds every session's tokens: create it owner-only before SQLite does
+    // (SQLite gives its journal and WAL files the database file's permissions).
+    let file = std::path::Path::new(path);
+    if !path.starts_with(':') && !path.starts_with("file:") && !file.exists() {
+        crate::util::create_private(file)
+            .map_err(|e| StoreError(format!("cannot create the SQLite database {path}: {e}")))?;
+    }
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)

@@ -7,6 +7,7 @@
 //! - [`refresh`]: refresh timing, single flight, rotation, userinfo failures;
 //! - [`sessions`]: session rules against every store (memory, SQLite, Redis);
 //! - [`provider_logout`]: back-channel logout and Okta Universal Logout;
+//! - [`hardening`]: what is refused, bounded or hidden (issue 12);
 //! - [`instances`]: the real binary — several processes, restarts, start-up failures.
 
 // A failed assumption in a test is a failed test.
@@ -14,6 +15,7 @@
 
 mod common;
 mod flow;
+mod hardening;
 mod instances;
 mod provider_logout;
 mod refresh;
