@@ -30,7 +30,7 @@ use crate::{
         redirect::response as see_other,
         routes::{BACKCHANNEL_LOGOUT_PATH, DEFAULT_CALLBACK_PATH, GLOBAL_TOKEN_REVOCATION_PATH},
     },
-    session_cookie,
+    response_headers, session_cookie,
     state::AppState,
 };
 
@@ -47,11 +47,12 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 /// The whole application as one `Router`.
 pub fn app(state: AppState) -> Router {
     let sessions = session_cookie::layer(&state.settings, state.keeper.store.clone());
-    security_headers(
+    response_headers::layer(
         routes(&state)
             .layer(from_fn_with_state(state.clone(), repeated_params))
             .layer(from_fn_with_state(state.clone(), resolve_auth))
             .layer(sessions),
+        &state.settings,
     )
     .with_state(state)
 }
@@ -61,28 +62,14 @@ pub fn app(state: AppState) -> Router {
 /// auth middleware (see `bench_support`), composed here so the auth code knows nothing of it.
 #[cfg(feature = "bench")]
 pub fn app_for_bench(state: AppState) -> Router {
-    let unguarded = security_headers(routes(&state).layer(axum::middleware::map_request(
-        crate::bench_support::signed_in,
-    )))
+    let unguarded = response_headers::layer(
+        routes(&state).layer(axum::middleware::map_request(
+            crate::bench_support::signed_in,
+        )),
+        &state.settings,
+    )
     .with_state(state.clone());
     app(state).nest_service("/__bench/unguarded", unguarded)
-}
-
-/// Headers every response carries (rendered pages add their CSP, see `csp.rs`).
-fn security_headers(router: Router<AppState>) -> Router<AppState> {
-    router
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
 }
 
 /// Every route, without the layers.

@@ -62,3 +62,62 @@ async fn redis_password_never_printed() {
     };
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+fn header<'a>(r: &'a crate::common::Resp, name: &str) -> &'a str {
+    r.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+/// Nothing a signed-in person sees is kept by a cache: pages and server functions answered to
+/// a session are `no-store, private`, every dynamic response `private` with `Vary: Cookie`; the
+/// callback sends no referrer; static files keep their own caching.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caches_never_keep_personal_responses() {
+    let h = Harness::dev(&[]).await;
+    let mut jar = crate::common::Jar::default();
+    let home = h.get(&mut jar, "/").await;
+    assert_eq!(header(&home, "cache-control"), "no-cache, private");
+    assert_eq!(header(&home, "vary"), "Cookie");
+
+    let auth = h.start_login(&mut jar, Some("/profile")).await;
+    let back = h.decide(&auth, &[("user", "0")]).await;
+    let callback = h.callback(&mut jar, &back).await;
+    assert_eq!(header(&callback, "referrer-policy"), "no-referrer");
+    assert!(header(&callback, "cache-control").contains("no-store"));
+
+    for path in ["/profile", "/", "/api/profile"] {
+        let r = if path.starts_with("/api") {
+            h.send(
+                &mut jar,
+                axum::http::Request::post(path)
+                    .header("content-type", "application/x-www-form-urlencoded"),
+                axum::body::Body::empty(),
+            )
+            .await
+        } else {
+            h.get(&mut jar, path).await
+        };
+        assert!(r.status.is_success(), "{path}: {}", r.status);
+        assert_eq!(header(&r, "cache-control"), "no-store, private", "{path}");
+        assert!(header(&r, "vary").contains("Cookie"), "{path}");
+        assert_eq!(header(&r, "referrer-policy"), "same-origin", "{path}");
+        assert_eq!(header(&r, "strict-transport-security"), "", "{path}: plain http");
+    }
+}
+
+/// Over https every response carries HSTS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hsts_over_https() {
+    let op = crate::common::mock_op::MockOp::start(Default::default()).await;
+    let h = Harness::mock(&op, &[("APP_URL", "https://app.example.com")]).await;
+    for path in ["/", "/login", "/healthz"] {
+        let r = h.get(&mut crate::common::Jar::default(), path).await;
+        assert_eq!(
+            header(&r, "strict-transport-security"),
+            "max-age=31536000",
+            "{path}"
+        );
+    }
+}
