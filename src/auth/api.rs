@@ -33,13 +33,14 @@ pub async fn login() -> Result<(), ApiError> {
 #[server(prefix = "", endpoint = "authorization-code/callback", input = GetUrl)]
 pub async fn callback() -> Result<(), ApiError> {
     let q = ssr::query()?;
-    ssr::callback(
-        q.get("code"),
-        q.get("state"),
-        q.get("error"),
-        q.get("error_description"),
-        q.repeated,
-    )
+    ssr::callback(ssr::CallbackParams {
+        code: q.get("code"),
+        state: q.get("state"),
+        iss: q.get("iss"),
+        error: q.get("error"),
+        error_description: q.get("error_description"),
+        repeated: q.repeated,
+    })
     .await
 }
 
@@ -190,27 +191,25 @@ pub mod ssr {
         Ok(())
     }
 
-    pub async fn callback(
-        code: Option<String>,
-        state_param: Option<String>,
-        error: Option<String>,
-        error_description: Option<String>,
-        repeated: bool,
-    ) -> Result<(), ApiError> {
+    /// The authorization response's parameters.
+    pub struct CallbackParams {
+        pub code: Option<String>,
+        pub state: Option<String>,
+        /// RFC 9207: the issuer that sent the response.
+        pub iss: Option<String>,
+        pub error: Option<String>,
+        pub error_description: Option<String>,
+        /// A parameter was given twice (RFC 6749 forbids it).
+        pub repeated: bool,
+    }
+
+    pub async fn callback(params: CallbackParams) -> Result<(), ApiError> {
         let state = state()?;
         let session = session()?;
-        let result = if repeated {
+        let result = if params.repeated {
             Err(AuthError::MissingCode) // RFC 6749: parameters must not repeat
         } else {
-            complete_sign_in(
-                &state,
-                &session,
-                code,
-                state_param,
-                error,
-                error_description,
-            )
-            .await
+            complete_sign_in(&state, &session, params).await
         };
         match result {
             Ok(return_to) => see_other(&return_to),
@@ -225,11 +224,16 @@ pub mod ssr {
     async fn complete_sign_in(
         state: &AppState,
         session: &Session,
-        code: Option<String>,
-        state_param: Option<String>,
-        error: Option<String>,
-        error_description: Option<String>,
+        params: CallbackParams,
     ) -> Result<String, AuthError> {
+        let CallbackParams {
+            code,
+            state: state_param,
+            iss,
+            error,
+            error_description,
+            ..
+        } = params;
         // Consume the pending sign-in first, whatever happens next: a state is good once.
         let pending = match state_param.as_deref() {
             Some(s) if !s.is_empty() => {
@@ -237,6 +241,11 @@ pub mod ssr {
             }
             _ => None,
         };
+        // Mix-up defence before anything else is believed (RFC 9207).
+        state
+            .oidc()
+            .check_response_issuer(iss.as_deref(), error.is_some())
+            .await?;
         if let Some(code) = error {
             let code: String = code
                 .chars()

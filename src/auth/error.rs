@@ -16,6 +16,10 @@ pub enum AuthError {
     ProviderRedirectError { code: String },
     #[error("callback without code or error")]
     MissingCode,
+    #[error(
+        "authorization response from another issuer, or without the iss it must carry (RFC 9207)"
+    )]
+    IssuerMismatch,
     #[error("token endpoint refused the authorization code: {0}")]
     CodeRejected(String),
     #[error("ID token rejected: {0}")]
@@ -41,7 +45,9 @@ impl AuthError {
             }
             AuthError::ProviderRedirectError { .. } => ErrorReason::ProviderError,
             AuthError::CodeRejected(_) => ErrorReason::CodeRejected,
-            AuthError::InvalidIdToken(_) | AuthError::UserInfo(_) => ErrorReason::TokenInvalid,
+            AuthError::InvalidIdToken(_) | AuthError::UserInfo(_) | AuthError::IssuerMismatch => {
+                ErrorReason::TokenInvalid
+            }
             AuthError::RefreshRejected(_) | AuthError::SessionEnded(_) => ErrorReason::SessionEnded,
             AuthError::Internal(_) => ErrorReason::Unknown,
         }

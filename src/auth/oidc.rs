@@ -89,11 +89,14 @@ type Client = openidconnect::Client<
 >;
 
 /// Discovery fields beyond OpenID Connect Discovery and RP-initiated logout: the RFC 7009
-/// revocation endpoint (RFC 8414 metadata, advertised by Okta and most providers).
+/// revocation endpoint (RFC 8414 metadata, advertised by Okta and most providers) and RFC
+/// 9207's promise to name itself in authorization responses.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ExtraProviderMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint: Option<RevocationUrl>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_response_iss_parameter_supported: Option<bool>,
 }
 impl AdditionalProviderMetadata for ExtraProviderMetadata {}
 
@@ -160,6 +163,8 @@ pub struct Verified {
 
 struct Discovered {
     client: Client,
+    /// RFC 9207: the provider puts `iss` in every authorization response.
+    response_iss: bool,
     /// RFC 7009 revocation endpoint, when the provider has one.
     revocation: Option<RevocationUrl>,
     end_session: Option<openidconnect::EndSessionUrl>,
@@ -341,11 +346,11 @@ impl OidcClient {
                 AuthError::ProviderUnavailable(detail)
             })?;
         let end_session = metadata.additional_metadata().end_session_endpoint.clone();
-        let revocation = metadata
-            .additional_metadata()
-            .additional_metadata
-            .revocation_endpoint
-            .clone();
+        let extra = &metadata.additional_metadata().additional_metadata;
+        let revocation = extra.revocation_endpoint.clone();
+        let response_iss = extra
+            .authorization_response_iss_parameter_supported
+            .unwrap_or(false);
         let redirect = RedirectUrl::new(self.redirect_uri.clone())
             .map_err(|e| AuthError::Internal(format!("redirect URI: {e}")))?;
         let mut client: Client = openidconnect::Client::from_provider_metadata(
@@ -364,10 +369,30 @@ impl OidcClient {
         tracing::info!(issuer = %self.issuer, "OpenID Provider discovered");
         Ok(Discovered {
             revocation,
+            response_iss,
             client,
             end_session,
             fetched_at: Instant::now(),
         })
+    }
+
+    /// RFC 9207 (mix-up defence): an authorization response's `iss` must be this issuer; when
+    /// the provider advertises `authorization_response_iss_parameter_supported` it must be
+    /// there. A wrong `iss` is refused whatever the provider advertises. Without an `iss`, the
+    /// provider's metadata decides (`error` responses are checked only when they carry one:
+    /// they redeem nothing).
+    pub async fn check_response_issuer(
+        &self,
+        iss: Option<&str>,
+        is_error: bool,
+    ) -> Result<(), AuthError> {
+        match iss {
+            Some(iss) if iss == self.issuer => Ok(()),
+            Some(_) => Err(AuthError::IssuerMismatch),
+            None if is_error => Ok(()),
+            None if self.discovered(false).await?.response_iss => Err(AuthError::IssuerMismatch),
+            None => Ok(()),
+        }
     }
 
     /// Starts a sign-in: the provider URL to redirect to and what to remember.

@@ -55,6 +55,7 @@ pub(super) async fn authorize(State(op): State<Op>, Query(q): Query<AuthorizeQue
         if let Some(s) = state.as_deref() {
             params.push(("state", s));
         }
+        params.push(("iss", op.0.issuer.as_str())); // RFC 9207
         redirect_with(&redirect_uri, &params)
     };
     if q.response_type.as_deref() != Some("code") {
@@ -147,6 +148,7 @@ pub(super) async fn decision(State(op): State<Op>, Form(form): Form<DecisionForm
         if let Some(s) = &request.state {
             params.push(("state", s.clone()));
         }
+        params.push(("iss", op.0.issuer.clone())); // RFC 9207
         let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
         redirect_with(&request.redirect_uri, &refs)
     };

@@ -74,6 +74,10 @@ pub(super) fn discovery_document(issuer: &str) -> Result<serde_json::Value, Stri
             serde_json::json!(["client_secret_basic", "client_secret_post"]),
         );
         obj.insert("backchannel_logout_supported".into(), true.into());
+        obj.insert(
+            "authorization_response_iss_parameter_supported".into(),
+            true.into(),
+        );
         obj.insert("backchannel_logout_session_supported".into(), true.into());
     }
     Ok(json)

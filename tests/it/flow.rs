@@ -195,7 +195,9 @@ async fn callback_problems_are_friendly_pages() {
         h.callback(&mut jar, &back).await.location(),
         Some("/profile")
     );
-    let replay = format!("{APP_URL}/authorization-code/callback?code={code}&state={state2}");
+    let iss = crate::common::urlencode(&h.provider().issuer).replace('/', "%2F");
+    let replay =
+        format!("{APP_URL}/authorization-code/callback?code={code}&state={state2}&iss={iss}");
     let r = h.callback(&mut attacker, &replay).await;
     assert_eq!(r.location(), Some("/auth/error?reason=code_rejected"));
     let page = h

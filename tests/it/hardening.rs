@@ -103,7 +103,11 @@ async fn caches_never_keep_personal_responses() {
         assert_eq!(header(&r, "cache-control"), "no-store, private", "{path}");
         assert!(header(&r, "vary").contains("Cookie"), "{path}");
         assert_eq!(header(&r, "referrer-policy"), "same-origin", "{path}");
-        assert_eq!(header(&r, "strict-transport-security"), "", "{path}: plain http");
+        assert_eq!(
+            header(&r, "strict-transport-security"),
+            "",
+            "{path}: plain http"
+        );
     }
 }
 

@@ -88,3 +88,56 @@ async fn userinfo_for_someone_else_is_refused() {
     let page = h.get(&mut jar, "/profile").await;
     assert!(!page.body.contains("Mock Person"));
 }
+
+/// RFC 9207 (mix-up defence): the authorization response's `iss` must be the issuer — refused
+/// when it names another, whatever the provider advertises, and required when the provider
+/// advertises `authorization_response_iss_parameter_supported`. No token call is made for a
+/// refused response, and nobody is signed in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_response_issuer() {
+    let op = MockOp::start(Behaviour::default()).await;
+    let issuer = op.issuer().to_string();
+    for (advertise, iss, signs_in) in [
+        (false, None, true),
+        (false, Some(issuer.clone()), true),
+        (false, Some("https://attacker.example".to_string()), false),
+        (false, Some(format!("{issuer}/")), false),
+        (true, Some(issuer.clone()), true),
+        (true, None, false),
+        (true, Some("https://attacker.example".to_string()), false),
+    ] {
+        op.set(|b| {
+            b.advertise_response_iss = advertise;
+            b.response_iss = iss.clone();
+        });
+        // a fresh app, so it discovers what the provider now advertises
+        let h = Harness::mock(&op, &[]).await;
+        let mut jar = Jar::default();
+        let calls = op.token_calls();
+        let auth = h.start_login(&mut jar, None).await;
+        let res = h.http.get(&auth).send().await.unwrap();
+        let back = res.headers()["location"].to_str().unwrap().to_string();
+        let r = h.callback(&mut jar, &back).await;
+        let case = format!("advertised {advertise}, iss {iss:?}");
+        if signs_in {
+            assert_eq!(r.location(), Some("/profile"), "{case}");
+        } else {
+            assert_eq!(
+                r.location(),
+                Some("/auth/error?reason=token_invalid"),
+                "{case}"
+            );
+            assert_eq!(op.token_calls(), calls, "{case}: no token call");
+            let again = h.callback(&mut jar, &back).await;
+            assert!(
+                again
+                    .location()
+                    .unwrap_or_default()
+                    .starts_with("/auth/error"),
+                "{case}: a replay is refused too"
+            );
+            let page = h.get(&mut jar, "/profile").await;
+            assert_eq!(page.status, StatusCode::FOUND, "{case}: not signed in");
+        }
+    }
+}

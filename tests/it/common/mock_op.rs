@@ -103,6 +103,10 @@ pub struct Behaviour {
     pub revocation_status: Option<u16>,
     pub revocation_delay: Duration,
     pub sub: String,
+    /// RFC 9207: the `iss` put into the redirect back (`None`: none).
+    pub response_iss: Option<String>,
+    /// RFC 9207: advertise `authorization_response_iss_parameter_supported`.
+    pub advertise_response_iss: bool,
 }
 
 impl Default for Behaviour {
@@ -124,6 +128,8 @@ impl Default for Behaviour {
             revocation_status: None,
             revocation_delay: Duration::ZERO,
             sub: "mock-user-1".into(),
+            response_iss: None,
+            advertise_response_iss: false,
         }
     }
 }
@@ -412,6 +418,9 @@ async fn discovery(State(op): State<MockOp>) -> Response {
     .set_userinfo_endpoint(Some(UserInfoUrl::new(url("/userinfo")).unwrap()));
     let mut json = serde_json::to_value(metadata).unwrap();
     json["revocation_endpoint"] = url("/revoke").into();
+    if op.0.behaviour.lock().unwrap().advertise_response_iss {
+        json["authorization_response_iss_parameter_supported"] = true.into();
+    }
     Json(json).into_response()
 }
 
@@ -437,6 +446,9 @@ async fn authorize(State(op): State<MockOp>, Query(q): Query<AuthorizeQuery>) ->
     url.query_pairs_mut().append_pair("code", &code);
     if let Some(s) = q.state {
         url.query_pairs_mut().append_pair("state", &s);
+    }
+    if let Some(iss) = op.0.behaviour.lock().unwrap().response_iss.clone() {
+        url.query_pairs_mut().append_pair("iss", &iss);
     }
     Redirect::to(url.as_str()).into_response()
 }
