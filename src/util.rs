@@ -57,6 +57,18 @@ pub fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
     builder.create(path)
 }
 
+/// An error and its sources on one line (reqwest hides the useful part in `source()`).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 /// Locks `m`. A panic while it was held cannot leave our maps half-updated (every update is a
 /// single insert, remove or assignment), so a poisoned lock is used as it is.
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -9,7 +9,13 @@
 //! be able to sign a sign-out), choosing the key by `kid`, and fetching the keys again once,
 //! at most every [`REFETCH_EVERY`], when a token names a key we do not have.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use base64::Engine;
 use openidconnect::{
@@ -17,9 +23,8 @@ use openidconnect::{
     core::{CoreJsonWebKey, CoreJwsSigningAlgorithm, CoreProviderMetadata},
 };
 use serde_json::{Map, Value};
-use tokio::sync::RwLock;
 
-use super::oidc::error_chain;
+use crate::util::{error_chain, read, write};
 
 /// How often the keys may be fetched again because a token named an unknown key.
 pub const REFETCH_EVERY: Duration = Duration::from_secs(10);
@@ -50,78 +55,76 @@ pub struct Verified {
     pub claims: Map<String, Value>,
 }
 
-/// The signing keys of one issuer (from its discovery document's `jwks_uri`), cached.
-/// Fetches are single-flight (concurrent callers share one), a failed fetch is not repeated
-/// for [`FETCH_BACKOFF`] (the last good keys are served meanwhile), and a token naming an
-/// unknown key waits for the next allowed refetch rather than failing — so tokens with made-up
-/// `kid`s cannot stop the app from picking up the provider's rotated keys.
-pub struct KeyCache {
+/// The signing keys of one issuer (from its discovery document's `jwks_uri`), cached, with the
+/// same policy as the ID-token keys (`auth::oidc::discovery`): keys older than [`KEYS_TTL`]
+/// are used at once while one background task renews them; callers that wait for a fetch take
+/// its outcome (concurrent misses share one fetch); a failure is not remembered beyond that,
+/// and a failed renewal keeps the last good keys. A token naming an unknown key waits for the
+/// next allowed refetch (every [`REFETCH_EVERY`]) rather than failing — so tokens with made-up
+/// `kid`s can neither hammer the provider nor stop the app from picking up rotated keys.
+#[derive(Clone)]
+pub struct KeyCache(Arc<Inner>);
+
+struct Inner {
     issuer: String,
     http: reqwest::Client,
-    keys: RwLock<Option<(JsonWebKeySet<CoreJsonWebKey>, Instant)>>,
-    /// Held while fetching; the time of the last attempt and whether it failed.
-    fetching: tokio::sync::Mutex<Option<(Instant, bool)>>,
+    keys: std::sync::RwLock<Option<(JsonWebKeySet<CoreJsonWebKey>, Instant)>>,
+    /// Held while fetching: when the last fetch started, and its error if it failed.
+    fetching: tokio::sync::Mutex<Option<(Instant, Option<JwtError>)>>,
+    /// Fetches finished so far.
+    finished: AtomicU64,
+    /// A background renewal is running.
+    refreshing: AtomicBool,
 }
-
-/// After a failed fetch, further fetches wait this long.
-const FETCH_BACKOFF: Duration = Duration::from_secs(2);
 
 impl KeyCache {
     pub fn new(issuer: String, http: reqwest::Client) -> Self {
-        Self {
+        Self(Arc::new(Inner {
             issuer,
             http,
-            keys: RwLock::new(None),
+            keys: std::sync::RwLock::new(None),
             fetching: tokio::sync::Mutex::new(None),
-        }
+            finished: AtomicU64::new(0),
+            refreshing: AtomicBool::new(false),
+        }))
     }
 
     pub fn issuer(&self) -> &str {
-        &self.issuer
+        &self.0.issuer
     }
 
-    async fn cached(&self) -> Option<(JsonWebKeySet<CoreJsonWebKey>, Instant)> {
-        self.keys.read().await.clone()
+    fn cached(&self) -> Option<(JsonWebKeySet<CoreJsonWebKey>, Instant)> {
+        read(&self.0.keys).clone()
     }
 
-    /// The keys: cached ones while fresh; fetched when missing or old, or — `unknown_kid` —
-    /// again when the cached ones lack the token's key (at most every [`REFETCH_EVERY`]).
+    /// The keys: cached ones (renewed in the background when old); fetched when missing or —
+    /// `unknown_kid` — again when the cached ones lack the token's key.
     async fn keys(&self, unknown_kid: bool) -> Result<JsonWebKeySet<CoreJsonWebKey>, JwtError> {
-        let asked = Instant::now();
-        if !unknown_kid
-            && let Some((keys, at)) = self.cached().await
-            && at.elapsed() < KEYS_TTL
-        {
+        let seen = self.0.finished.load(Ordering::Acquire);
+        if !unknown_kid && let Some((keys, at)) = self.cached() {
+            if at.elapsed() >= KEYS_TTL {
+                self.renew_in_background();
+            }
             return Ok(keys);
         }
-        let mut last = self.fetching.lock().await;
-        // someone fetched while this caller waited: use that
-        if let Some((keys, at)) = self.cached().await
-            && at >= asked
+        let mut last = self.0.fetching.lock().await;
+        if self.0.finished.load(Ordering::Acquire) > seen {
+            // a fetch finished while this caller waited: its outcome is this caller's
+            return match (self.cached(), last.as_ref()) {
+                (Some((keys, _)), _) => Ok(keys),
+                (None, Some((_, Some(e)))) => Err(e.clone()),
+                (None, _) => Err(JwtError::KeysUnavailable("no keys yet".into())),
+            };
+        }
+        if unknown_kid
+            && let Some((at, _)) = *last
+            && at.elapsed() < REFETCH_EVERY
         {
-            return Ok(keys);
+            tokio::time::sleep(REFETCH_EVERY - at.elapsed()).await;
         }
-        if let Some((at, failed)) = *last {
-            if failed && at.elapsed() < FETCH_BACKOFF {
-                return match self.cached().await {
-                    Some((keys, _)) if !unknown_kid => Ok(keys),
-                    _ => Err(JwtError::KeysUnavailable(
-                        "fetched moments ago without success".into(),
-                    )),
-                };
-            }
-            if unknown_kid && at.elapsed() < REFETCH_EVERY {
-                tokio::time::sleep(REFETCH_EVERY - at.elapsed()).await;
-            }
-        }
-        let fetched = self.fetch().await;
-        *last = Some((Instant::now(), fetched.is_err()));
-        match fetched {
-            Ok(keys) => {
-                *self.keys.write().await = Some((keys.clone(), Instant::now()));
-                Ok(keys)
-            }
-            Err(e) => match self.cached().await {
+        match self.fetch_and_store(&mut last).await {
+            Ok(keys) => Ok(keys),
+            Err(e) => match self.cached() {
                 // the last good keys, until the provider answers again
                 Some((keys, _)) if !unknown_kid => Ok(keys),
                 _ => Err(e),
@@ -129,10 +132,47 @@ impl KeyCache {
         }
     }
 
+    /// One background renewal at a time; the old keys serve meanwhile (and stay on failure).
+    fn renew_in_background(&self) {
+        if self.0.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut last = this.0.fetching.lock().await;
+            let _ = this.fetch_and_store(&mut last).await;
+            drop(last);
+            this.0.refreshing.store(false, Ordering::Release);
+        });
+    }
+
+    /// Fetches (the caller holds `fetching`), stores good keys, records the outcome.
+    async fn fetch_and_store(
+        &self,
+        last: &mut Option<(Instant, Option<JwtError>)>,
+    ) -> Result<JsonWebKeySet<CoreJsonWebKey>, JwtError> {
+        let started = Instant::now();
+        let fetched = self.fetch().await;
+        if let Ok(keys) = &fetched {
+            *write(&self.0.keys) = Some((keys.clone(), Instant::now()));
+        }
+        *last = Some((started, fetched.as_ref().err().cloned()));
+        self.0.finished.fetch_add(1, Ordering::Release);
+        fetched
+    }
+
+    /// Makes the cached keys look `by` older (tests: time passing without waiting for it).
+    #[cfg(feature = "testing")]
+    pub fn age(&self, by: Duration) {
+        if let Some((_, at)) = write(&self.0.keys).as_mut() {
+            *at = at.checked_sub(by).unwrap_or(*at);
+        }
+    }
+
     async fn fetch(&self) -> Result<JsonWebKeySet<CoreJsonWebKey>, JwtError> {
-        let issuer = IssuerUrl::new(self.issuer.clone())
+        let issuer = IssuerUrl::new(self.0.issuer.clone())
             .map_err(|e| JwtError::KeysUnavailable(e.to_string()))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+        let metadata = CoreProviderMetadata::discover_async(issuer, &self.0.http)
             .await
             .map_err(|e| JwtError::KeysUnavailable(error_chain(&e)))?;
         Ok(metadata.jwks().clone())

@@ -73,6 +73,15 @@ impl ProviderLogout {
     }
 }
 
+impl ProviderLogout {
+    /// Makes the cached keys look `by` older (tests: time passing without waiting for it).
+    #[cfg(feature = "testing")]
+    pub fn age_keys(&self, by: Duration) {
+        self.issuer_keys.age(by);
+        self.org_keys.age(by);
+    }
+}
+
 /// What a valid logout token asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub struct LogoutRequest {

@@ -125,3 +125,91 @@ async fn hsts_over_https() {
         );
     }
 }
+
+/// Discovery older than its lifetime is used at once while one background fetch renews it: a
+/// slow provider never holds up a request, and a failed renewal keeps the last good copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_discovery_is_renewed_in_the_background() {
+    use std::{sync::atomic::Ordering, time::Duration};
+    let op = crate::common::mock_op::MockOp::start(Default::default()).await;
+    let h = Harness::mock(&op, &[]).await;
+    let mut jar = crate::common::Jar::default();
+    h.mock_sign_in(&mut jar).await;
+    let calls = &h.state.oidc().calls.discovery;
+    let before = calls.load(Ordering::SeqCst);
+
+    op.set(|b| b.discovery_delay = Duration::from_secs(3));
+    h.state.oidc().age_discovery(Duration::from_secs(2 * 3600));
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        let r = h.get(&mut crate::common::Jar::default(), "/login").await;
+        assert_eq!(r.status, axum::http::StatusCode::SEE_OTHER, "{r:?}");
+        assert!(r.location().unwrap().starts_with(op.issuer()));
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "requests waited for the slow provider: {:?}",
+        started.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst) - before,
+        1,
+        "one background renewal for five requests"
+    );
+
+    // renewed: no further fetch; and a failed renewal keeps the last good copy
+    h.state.oidc().age_discovery(Duration::from_secs(2 * 3600));
+    op.set(|b| {
+        b.discovery_delay = Duration::ZERO;
+        b.discovery_fails = true;
+    });
+    let r = h.get(&mut crate::common::Jar::default(), "/login").await;
+    assert_eq!(
+        r.status,
+        axum::http::StatusCode::SEE_OTHER,
+        "stale copy used"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let r = h.get(&mut crate::common::Jar::default(), "/login").await;
+    assert_eq!(
+        r.status,
+        axum::http::StatusCode::SEE_OTHER,
+        "kept after a failed renewal"
+    );
+}
+
+/// Requests that arrive while the provider is failing share one discovery attempt (a hanging
+/// provider is not asked twenty times); the failure is not remembered, so the first request
+/// after the provider recovers signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_attempts_are_shared_and_failures_not_kept() {
+    use std::{sync::atomic::Ordering, time::Duration};
+    let op = crate::common::mock_op::MockOp::start(Default::default()).await;
+    op.set(|b| {
+        b.discovery_fails = true;
+        b.discovery_delay = Duration::from_millis(500);
+    });
+    let h = Harness::mock(&op, &[]).await;
+    let calls = &h.state.oidc().calls.discovery;
+    let logins =
+        (0..20).map(|_| async { h.get(&mut crate::common::Jar::default(), "/login").await });
+    for r in futures::future::join_all(logins).await {
+        assert_eq!(
+            r.location(),
+            Some("/auth/error?reason=provider_unavailable")
+        );
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "one attempt for 20 requests"
+    );
+
+    op.set(|b| {
+        b.discovery_fails = false;
+        b.discovery_delay = Duration::ZERO;
+    });
+    let mut jar = crate::common::Jar::default();
+    h.mock_sign_in(&mut jar).await;
+}

@@ -466,3 +466,59 @@ async fn the_development_provider_shows_every_sign_out() {
     let page = sessions_page(&h, &provider).await;
     assert!(page.contains("Nobody is signed in"), "{page}");
 }
+
+/// The issuer's keys, once older than their lifetime, are used at once while one background
+/// fetch renews them (a slow provider does not hold up its own logout call), and kept when
+/// the renewal fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_logout_keys_are_renewed_in_the_background() {
+    use std::time::{Duration, Instant};
+    let op = MockOp::start(Behaviour::default()).await;
+    let h = Harness::mock(&op, &[]).await;
+    let (mut a, mut b) = (Jar::default(), Jar::default());
+    h.mock_sign_in(&mut a).await;
+    op.set(|b| b.sid = Some("mock-sid-2".into()));
+    h.mock_sign_in(&mut b).await;
+    // the keys are fetched and cached by a first (refused) token
+    let (header, mut claims) = logout_claims(&op);
+    claims["aud"] = "someone-else".into();
+    let r = send_logout_token(&h, &op.jwt(header, claims, Signer::Good)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    h.state
+        .provider_logout
+        .0
+        .age_keys(Duration::from_secs(2 * 3600));
+    op.set(|b| b.discovery_delay = Duration::from_secs(3));
+    let (header, mut claims) = logout_claims(&op);
+    claims.as_object_mut().unwrap().remove("sub");
+    let started = Instant::now();
+    let r = send_logout_token(&h, &op.jwt(header, claims, Signer::Good)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!signed_in(&h, &a).await);
+
+    // a failed renewal keeps the last good keys
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    h.state
+        .provider_logout
+        .0
+        .age_keys(Duration::from_secs(2 * 3600));
+    op.set(|b| {
+        b.discovery_delay = Duration::ZERO;
+        b.discovery_fails = true;
+    });
+    let (header, mut claims) = logout_claims(&op);
+    claims["sid"] = "mock-sid-2".into();
+    claims.as_object_mut().unwrap().remove("sub");
+    let _ = send_logout_token(&h, &op.jwt(header.clone(), claims.clone(), Signer::Good)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    claims["jti"] = jti().into();
+    let r = send_logout_token(&h, &op.jwt(header, claims, Signer::Good)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(!signed_in(&h, &b).await);
+}

@@ -107,6 +107,10 @@ pub struct Behaviour {
     pub response_iss: Option<String>,
     /// RFC 9207: advertise `authorization_response_iss_parameter_supported`.
     pub advertise_response_iss: bool,
+    /// Discovery answers after this long.
+    pub discovery_delay: Duration,
+    /// Discovery answers 503.
+    pub discovery_fails: bool,
 }
 
 impl Default for Behaviour {
@@ -130,6 +134,8 @@ impl Default for Behaviour {
             sub: "mock-user-1".into(),
             response_iss: None,
             advertise_response_iss: false,
+            discovery_delay: Duration::ZERO,
+            discovery_fails: false,
         }
     }
 }
@@ -398,6 +404,14 @@ impl MockOp {
 }
 
 async fn discovery(State(op): State<MockOp>) -> Response {
+    let (delay, fails) = {
+        let b = op.0.behaviour.lock().unwrap();
+        (b.discovery_delay, b.discovery_fails)
+    };
+    tokio::time::sleep(delay).await;
+    if fails {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     let url = |p: &str| format!("{}{p}", op.0.issuer);
     let metadata = ProviderMetadataWithLogout::new(
         IssuerUrl::new(op.0.issuer.clone()).unwrap(),

@@ -6,114 +6,36 @@
 //! check, re-fetching the JWKS once when a token names an unknown key, and caching discovery
 //! so a provider that is down at start-up is picked up later without a restart.
 
-use std::{
-    collections::BTreeMap,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use openidconnect::{
-    AccessToken, AccessTokenHash, AdditionalClaims, AuthType, AuthorizationCode,
-    ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, EmptyExtraTokenFields,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, RedirectUrl, RefreshToken,
-    RequestTokenError, Scope, SignatureVerificationError, StandardErrorResponse,
-    StandardTokenResponse, SubjectIdentifier, TokenResponse as _, UserInfoError,
-    core::{
-        CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
-        CoreClientAuthMethod, CoreErrorResponseType, CoreGenderClaim, CoreGrantType,
-        CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
-        CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreRevocableToken,
-        CoreRevocationErrorResponse, CoreSubjectIdentifierType, CoreTokenIntrospectionResponse,
-        CoreTokenType,
-    },
-    {AdditionalProviderMetadata, LogoutProviderMetadata, LogoutRequest, RevocationUrl},
+    AccessToken, AccessTokenHash, AuthorizationCode, ClaimsVerificationError, ClientId, CsrfToken,
+    LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    PostLogoutRedirectUrl, RefreshToken, RequestTokenError, Scope, SignatureVerificationError,
+    SubjectIdentifier, TokenResponse as _, UserInfoError,
+    core::{CoreAuthenticationFlow, CoreJsonWebKey, CoreJwsSigningAlgorithm},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tokio::sync::RwLock;
 
+mod calls;
+mod discovery;
+mod metadata;
+
+pub use calls::CallCounter;
+pub use metadata::{ExtraProviderMetadata, IdToken, OidcTokenResponse, OtherClaims};
+
+use self::{
+    discovery::{Discovered, DiscoveryCache, Source},
+    metadata::{Client, IdTokenClaims, UserInfoClaims},
+};
 use super::{error::AuthError, types::User};
 use crate::settings::{OidcSettings, TokenAuthMethod};
 use crate::{
     secret::Secret,
-    util::{lock, now, now_ms},
+    util::{error_chain, now, now_ms},
 };
-
-/// Claims beyond the standard ones (Okta's `ver`, `idp`, `groups`, …), kept for display.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct OtherClaims {
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, Value>,
-}
-impl AdditionalClaims for OtherClaims {}
-
-type IdTokenFields = openidconnect::IdTokenFields<
-    OtherClaims,
-    EmptyExtraTokenFields,
-    CoreGenderClaim,
-    CoreJweContentEncryptionAlgorithm,
-    CoreJwsSigningAlgorithm,
->;
-pub type OidcTokenResponse = StandardTokenResponse<IdTokenFields, CoreTokenType>;
-pub type IdToken = openidconnect::IdToken<
-    OtherClaims,
-    CoreGenderClaim,
-    CoreJweContentEncryptionAlgorithm,
-    CoreJwsSigningAlgorithm,
->;
-type IdTokenClaims = openidconnect::IdTokenClaims<OtherClaims, CoreGenderClaim>;
-type UserInfoClaims = openidconnect::UserInfoClaims<OtherClaims, CoreGenderClaim>;
-type Client = openidconnect::Client<
-    OtherClaims,
-    CoreAuthDisplay,
-    CoreGenderClaim,
-    CoreJweContentEncryptionAlgorithm,
-    CoreJsonWebKey,
-    CoreAuthPrompt,
-    StandardErrorResponse<CoreErrorResponseType>,
-    OidcTokenResponse,
-    CoreTokenIntrospectionResponse,
-    CoreRevocableToken,
-    CoreRevocationErrorResponse,
-    EndpointSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointMaybeSet,
-    EndpointMaybeSet,
->;
-
-/// Discovery fields beyond OpenID Connect Discovery and RP-initiated logout: the RFC 7009
-/// revocation endpoint (RFC 8414 metadata, advertised by Okta and most providers) and RFC
-/// 9207's promise to name itself in authorization responses.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct ExtraProviderMetadata {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revocation_endpoint: Option<RevocationUrl>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization_response_iss_parameter_supported: Option<bool>,
-}
-impl AdditionalProviderMetadata for ExtraProviderMetadata {}
-
-type ProviderMetadata = openidconnect::ProviderMetadata<
-    LogoutProviderMetadata<ExtraProviderMetadata>,
-    CoreAuthDisplay,
-    CoreClientAuthMethod,
-    CoreClaimName,
-    CoreClaimType,
-    CoreGrantType,
-    CoreJweContentEncryptionAlgorithm,
-    CoreJweKeyManagementAlgorithm,
-    CoreJsonWebKey,
-    CoreResponseMode,
-    CoreResponseType,
-    CoreSubjectIdentifierType,
->;
 
 /// Claims that are protocol plumbing, not information about the person.
 const HIDDEN_CLAIMS: [&str; 3] = ["nonce", "at_hash", "c_hash"];
@@ -161,85 +83,21 @@ pub struct Verified {
     pub userinfo_stale: bool,
 }
 
-struct Discovered {
-    client: Client,
-    /// RFC 9207: the provider puts `iss` in every authorization response.
-    response_iss: bool,
-    /// RFC 7009 revocation endpoint, when the provider has one.
-    revocation: Option<RevocationUrl>,
-    end_session: Option<openidconnect::EndSessionUrl>,
-    fetched_at: Instant,
-}
-
 /// Revocation at sign-out is best effort and must never hold up the person: each call gets
 /// at most this long (or the configured HTTP timeout when shorter).
 const REVOCATION_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// How long discovery (metadata + JWKS) is trusted before it is fetched again.
-const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
-/// After a failed discovery, calls fail fast for this long instead of hammering the provider.
-const DISCOVERY_BACKOFF: Duration = Duration::from_secs(2);
 
 /// The provider, discovered lazily and cached.
 pub struct OidcClient {
     settings: OidcSettings,
     issuer: String,
-    redirect_uri: String,
     post_logout_redirect_uri: String,
     skew: Duration,
     use_userinfo: bool,
     http: reqwest::Client,
-    cached: RwLock<Option<Arc<Discovered>>>,
-    last_failure: Mutex<Option<Instant>>,
+    discovery: DiscoveryCache,
     /// Outbound calls made (discovery counts as one per document), for benchmarks and tests.
-    pub calls: CallCounter,
-}
-
-/// Counts outbound calls by kind, and the time spent waiting for them (for the benchmark's
-/// "server time excluding the provider" figure and for tests).
-#[derive(Default, Debug)]
-pub struct CallCounter {
-    pub discovery: AtomicU64,
-    pub token: AtomicU64,
-    pub refresh: AtomicU64,
-    pub userinfo: AtomicU64,
-    pub revocation: AtomicU64,
-    nanos: AtomicU64,
-}
-
-impl CallCounter {
-    /// Counts one call of kind `counter` and the time `call` takes.
-    async fn timed<F: std::future::Future>(&self, counter: &AtomicU64, call: F) -> F::Output {
-        counter.fetch_add(1, Ordering::Relaxed);
-        let started = Instant::now();
-        let out = call.await;
-        self.nanos
-            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        out
-    }
-
-    pub fn token_count(&self) -> u64 {
-        self.token.load(Ordering::Relaxed)
-    }
-
-    /// All outbound calls so far.
-    pub fn outbound_count(&self) -> u64 {
-        [
-            &self.discovery,
-            &self.token,
-            &self.refresh,
-            &self.userinfo,
-            &self.revocation,
-        ]
-        .iter()
-        .map(|c| c.load(Ordering::Relaxed))
-        .sum()
-    }
-
-    /// Nanoseconds spent waiting for outbound calls.
-    pub fn outbound_nanos(&self) -> u64 {
-        self.nanos.load(Ordering::Relaxed)
-    }
+    pub calls: Arc<CallCounter>,
 }
 
 impl OidcClient {
@@ -261,17 +119,23 @@ impl OidcClient {
             .connect_timeout(settings.http_timeout.min(Duration::from_secs(3)))
             .build()
             .map_err(|e| AuthError::Internal(format!("http client: {e}")))?;
+        let calls = Arc::new(CallCounter::default());
+        let discovery = DiscoveryCache::new(Source {
+            settings: settings.clone(),
+            issuer: issuer.clone(),
+            redirect_uri,
+            http: http.clone(),
+            calls: calls.clone(),
+        });
         Ok(Self {
             settings: settings.clone(),
             issuer,
-            redirect_uri,
             post_logout_redirect_uri: format!("{app_base}/"),
             skew,
             use_userinfo,
             http,
-            cached: RwLock::new(None),
-            last_failure: Mutex::new(None),
-            calls: CallCounter::default(),
+            discovery,
+            calls,
         })
     }
 
@@ -286,94 +150,13 @@ impl OidcClient {
 
     /// The discovered provider; discovers on first use, after the TTL, or when `force`d.
     async fn discovered(&self, force: bool) -> Result<Arc<Discovered>, AuthError> {
-        if !force
-            && let Some(d) = self.cached.read().await.as_ref()
-            && d.fetched_at.elapsed() < DISCOVERY_TTL
-        {
-            return Ok(d.clone());
-        }
-        let mut slot = self.cached.write().await;
-        // someone else may have refreshed while we waited for the lock
-        if let Some(d) = slot.as_ref()
-            && (d.fetched_at.elapsed() < Duration::from_secs(1)
-                || (!force && d.fetched_at.elapsed() < DISCOVERY_TTL))
-        {
-            return Ok(d.clone());
-        }
-        if let Some(at) = *lock(&self.last_failure)
-            && at.elapsed() < DISCOVERY_BACKOFF
-        {
-            return match slot.as_ref() {
-                Some(d) => Ok(d.clone()), // stale but usable
-                None => Err(AuthError::ProviderUnavailable(
-                    "discovery failed moments ago".into(),
-                )),
-            };
-        }
-        match self.discover().await {
-            Ok(d) => {
-                let d = Arc::new(d);
-                *slot = Some(d.clone());
-                *lock(&self.last_failure) = None;
-                Ok(d)
-            }
-            Err(e) => {
-                *lock(&self.last_failure) = Some(Instant::now());
-                match slot.as_ref() {
-                    Some(d) if !force => {
-                        tracing::warn!(error = %e, "re-discovery failed; keeping the cached provider metadata");
-                        Ok(d.clone())
-                    }
-                    _ => Err(e),
-                }
-            }
-        }
+        self.discovery.get(force).await
     }
 
-    async fn discover(&self) -> Result<Discovered, AuthError> {
-        let issuer = IssuerUrl::new(self.issuer.clone())
-            .map_err(|e| AuthError::Internal(format!("issuer URL: {e}")))?;
-        let metadata = self
-            .calls
-            .timed(
-                &self.calls.discovery,
-                ProviderMetadata::discover_async(issuer, &self.http),
-            )
-            .await
-            .map_err(|e| {
-                let detail = error_chain(&e);
-                tracing::warn!(issuer = %self.issuer, error = %detail, "OpenID Provider discovery failed");
-                AuthError::ProviderUnavailable(detail)
-            })?;
-        let end_session = metadata.additional_metadata().end_session_endpoint.clone();
-        let extra = &metadata.additional_metadata().additional_metadata;
-        let revocation = extra.revocation_endpoint.clone();
-        let response_iss = extra
-            .authorization_response_iss_parameter_supported
-            .unwrap_or(false);
-        let redirect = RedirectUrl::new(self.redirect_uri.clone())
-            .map_err(|e| AuthError::Internal(format!("redirect URI: {e}")))?;
-        let mut client: Client = openidconnect::Client::from_provider_metadata(
-            metadata,
-            ClientId::new(self.settings.client_id.clone()),
-            self.settings
-                .client_secret
-                .as_ref()
-                .map(|s| ClientSecret::new(s.expose().to_string())),
-        )
-        .set_redirect_uri(redirect);
-        client = client.set_auth_type(match self.settings.token_auth_method {
-            TokenAuthMethod::ClientSecretBasic => AuthType::BasicAuth,
-            TokenAuthMethod::ClientSecretPost => AuthType::RequestBody,
-        });
-        tracing::info!(issuer = %self.issuer, "OpenID Provider discovered");
-        Ok(Discovered {
-            revocation,
-            response_iss,
-            client,
-            end_session,
-            fetched_at: Instant::now(),
-        })
+    /// Makes the cached discovery look `by` older (tests: time passing without waiting).
+    #[cfg(feature = "testing")]
+    pub fn age_discovery(&self, by: Duration) {
+        self.discovery.age(by);
     }
 
     /// RFC 9207 (mix-up defence): an authorization response's `iss` must be this issuer; when
@@ -859,16 +642,4 @@ pub fn user_from_claims(claims: &Map<String, Value>) -> User {
 
 fn form_encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-/// An error and its sources on one line (reqwest hides the useful part in `source()`).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

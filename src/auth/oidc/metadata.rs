@@ -1,0 +1,91 @@
+//! The `openidconnect` crate's generic types, fixed once for this app: the extra claims kept
+//! for display, the provider metadata (with RP-initiated logout, RFC 7009 revocation and RFC
+//! 9207) and the client built from it.
+
+use std::collections::BTreeMap;
+
+use openidconnect::{
+    AdditionalClaims, AdditionalProviderMetadata, EmptyExtraTokenFields, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, LogoutProviderMetadata, RevocationUrl, StandardErrorResponse,
+    StandardTokenResponse,
+    core::{
+        CoreAuthDisplay, CoreAuthPrompt, CoreClaimName, CoreClaimType, CoreClientAuthMethod,
+        CoreErrorResponseType, CoreGenderClaim, CoreGrantType, CoreJsonWebKey,
+        CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm,
+        CoreResponseMode, CoreResponseType, CoreRevocableToken, CoreRevocationErrorResponse,
+        CoreSubjectIdentifierType, CoreTokenIntrospectionResponse, CoreTokenType,
+    },
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Claims beyond the standard ones (Okta's `ver`, `idp`, `groups`, …), kept for display.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct OtherClaims {
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+impl AdditionalClaims for OtherClaims {}
+
+pub type IdTokenFields = openidconnect::IdTokenFields<
+    OtherClaims,
+    EmptyExtraTokenFields,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+pub type OidcTokenResponse = StandardTokenResponse<IdTokenFields, CoreTokenType>;
+pub type IdToken = openidconnect::IdToken<
+    OtherClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+pub type IdTokenClaims = openidconnect::IdTokenClaims<OtherClaims, CoreGenderClaim>;
+pub type UserInfoClaims = openidconnect::UserInfoClaims<OtherClaims, CoreGenderClaim>;
+pub type Client = openidconnect::Client<
+    OtherClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJsonWebKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    OidcTokenResponse,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// Discovery fields beyond OpenID Connect Discovery and RP-initiated logout: the RFC 7009
+/// revocation endpoint (RFC 8414 metadata, advertised by Okta and most providers) and RFC
+/// 9207's promise to name itself in authorization responses.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ExtraProviderMetadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<RevocationUrl>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_response_iss_parameter_supported: Option<bool>,
+}
+impl AdditionalProviderMetadata for ExtraProviderMetadata {}
+
+pub type ProviderMetadata = openidconnect::ProviderMetadata<
+    LogoutProviderMetadata<ExtraProviderMetadata>,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
