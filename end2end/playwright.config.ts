@@ -24,6 +24,9 @@ const common = {
   LEPTOS_SITE_ROOT: 'target/site',
   LEPTOS_ENV: 'DEV',
   SESSION_STORE: 'memory',
+  // every browser of every test comes from 127.0.0.1: the sign-in rate limit is tested in Rust
+  LIMITS_SIGN_IN_PER_MINUTE: '6000',
+  LIMITS_SIGN_IN_BURST: '1000',
   OIDC_ISSUER: '',
   OKTA_OAUTH2_ISSUER: '',
 };

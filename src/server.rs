@@ -30,7 +30,8 @@ use crate::{
         redirect::response as see_other,
         routes::{BACKCHANNEL_LOGOUT_PATH, DEFAULT_CALLBACK_PATH, GLOBAL_TOKEN_REVOCATION_PATH},
     },
-    response_headers, session_cookie,
+    csrf::Csrf,
+    limits, response_headers, session_cookie,
     state::AppState,
 };
 
@@ -47,14 +48,19 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 /// The whole application as one `Router`.
 pub fn app(state: AppState) -> Router {
     let sessions = session_cookie::layer(&state.settings, state.keeper.store.clone());
-    response_headers::layer(
-        routes(&state)
-            .layer(from_fn_with_state(state.clone(), repeated_params))
-            .layer(from_fn_with_state(state.clone(), resolve_auth))
-            .layer(sessions),
-        &state.settings,
-    )
-    .with_state(state)
+    let csrf = Csrf {
+        app_origin: state.settings.app_origin(),
+    };
+    let guarded = routes(&state)
+        .layer(from_fn_with_state(state.clone(), repeated_params))
+        .layer(from_fn_with_state(state.clone(), resolve_auth))
+        .layer(sessions)
+        .layer(axum::middleware::from_fn(move |req, next| {
+            let csrf = csrf.clone();
+            async move { csrf.apply(req, next).await }
+        }));
+    response_headers::layer(limits::layer(guarded, &state.settings), &state.settings)
+        .with_state(state)
 }
 
 /// The application plus the benchmark's unguarded twin of every route under

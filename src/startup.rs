@@ -106,9 +106,8 @@ pub async fn run() -> ExitCode {
         Err(e) => return fail(format!("cannot listen on {addr} (LEPTOS_SITE_ADDR): {e}")),
     };
     tracing::info!(%addr, %app_url, %issuer, store = %store_name, "listening");
-    let served = axum::serve(listener, app(state).into_make_service())
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let header_timeout = state.settings.limits.header_timeout;
+    let served = crate::serve::serve(listener, app(state), header_timeout, shutdown_signal()).await;
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(format!("server: {e}")),

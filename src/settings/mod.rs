@@ -1,7 +1,7 @@
 //! Settings: loaded once at start into a typed, validated [`Settings`] struct.
 //!
 //! One file per section, each listing its variables and validating them: [`app`], [`oidc`],
-//! [`auth`], [`session`], [`dev_provider`]; [`source`] merges where they come from.
+//! [`auth`], [`session`], [`limits`], [`dev_provider`]; [`source`] merges where they come from.
 //!
 //! Sources, later ones winning:
 //! 1. built-in defaults (each section's `Default`),
@@ -23,6 +23,7 @@
 mod app;
 mod auth;
 mod dev_provider;
+mod limits;
 mod oidc;
 mod session;
 mod source;
@@ -34,6 +35,7 @@ use serde::{Deserialize, Serialize};
 pub use app::AppSettings;
 pub use auth::AuthSettings;
 pub use dev_provider::{DemoUser, DevProviderSettings};
+pub use limits::{LimitSettings, Rate};
 pub use oidc::{OidcSettings, TokenAuthMethod};
 pub use session::{SessionSettings, StoreKind};
 
@@ -90,6 +92,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub oidc: OidcSettings,
     pub session: SessionSettings,
+    pub limits: LimitSettings,
     pub dev_provider: DevProviderSettings,
 }
 
@@ -198,6 +201,7 @@ impl Settings {
             oidc: raw.oidc.validate(secret)?,
             auth: raw.auth.validate()?,
             session: raw.session.validate()?,
+            limits: raw.limits.validate()?,
             dev_provider: raw.dev_provider.validate(dev_secret)?,
         })
     }
@@ -211,6 +215,7 @@ struct Raw {
     auth: auth::RawAuth,
     oidc: oidc::RawOidc,
     session: session::RawSession,
+    limits: limits::RawLimits,
     dev_provider: dev_provider::RawDev,
 }
 

@@ -32,8 +32,8 @@ use crate::{
 pub const APP_URL: &str = "http://localhost:3000";
 
 /// Settings from an environment map over the defaults tests need (`APP_URL`, the development
-/// provider on a free port with its state under `dir`); nothing is read from the process
-/// environment or a settings file.
+/// provider on a free port with its state under `dir`, no rate limits); nothing is read from
+/// the process environment or a settings file.
 pub fn settings_from(env: &[(&str, &str)], dir: &Path) -> TestResult<Settings> {
     let mut map: BTreeMap<String, String> = BTreeMap::from([
         ("APP_URL".into(), APP_URL.into()),
@@ -42,6 +42,10 @@ pub fn settings_from(env: &[(&str, &str)], dir: &Path) -> TestResult<Settings> {
             "DEV_PROVIDER_STATE_DIR".into(),
             dir.join("dev-provider").display().to_string(),
         ),
+        // every in-process request comes from one "client": tests that are about rate
+        // limits set their own
+        ("LIMITS_SIGN_IN_PER_MINUTE".into(), "0".into()),
+        ("LIMITS_PROVIDER_PER_MINUTE".into(), "0".into()),
     ]);
     for (k, v) in env {
         map.insert(k.to_string(), v.to_string());

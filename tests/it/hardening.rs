@@ -92,7 +92,8 @@ async fn caches_never_keep_personal_responses() {
             h.send(
                 &mut jar,
                 axum::http::Request::post(path)
-                    .header("content-type", "application/x-www-form-urlencoded"),
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("sec-fetch-site", "same-origin"),
                 axum::body::Body::empty(),
             )
             .await
@@ -212,4 +213,245 @@ async fn discovery_attempts_are_shared_and_failures_not_kept() {
     });
     let mut jar = crate::common::Jar::default();
     h.mock_sign_in(&mut jar).await;
+}
+
+fn post(path: &str) -> axum::http::request::Builder {
+    axum::http::Request::post(path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html")
+        .header("origin", crate::common::APP_URL)
+}
+
+/// Bodies beyond `LIMITS_BODY_BYTES` are refused with 413 — declared or streamed without a
+/// length — without being read past the limit; a body that never finishes is 408 after the
+/// request timeout; the session survives all of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_are_bounded() {
+    use axum::{body::Body, http::StatusCode};
+    let h = Harness::dev(&[
+        ("LIMITS_BODY_BYTES", "2048"),
+        ("LIMITS_REQUEST_TIMEOUT_SECS", "1"),
+    ])
+    .await;
+    let mut jar = crate::common::Jar::default();
+    h.sign_in(&mut jar, None).await;
+
+    let big = "x=".to_string() + &"a".repeat(4096);
+    for path in ["/logout", "/api/profile", "/backchannel-logout"] {
+        let r = h.send(&mut jar, post(path), Body::from(big.clone())).await;
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+    }
+    // streamed, no Content-Length: stopped at the limit
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = read.clone();
+    let chunks = futures::stream::iter((0..1000).map(move |_| {
+        counted.fetch_add(1024, std::sync::atomic::Ordering::SeqCst);
+        Ok::<_, std::io::Error>(vec![b'a'; 1024])
+    }));
+    let r = h
+        .send(&mut jar, post("/logout"), Body::from_stream(chunks))
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        read.load(std::sync::atomic::Ordering::SeqCst) <= 4096,
+        "read only up to the limit"
+    );
+    // a body that never ends
+    let endless = futures::stream::pending::<Result<Vec<u8>, std::io::Error>>();
+    let started = std::time::Instant::now();
+    let r = h
+        .send(&mut jar, post("/logout"), Body::from_stream(endless))
+        .await;
+    assert_eq!(r.status, StatusCode::REQUEST_TIMEOUT);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // still signed in; a small body still works
+    assert_eq!(h.get(&mut jar, "/profile").await.status, StatusCode::OK);
+    let r = h.logout(&mut jar, Some(crate::common::APP_URL)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+}
+
+fn from(addr: &str) -> axum::extract::ConnectInfo<std::net::SocketAddr> {
+    axum::extract::ConnectInfo(addr.parse().unwrap())
+}
+
+/// `/login` and the callback are rate limited per client address: past the burst, 429 with
+/// `Retry-After` and a page saying what to do; other clients are not affected, and other
+/// pages neither. `X-Forwarded-For` names the client only behind a trusted proxy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_is_rate_limited_per_client() {
+    use axum::{body::Body, http::StatusCode};
+    let h = Harness::dev(&[
+        ("LIMITS_SIGN_IN_PER_MINUTE", "6"),
+        ("LIMITS_SIGN_IN_BURST", "3"),
+        ("LIMITS_TRUSTED_PROXIES", "10.0.0.0/8"),
+    ])
+    .await;
+    let login = |client: &str, xff: Option<&str>| {
+        let mut b = crate::common::page("/login").extension(from(client));
+        if let Some(x) = xff {
+            b = b.header("x-forwarded-for", x);
+        }
+        b
+    };
+    for _ in 0..3 {
+        let r = h
+            .send(
+                &mut crate::common::Jar::default(),
+                login("203.0.113.1:1000", None),
+                Body::empty(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+    }
+    let r = h
+        .send(
+            &mut crate::common::Jar::default(),
+            login("203.0.113.1:1001", None),
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = header(&r, "retry-after").parse().unwrap();
+    assert!((1..=10).contains(&retry), "{retry}");
+    assert!(r.body.contains("Too many sign-in attempts"), "{}", r.body);
+    assert!(r.body.contains("href=\"/\""), "a way back");
+    assert_eq!(header(&r, "cache-control"), "no-store");
+    // the callback counts too; other pages do not
+    let r = h
+        .send(
+            &mut crate::common::Jar::default(),
+            crate::common::page("/authorization-code/callback?code=x&state=y")
+                .extension(from("203.0.113.1:1002")),
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    let r = h
+        .send(
+            &mut crate::common::Jar::default(),
+            crate::common::page("/").extension(from("203.0.113.1:1003")),
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    // another client is not affected
+    let r = h
+        .send(
+            &mut crate::common::Jar::default(),
+            login("203.0.113.2:1000", None),
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // a header from an untrusted client changes nothing
+    let r = h
+        .send(
+            &mut crate::common::Jar::default(),
+            login("203.0.113.1:1004", Some("198.51.100.1")),
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    // behind the trusted proxy, each forwarded client has its own budget
+    for client in ["198.51.100.7", "198.51.100.8"] {
+        for _ in 0..3 {
+            let r = h
+                .send(
+                    &mut crate::common::Jar::default(),
+                    login("10.1.2.3:80", Some(client)),
+                    Body::empty(),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{client}");
+        }
+    }
+    let r = h
+        .send(
+            &mut crate::common::Jar::default(),
+            login("10.1.2.3:80", Some("198.51.100.7")),
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// The provider-facing endpoints have their own per-client limit, answered in JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_endpoints_are_rate_limited() {
+    use axum::{body::Body, http::StatusCode};
+    let h = Harness::dev(&[
+        ("LIMITS_PROVIDER_PER_MINUTE", "6"),
+        ("LIMITS_PROVIDER_BURST", "2"),
+    ])
+    .await;
+    let call = || {
+        axum::http::Request::post("/backchannel-logout")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .extension(from("192.0.2.1:443"))
+    };
+    for _ in 0..2 {
+        let r = h
+            .send(
+                &mut crate::common::Jar::default(),
+                call(),
+                Body::from("logout_token=x"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    }
+    let r = h
+        .send(
+            &mut crate::common::Jar::default(),
+            call(),
+            Body::from("logout_token=x"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        r.body.contains("\"error\":\"too_many_requests\""),
+        "{}",
+        r.body
+    );
+    assert!(header(&r, "retry-after").parse::<u64>().is_ok());
+}
+
+/// One CSRF rule for every state-changing request, not only sign-out: a server function
+/// posted from another site (or a same-site sibling, or without `Origin` and
+/// `Sec-Fetch-Site`) is refused with 403 before the session is used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_site_posts_are_refused() {
+    use axum::{body::Body, http::StatusCode};
+    let h = Harness::dev(&[]).await;
+    let mut jar = crate::common::Jar::default();
+    h.sign_in(&mut jar, None).await;
+    let api = |pairs: &[(&str, &str)]| {
+        let mut b = axum::http::Request::post("/api/profile")
+            .header("content-type", "application/x-www-form-urlencoded");
+        for (k, v) in pairs {
+            b = b.header(*k, *v);
+        }
+        b
+    };
+    for refused in [
+        vec![],
+        vec![("origin", "https://evil.example.com")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![
+            ("sec-fetch-site", "same-site"),
+            ("origin", "http://sub.localhost:3000"),
+        ],
+        vec![("referer", "http://localhost:3000/profile")],
+    ] {
+        let r = h.send(&mut jar, api(&refused), Body::empty()).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{refused:?}");
+        assert!(r.body.contains("cross_site_request"), "{}", r.body);
+    }
+    for allowed in [
+        vec![("sec-fetch-site", "same-origin")],
+        vec![("origin", crate::common::APP_URL)],
+    ] {
+        let r = h.send(&mut jar, api(&allowed), Body::empty()).await;
+        assert_eq!(r.status, StatusCode::OK, "{allowed:?}");
+    }
+    assert!(h.stored(&jar).await.is_some(), "the session survived");
 }

@@ -110,6 +110,7 @@ async fn api_profile(port: u16, cookie: &str) -> u16 {
     client()
         .post(format!("http://127.0.0.1:{port}/api/profile"))
         .header("content-type", "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "same-origin")
         .header("cookie", cookie)
         .send()
         .await
@@ -369,4 +370,58 @@ async fn restart_keeps_people_signed_in() {
 
 fn location(r: &reqwest::Response) -> String {
     r.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// The real server closes a connection whose request headers do not arrive within
+/// `LIMITS_HEADER_TIMEOUT_SECS` (a slow-headers client cannot hold it), answers a complete
+/// request on another connection meanwhile, and stops gracefully on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let instance = spawn_with(
+        port,
+        &[
+            ("LIMITS_HEADER_TIMEOUT_SECS".into(), "1".into()),
+            ("OIDC_ISSUER".into(), "http://127.0.0.1:9".into()),
+            ("OIDC_CLIENT_ID".into(), "x".into()),
+            ("OIDC_CLIENT_SECRET".into(), "y".into()),
+            (
+                "DEV_PROVIDER_STATE_DIR".into(),
+                dir.path().display().to_string(),
+            ),
+        ],
+    )
+    .await;
+    let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    assert_eq!(
+        client()
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let mut buf = [0u8; 256];
+    let read = tokio::time::timeout(Duration::from_secs(5), slow.read(&mut buf)).await;
+    let elapsed = started.elapsed();
+    match read {
+        Ok(Ok(n)) => assert!(
+            n == 0 || String::from_utf8_lossy(&buf[..n]).contains("408"),
+            "closed, not answered: {:?}",
+            String::from_utf8_lossy(&buf[..n])
+        ),
+        Ok(Err(_)) => {} // reset: closed too
+        Err(_) => panic!("the slow connection was still open after 5 s"),
+    }
+    assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
+    instance.stop();
 }

@@ -19,7 +19,8 @@ async fn api_profile(h: &Harness, jar: &Jar) -> StatusCode {
     h.send(
         &mut jar,
         Request::post("/api/profile")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", "same-origin"),
         Body::empty(),
     )
     .await

@@ -428,7 +428,8 @@ async fn bad_cookies_are_no_session(store: Store) {
                 h.send(
                     &mut jar,
                     axum::http::Request::post(path)
-                        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
+                        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .header("sec-fetch-site", "same-origin"),
                     axum::body::Body::empty(),
                 )
                 .await

@@ -15,10 +15,10 @@ use axum::{
 use signin::{
     dev_provider::DevProvider,
     settings::Settings,
-    testing::{TestApp, TestAppBuilder, page},
+    testing::{TestApp, TestAppBuilder},
 };
 
-pub use signin::testing::{APP_URL, Jar, Resp, shared_key_pem};
+pub use signin::testing::{APP_URL, Jar, Resp, page, shared_key_pem};
 
 /// Settings from an environment map (nothing read from the process environment).
 pub fn settings(env: &[(&str, &str)], dir: &std::path::Path) -> Settings {
