@@ -15,6 +15,8 @@ pub mod csrf;
 #[cfg(feature = "ssr")]
 pub mod limits;
 #[cfg(feature = "ssr")]
+pub mod path_check;
+#[cfg(feature = "ssr")]
 pub mod response_headers;
 #[cfg(feature = "ssr")]
 pub mod secret;

@@ -31,7 +31,7 @@ use crate::{
         routes::{BACKCHANNEL_LOGOUT_PATH, DEFAULT_CALLBACK_PATH, GLOBAL_TOKEN_REVOCATION_PATH},
     },
     csrf::Csrf,
-    limits, response_headers, session_cookie,
+    limits, path_check, response_headers, session_cookie,
     state::AppState,
 };
 
@@ -59,8 +59,9 @@ pub fn app(state: AppState) -> Router {
             let csrf = csrf.clone();
             async move { csrf.apply(req, next).await }
         }));
-    response_headers::layer(limits::layer(guarded, &state.settings), &state.settings)
-        .with_state(state)
+    let checked = limits::layer(guarded, &state.settings)
+        .layer(axum::middleware::from_fn(path_check::refuse_unnormalized));
+    response_headers::layer(checked, &state.settings).with_state(state)
 }
 
 /// The application plus the benchmark's unguarded twin of every route under

@@ -35,6 +35,8 @@ pub struct AppStateInner {
     pub keeper: Arc<SessionKeeper>,
     pub provider_logout: ProviderLogoutState,
     guard_policy: GuardPolicy,
+    /// The registered server functions' paths (they check the session themselves).
+    server_fn_paths: std::collections::HashSet<&'static str>,
 }
 
 impl std::ops::Deref for AppState {
@@ -109,12 +111,20 @@ impl AppState {
             keeper,
             provider_logout,
             guard_policy,
+            server_fn_paths: leptos::server_fn::axum::server_fn_paths()
+                .map(|(path, _)| path)
+                .collect(),
         })))
     }
 
     /// Which routes need sign-in (built once from the settings).
     pub fn guard_policy(&self) -> &GuardPolicy {
         &self.guard_policy
+    }
+
+    /// Whether `path` is a registered server function (exactly; not any path under `/api/`).
+    pub fn is_server_fn(&self, path: &str) -> bool {
+        self.server_fn_paths.contains(path)
     }
 
     pub fn oidc(&self) -> &OidcClient {

@@ -65,11 +65,6 @@ fn skips_session(path: &str) -> bool {
         || path == super::routes::GLOBAL_TOKEN_REVOCATION_PATH
 }
 
-/// Server-function endpoints (they check the session themselves).
-fn is_server_fn(path: &str) -> bool {
-    path.starts_with("/api/")
-}
-
 pub async fn resolve_auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     if skips_session(&path) {
@@ -92,7 +87,7 @@ pub async fn resolve_auth(State(state): State<AppState>, mut req: Request, next:
     let auth_settings = &state.settings.auth;
     if auth_settings.require_auth_everywhere
         && !state.guard_policy().is_public(&path)
-        && !is_server_fn(&path)
+        && !state.is_server_fn(&path)
     {
         match &auth {
             CurrentAuth::SignedIn(_) => {}

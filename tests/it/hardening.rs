@@ -455,3 +455,42 @@ async fn cross_site_posts_are_refused() {
     }
     assert!(h.stored(&jar).await.is_some(), "the session survived");
 }
+
+/// Paths not in normal form are refused with 400 before routing (no layer can read them
+/// differently from another); under "sign-in everywhere", only registered server functions
+/// skip the guard — not every path under `/api/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unnormalized_paths_and_unknown_api_paths() {
+    use axum::http::StatusCode;
+    let h = Harness::dev(&[("AUTH_REQUIRE_AUTH_EVERYWHERE", "true")]).await;
+    let mut jar = crate::common::Jar::default();
+    for path in [
+        "/pkg/../Cargo.toml",
+        "/pkg/%2e%2e/Cargo.toml",
+        "/profile/.",
+        "//profile",
+        "/pkg%2fsignin.js",
+        "/api/..%5cprofile",
+    ] {
+        let r = h.get(&mut jar, path).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}");
+    }
+    let r = h.get(&mut jar, "/api/not-a-server-function").await;
+    assert!(
+        r.status.is_redirection(),
+        "guarded like any page: {}",
+        r.status
+    );
+    assert!(r.location().unwrap_or_default().starts_with("/login"));
+    // a registered server function answers for itself
+    let r = h
+        .send(
+            &mut jar,
+            axum::http::Request::post("/api/auth_status")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("sec-fetch-site", "same-origin"),
+            axum::body::Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
