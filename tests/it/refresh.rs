@@ -551,3 +551,74 @@ async fn two_instances_on_redis_refresh_once_per_expiry() {
     });
     futures::future::join_all(runs).await;
 }
+
+/// OpenID Connect Core §12.2: a refreshed ID token must speak of the same authentication —
+/// a moved `auth_time`, a vanished `azp` or a `nonce` other than the original ends the
+/// session like any invalid ID token; repeating the original `nonce` is fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refreshed_id_token_must_match_the_original() {
+    use crate::common::mock_op::RefreshChange;
+    for (change, kept) in [
+        (RefreshChange::AuthTime, false),
+        (RefreshChange::NoAzp, false),
+        (RefreshChange::OtherNonce, false),
+        (RefreshChange::SameNonce, true),
+    ] {
+        let op = MockOp::start(Behaviour {
+            access_ttl: 1,
+            auth_time: Some(chrono::Utc::now().timestamp() - 60),
+            refresh_change: Some(change),
+            ..Default::default()
+        })
+        .await;
+        let h = Harness::mock(&op, &[("AUTH_REFRESH_MARGIN_SECS", "0")]).await;
+        let mut jar = Jar::default();
+        h.mock_sign_in(&mut jar).await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let r = h.get(&mut jar, "/profile").await;
+        assert_eq!(op.refresh_calls(), 1, "{change:?}");
+        if kept {
+            assert_eq!(r.status, StatusCode::OK, "{change:?}");
+            assert!(h.stored(&jar).await.unwrap().last_refreshed_at.is_some());
+        } else {
+            assert_eq!(
+                r.location(),
+                Some("/login?return_to=/profile"),
+                "{change:?}"
+            );
+            assert!(h.stored(&jar).await.is_none(), "{change:?}");
+        }
+    }
+}
+
+/// Userinfo describes the person, not the sign-in: it cannot set or overwrite `acr`, `amr`,
+/// `auth_time` or other protocol claims.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn userinfo_cannot_claim_a_stronger_sign_in() {
+    let op = MockOp::start(Behaviour {
+        userinfo_extra: serde_json::json!({
+            "acr": "urn:okta:loa:2fa:any",
+            "amr": ["mfa", "hwk"],
+            "auth_time": 1,
+            "iss": "https://evil.example.com",
+            "nickname": "Mocky",
+        }),
+        ..Default::default()
+    })
+    .await;
+    let h = Harness::mock(&op, &[]).await;
+    let mut jar = Jar::default();
+    h.mock_sign_in(&mut jar).await;
+    let claims = h.stored(&jar).await.unwrap().verified.claims.clone();
+    assert_eq!(
+        claims.get("nickname").and_then(|v| v.as_str()),
+        Some("Mocky")
+    );
+    for protocol in ["acr", "amr", "auth_time"] {
+        assert!(claims.get(protocol).is_none(), "{protocol}: {claims:?}");
+    }
+    assert_eq!(
+        claims.get("iss").and_then(|v| v.as_str()),
+        Some(op.issuer())
+    );
+}

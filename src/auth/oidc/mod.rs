@@ -39,8 +39,28 @@ use crate::{
 
 /// Claims that are protocol plumbing, not information about the person.
 const HIDDEN_CLAIMS: [&str; 3] = ["nonce", "at_hash", "c_hash"];
-/// Claims userinfo must not overwrite.
-const PROTOCOL_CLAIMS: [&str; 8] = ["iss", "aud", "exp", "iat", "sub", "azp", "auth_time", "sid"];
+/// Claims only the ID token speaks for: userinfo never sets or overwrites them (it describes
+/// the person, not the authentication — `acr`/`amr` from userinfo would let it claim a
+/// stronger sign-in than happened).
+const PROTOCOL_CLAIMS: [&str; 15] = [
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "sub",
+    "azp",
+    "auth_time",
+    "sid",
+    "acr",
+    "amr",
+    "jti",
+    "nonce",
+    "at_hash",
+    "c_hash",
+];
+/// What a refreshed ID token must repeat from the original (OpenID Connect Core §12.2).
+const UNCHANGING_CLAIMS: [&str; 5] = ["iss", "sub", "aud", "azp", "auth_time"];
 
 /// What `/login` must remember until the callback: kept in the server-side session only.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -288,6 +308,9 @@ impl OidcClient {
                     .await?;
                 let expires_at = claims.expiration().timestamp();
                 let json = claims_json(&claims)?;
+                if let Some(p) = previous {
+                    same_authentication(&json, claims.nonce().map(|n| n.secret().as_str()), p)?;
+                }
                 (id_token.to_string(), json, expires_at)
             }
             None => match previous {
@@ -608,6 +631,62 @@ impl Revocation {
     pub fn refresh_token_revoked(&self) -> bool {
         self.refresh_token != Some(false)
     }
+}
+
+/// OpenID Connect Core §12.2: a refreshed ID token speaks of the same authentication — same
+/// `iss`, `sub`, `aud`, `azp` (present or absent alike) and `auth_time` (which it may leave
+/// out), and a `nonce` only if it is the original one. `claims` are the new token's (nonce
+/// removed, see [`HIDDEN_CLAIMS`]); the original's are in `previous`, protected from userinfo.
+fn same_authentication(
+    claims: &Map<String, Value>,
+    nonce: Option<&str>,
+    previous: &Verified,
+) -> Result<(), AuthError> {
+    let audiences = |v: Option<&Value>| -> Vec<String> {
+        let mut list: Vec<String> = match v {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        };
+        list.sort();
+        list
+    };
+    for claim in UNCHANGING_CLAIMS {
+        let (before, after) = (previous.claims.get(claim), claims.get(claim));
+        let same = match claim {
+            "aud" => audiences(before) == audiences(after),
+            "auth_time" => after.is_none() || before == after,
+            _ => before == after,
+        };
+        if !same {
+            return Err(AuthError::InvalidIdToken(format!(
+                "the refreshed ID token changed {claim}"
+            )));
+        }
+    }
+    if let Some(nonce) = nonce
+        && original_nonce(&previous.tokens.id_token).as_deref() != Some(nonce)
+    {
+        return Err(AuthError::InvalidIdToken(
+            "the refreshed ID token carries another nonce".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The `nonce` of an ID token this app verified when it was issued (the payload of the stored
+/// compact JWT; no signature is checked here, it was then).
+fn original_nonce(id_token: &Secret) -> Option<String> {
+    use base64::Engine;
+    let payload = id_token.expose().split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: Map<String, Value> = serde_json::from_slice(&bytes).ok()?;
+    claims.get("nonce")?.as_str().map(str::to_string)
 }
 
 enum IdTokenCheck<'a> {

@@ -18,7 +18,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
-use chrono::Utc;
+use chrono::{TimeZone, Utc};
 use openidconnect::{
     AccessToken, AdditionalClaims, Audience, AuthUrl, ClientId, EmptyAdditionalProviderMetadata,
     EndSessionUrl, EndUserEmail, IssuerUrl, JsonWebKeyId, JsonWebKeySet, JsonWebKeySetUrl,
@@ -75,14 +75,36 @@ pub enum Tweak {
     NoNonce,
     WrongAzp,
     ExtraAudNoAzp,
+    /// One audience, no `azp`.
+    NoAzp,
     Hs256,
     FutureIat,
     NoIdToken,
 }
 
+/// What a refreshed ID token changes from the original (OpenID Connect Core §12.2: none of
+/// these may change).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshChange {
+    /// `auth_time` moves on.
+    AuthTime,
+    /// `azp` disappears.
+    NoAzp,
+    /// A `nonce` other than the original one.
+    OtherNonce,
+    /// The original `nonce` repeated (allowed).
+    SameNonce,
+}
+
 #[derive(Clone, Debug)]
 pub struct Behaviour {
     pub id_token: Tweak,
+    /// `auth_time` of the ID tokens (unix seconds).
+    pub auth_time: Option<i64>,
+    /// How a refreshed ID token differs from the first one.
+    pub refresh_change: Option<RefreshChange>,
+    /// Extra members of userinfo's answer (e.g. an `acr` it must not be believed about).
+    pub userinfo_extra: serde_json::Value,
     pub access_ttl: u64,
     pub refresh_token: bool,
     pub refresh_omits_refresh_token: bool,
@@ -117,6 +139,9 @@ impl Default for Behaviour {
     fn default() -> Self {
         Self {
             id_token: Tweak::Good,
+            auth_time: None,
+            refresh_change: None,
+            userinfo_extra: serde_json::json!({}),
             access_ttl: 300,
             refresh_token: true,
             refresh_omits_refresh_token: false,
@@ -146,6 +171,8 @@ struct Inner {
     other_key: CoreRsaPrivateSigningKey,
     behaviour: Mutex<Behaviour>,
     nonces: Mutex<HashMap<String, Option<String>>>,
+    /// The nonce of the last authorization-code ID token.
+    first_nonce: Mutex<Option<String>>,
     token_calls: AtomicU64,
     refresh_calls: AtomicU64,
     refresh_seq: AtomicU64,
@@ -184,6 +211,7 @@ impl MockOp {
             other_key: CoreRsaPrivateSigningKey::from_pem(other_key_pem(), kid).unwrap(),
             behaviour: Mutex::new(behaviour),
             nonces: Mutex::default(),
+            first_nonce: Mutex::default(),
             token_calls: AtomicU64::new(0),
             refresh_calls: AtomicU64::new(0),
             refresh_seq: AtomicU64::new(0),
@@ -361,7 +389,7 @@ impl MockOp {
         };
         let azp = match b.id_token {
             Tweak::WrongAzp => Some("someone-else".to_string()),
-            Tweak::ExtraAudNoAzp => None,
+            Tweak::ExtraAudNoAzp | Tweak::NoAzp => None,
             _ => Some(CLIENT_ID.to_string()),
         };
         let claims = MockIdTokenClaims::new(
@@ -374,7 +402,8 @@ impl MockOp {
             SessionClaim { sid: b.sid.clone() },
         )
         .set_nonce(nonce.map(Nonce::new))
-        .set_authorized_party(azp.map(ClientId::new));
+        .set_authorized_party(azp.map(ClientId::new))
+        .set_auth_time(b.auth_time.and_then(|t| Utc.timestamp_opt(t, 0).single()));
         let token = match b.id_token {
             Tweak::NoIdToken => return None,
             Tweak::OtherKey => MockIdToken::new(
@@ -500,6 +529,7 @@ async fn token(State(op): State<MockOp>, Form(form): Form<TokenForm>) -> Respons
                 )
                     .into_response();
             };
+            op.0.first_nonce.lock().unwrap().clone_from(&nonce);
             if let Some(t) = op.id_token(&b, &b.sub, nonce, &access) {
                 body["id_token"] = t.into();
             }
@@ -530,16 +560,28 @@ async fn token(State(op): State<MockOp>, Form(form): Form<TokenForm>) -> Respons
             } else {
                 b.sub.clone()
             };
+            let mut refreshed = Behaviour {
+                id_token: Tweak::NoNonce,
+                ..b.clone()
+            };
+            let mut nonce = None;
+            match b.refresh_change {
+                Some(RefreshChange::AuthTime) => {
+                    refreshed.auth_time = Some(b.auth_time.unwrap_or(0) + 3600)
+                }
+                Some(RefreshChange::NoAzp) => refreshed.id_token = Tweak::NoAzp,
+                Some(RefreshChange::OtherNonce) => {
+                    refreshed.id_token = Tweak::Good;
+                    nonce = Some("another-nonce".to_string());
+                }
+                Some(RefreshChange::SameNonce) => {
+                    refreshed.id_token = Tweak::Good;
+                    nonce = op.0.first_nonce.lock().unwrap().clone();
+                }
+                None => {}
+            }
             if b.refresh_sends_id_token
-                && let Some(t) = op.id_token(
-                    &Behaviour {
-                        id_token: Tweak::NoNonce,
-                        ..b.clone()
-                    },
-                    &sub,
-                    None,
-                    &access,
-                )
+                && let Some(t) = op.id_token(&refreshed, &sub, nonce, &access)
             {
                 body["id_token"] = t.into();
             }
@@ -567,8 +609,11 @@ async fn userinfo(State(op): State<MockOp>) -> Response {
         return (status, "userinfo is having a moment").into_response();
     }
     let sub = b.userinfo_sub.unwrap_or(b.sub);
-    Json(serde_json::json!({ "sub": sub, "name": "Mock Person", "locale": "fr-FR" }))
-        .into_response()
+    let mut claims = serde_json::json!({ "sub": sub, "name": "Mock Person", "locale": "fr-FR" });
+    if let (Some(c), Some(extra)) = (claims.as_object_mut(), b.userinfo_extra.as_object()) {
+        c.extend(extra.clone());
+    }
+    Json(claims).into_response()
 }
 
 #[derive(Deserialize)]
