@@ -133,6 +133,21 @@ pub struct SessionKeeper {
     backoff: Mutex<HashMap<Id, Backoff>>,
 }
 
+/// Room left between a refresh's deadline and its lock's expiry (clock drift between
+/// instances, the release round trip).
+const LOCK_MARGIN: Duration = Duration::from_secs(5);
+
+fn lock_ttl(http_timeout: Duration) -> Duration {
+    http_timeout * 3 + Duration::from_secs(10)
+}
+
+/// The whole refresh (re-read, token call, userinfo, writes) must finish within this, which is
+/// shorter than the lock's lifetime: a lock can never expire under a refresh still running, so
+/// two instances never redeem the same refresh token.
+fn refresh_deadline(http_timeout: Duration) -> Duration {
+    lock_ttl(http_timeout).saturating_sub(LOCK_MARGIN)
+}
+
 /// What a "touch" found.
 enum Touched {
     Done(Arc<SignedIn>),
@@ -158,8 +173,10 @@ impl SessionKeeper {
         }
     }
 
+    /// How long a refresh lock lives in the shared store (it expires by itself if its holder
+    /// dies): room for the token call, userinfo and the store writes.
     pub(super) fn lock_ttl(&self) -> Duration {
-        self.settings.oidc.http_timeout * 2 + Duration::from_secs(5)
+        lock_ttl(self.settings.oidc.http_timeout)
     }
 
     /// The store expiry for a session touched now (idle timeout, capped by the absolute end).
@@ -313,16 +330,56 @@ impl SessionKeeper {
                 Ok(Some(current))
             };
         }
-        let wait = self.lock_ttl();
+        // Someone else is refreshing and this token still works: use it, do not wait.
+        let still_valid = !Self::expired(&current, t);
+        let wait = if still_valid {
+            Duration::ZERO
+        } else {
+            self.lock_ttl()
+        };
         let guard = self.locks.lock(&id, self.lock_ttl(), wait).await?;
-        if guard.is_none() && self.settings.auth.rotation_grace.is_zero() {
-            // strictly serialized: never redeem without holding the lock
-            return if Self::expired(&current, t) {
-                Err(AuthError::ProviderUnavailable("refresh lock busy".into()))
-            } else {
-                Ok(Some(current))
-            };
+        if guard.is_none() {
+            if still_valid {
+                return Ok(Some(current));
+            }
+            if self.settings.auth.rotation_grace.is_zero() {
+                // strictly serialized: never redeem without holding the lock
+                return Err(AuthError::ProviderUnavailable("refresh lock busy".into()));
+            }
         }
+        let deadline = refresh_deadline(self.settings.oidc.http_timeout);
+        let outcome =
+            tokio::time::timeout(deadline, self.refresh_locked(session, &id, current.clone()))
+                .await;
+        drop(guard);
+        match outcome {
+            Ok(result) => result,
+            Err(_) => {
+                let b = self.note_failure(&id);
+                tracing::warn!(
+                    failures = b.failures,
+                    "refresh did not finish before its deadline"
+                );
+                if Self::expired(&current, now_ms()) {
+                    Err(AuthError::ProviderUnavailable(
+                        "refresh took too long".into(),
+                    ))
+                } else {
+                    Ok(Some(current))
+                }
+            }
+        }
+    }
+
+    /// The refresh itself, with the session's lock held (or, with a grace period, after
+    /// waiting the lock out).
+    async fn refresh_locked(
+        &self,
+        session: &Session,
+        id: &Id,
+        current: Arc<SignedIn>,
+    ) -> Result<Option<Arc<SignedIn>>, AuthError> {
+        let id = *id;
         // Re-read: another request (or instance) may have refreshed while we waited.
         let Some((record, latest)) = self.store.load_signed_in(&id).await? else {
             session::end(session).await?;
@@ -416,5 +473,22 @@ impl SessionKeeper {
         };
         map.insert(*id, b);
         b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A refresh can never outlive its lock, whatever the provider timeout.
+    #[test]
+    fn the_refresh_deadline_is_inside_the_lock() {
+        for secs in [1, 2, 5, 10, 30, 60, 120] {
+            let http = Duration::from_secs(secs);
+            let (deadline, ttl) = (refresh_deadline(http), lock_ttl(http));
+            assert!(deadline + LOCK_MARGIN <= ttl, "{secs} s");
+            // room for the token call and userinfo, each up to the HTTP timeout
+            assert!(deadline >= http * 2, "{secs} s");
+        }
     }
 }

@@ -622,3 +622,35 @@ async fn userinfo_cannot_claim_a_stronger_sign_in() {
         Some(op.issuer())
     );
 }
+
+/// A request that finds the refresh lock busy while its access token is still valid uses
+/// that token at once instead of waiting for the other request's (slow) refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_lock_does_not_hold_up_a_valid_token() {
+    let op = MockOp::start(Behaviour {
+        access_ttl: 6,
+        refresh_delay: Duration::from_secs(3),
+        ..Default::default()
+    })
+    .await;
+    // margin 30 s, capped at half the 6 s lifetime: due after 3 s, valid until 6 s
+    let h = std::sync::Arc::new(Harness::mock(&op, &[]).await);
+    let mut jar = Jar::default();
+    h.mock_sign_in(&mut jar).await;
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let first = {
+        let (h, mut jar) = (h.clone(), jar.clone());
+        tokio::spawn(async move { h.get(&mut jar, "/profile").await.status })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await; // the first holds the lock now
+    let started = std::time::Instant::now();
+    let r = h.get(&mut jar.clone(), "/profile").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "waited {:?} for the other refresh",
+        started.elapsed()
+    );
+    assert_eq!(first.await.unwrap(), StatusCode::OK);
+    assert_eq!(op.refresh_calls(), 1);
+}
