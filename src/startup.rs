@@ -59,7 +59,7 @@ pub async fn run() -> ExitCode {
     // Leptos' own options (its file or LEPTOS_ENV) may say production too.
     settings.app.production |= leptos_options.env == leptos::config::Env::PROD;
     if settings.app.production
-        && let Err(e) = settings.app.require_https_in_production()
+        && let Err(e) = settings.require_for_production()
     {
         return fail(e);
     }
@@ -89,7 +89,7 @@ pub async fn run() -> ExitCode {
         );
     }
 
-    let (store, locks) = match build_store(&settings.session.store).await {
+    let (store, locks) = match build_store(&settings.session).await {
         Ok(s) => s,
         Err(e) => return fail(format!("SESSION_STORE {}: {e}", settings.session.store)),
     };

@@ -272,7 +272,13 @@ pub mod ssr {
             .ok_or(AuthError::MissingCode)?;
         let verified = state.oidc().exchange(&code, &pending).await?;
         let signed_in = SignedIn::new(verified);
-        session::establish(session, &signed_in, state.settings.session.idle_timeout).await?;
+        session::establish(
+            session,
+            &state.keeper.store,
+            &signed_in,
+            state.settings.session.idle_timeout,
+        )
+        .await?;
         // findable for provider-initiated sign-out, or not signed in at all
         let id = session
             .id()
@@ -291,7 +297,10 @@ pub mod ssr {
         // state-changing request.
         let state = state()?;
         let session = session()?;
-        let cached = session::signed_in(&session).await.ok().flatten();
+        let cached = session::signed_in(&session, &state.keeper.store)
+            .await
+            .ok()
+            .flatten();
         // under the session's lock, with the newest tokens (a refresh may just have rotated them)
         let ended = match session.id() {
             Some(id) => state.keeper.end_session(&id).await,

@@ -3,7 +3,7 @@
 //! Shared by server and browser: [`types`] (what the browser may know), [`return_to`],
 //! [`reason`] (error kinds in plain words), [`routes`] (contract paths), [`api`] (server
 //! functions) and [`guard`] (route guards). Server only (`ssr`): [`oidc`] (the provider client), [`session`] (session
-//! contents), [`store`] (what a session store must do beyond tower-sessions), [`index`] (all
+//! contents), [`sealing`] (the signed-in state encrypted at rest), [`store`] (what a session store must do beyond tower-sessions), [`index`] (all
 //! sessions of a person), [`refresh`] (session rules and single-flight refresh), [`signout`]
 //! (ending sessions, revocation), [`jwt`], [`logout_request`] and [`provider_logout`]
 //! (back-channel logout, Okta Universal Logout), [`middleware`] (resolves the session once per request) and
@@ -34,6 +34,8 @@ pub mod provider_logout;
 pub mod redirect;
 #[cfg(feature = "ssr")]
 pub mod refresh;
+#[cfg(feature = "ssr")]
+pub mod sealing;
 #[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]

@@ -235,7 +235,7 @@ impl SessionKeeper {
         if session.id().is_none() {
             return Ok((Resolved::SignedOut, false));
         }
-        let Some(mut current) = session::signed_in(session).await? else {
+        let Some(mut current) = session::signed_in(session, &self.store).await? else {
             return Ok((Resolved::SignedOut, false));
         };
         if !self.oidc.issued_here(&current.verified) {

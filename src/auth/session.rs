@@ -31,6 +31,7 @@ use crate::util::{constant_time_eq, now, read, write};
 use super::{
     error::AuthError,
     oidc::{PendingLogin, Verified},
+    sealing::Sealer,
     store::SessionBackend,
 };
 
@@ -148,6 +149,7 @@ pub async fn take_pending(
 /// `idle_timeout` without use.
 pub async fn establish(
     session: &Session,
+    store: &SharedStore,
     signed_in: &SignedIn,
     idle_timeout: Duration,
 ) -> Result<(), AuthError> {
@@ -158,7 +160,7 @@ pub async fn establish(
     expire_after(session, idle_timeout);
     session.cycle_id().await.map_err(AuthError::store)?;
     session
-        .insert_value(AUTH_KEY, encode(signed_in)?)
+        .insert_value(AUTH_KEY, store.1.encode(signed_in)?)
         .await
         .map_err(AuthError::store)?;
     save_now(session).await
@@ -166,10 +168,12 @@ pub async fn establish(
 
 /// The signed-in state of this request's session, if any.
 ///
-/// The state is stored as one JSON string (cheap for the store to copy) and parsed at most
-/// once per change: parsed values are cached per session id and reused while the stored text
-/// is unchanged, so a request costs a string comparison, not a JSON parse.
-pub async fn signed_in(session: &Session) -> Result<Option<Arc<SignedIn>>, AuthError> {
+/// The state is stored as one sealed string (cheap for the store to copy) and opened and
+/// parsed at most once per change ([`StateCodec`]).
+pub async fn signed_in(
+    session: &Session,
+    store: &SharedStore,
+) -> Result<Option<Arc<SignedIn>>, AuthError> {
     let Some(value) = session
         .get_value(AUTH_KEY)
         .await
@@ -177,70 +181,94 @@ pub async fn signed_in(session: &Session) -> Result<Option<Arc<SignedIn>>, AuthE
     else {
         return Ok(None);
     };
-    Ok(decode(session.id(), &value))
+    Ok(store.1.decode(session.id(), &value))
 }
 
-/// How a [`SignedIn`] is kept in the record.
-fn encode(signed_in: &SignedIn) -> Result<Value, AuthError> {
-    serde_json::to_string(signed_in)
-        .map(Value::String)
-        .map_err(|e| AuthError::Internal(e.to_string()))
+/// How a [`SignedIn`] is kept in a record: JSON, sealed (`super::sealing`) — and, so a
+/// request costs a string comparison rather than a decryption and a parse, the parsed value
+/// cached per session id while the stored text is unchanged. One per store.
+pub struct StateCodec {
+    sealer: Sealer,
+    parsed: RwLock<HashMap<Id, (String, Arc<SignedIn>)>>,
 }
 
-type ParsedCache = HashMap<Id, (String, Arc<SignedIn>)>;
-static PARSED: RwLock<Option<ParsedCache>> = RwLock::new(None);
+/// Parsed states kept at most (the cache is emptied beyond).
 const PARSED_MAX: usize = 50_000;
 
-fn decode(id: Option<Id>, value: &Value) -> Option<Arc<SignedIn>> {
-    let Value::String(text) = value else {
-        tracing::warn!("unreadable signed-in state; treating the session as signed out");
-        return None;
-    };
-    if let Some(id) = id {
-        let cache = read(&PARSED);
-        if let Some((cached, parsed)) = cache.as_ref().and_then(|c| c.get(&id))
+impl std::fmt::Debug for StateCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateCodec")
+            .field("sealer", &self.sealer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StateCodec {
+    pub fn new(sealer: Sealer) -> Self {
+        Self {
+            sealer,
+            parsed: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn encode(&self, signed_in: &SignedIn) -> Result<Value, AuthError> {
+        serde_json::to_string(signed_in)
+            .map(|json| Value::String(self.sealer.seal(&json)))
+            .map_err(|e| AuthError::Internal(e.to_string()))
+    }
+
+    fn decode(&self, id: Option<Id>, value: &Value) -> Option<Arc<SignedIn>> {
+        let Value::String(text) = value else {
+            tracing::warn!("unreadable signed-in state; treating the session as signed out");
+            return None;
+        };
+        if let Some(id) = id
+            && let Some((cached, parsed)) = read(&self.parsed).get(&id)
             && cached == text
         {
             return Some(parsed.clone());
         }
-    }
-    let parsed = match serde_json::from_str::<SignedIn>(text) {
-        Ok(p) => Arc::new(p),
-        Err(e) => {
-            // a record from an incompatible version: signed out rather than an error
-            tracing::warn!(error = %e, "unreadable signed-in state; treating the session as signed out");
+        let Some(json) = self.sealer.open(text) else {
+            // another key, tampered, or written unsealed: no session rather than an error
+            tracing::warn!(
+                "signed-in state that does not open with the session keys; treating the session as signed out"
+            );
             return None;
+        };
+        let parsed = match serde_json::from_str::<SignedIn>(&json) {
+            Ok(p) => Arc::new(p),
+            Err(e) => {
+                // a record from an incompatible version: signed out rather than an error
+                tracing::warn!(error = %e, "unreadable signed-in state; treating the session as signed out");
+                return None;
+            }
+        };
+        if let Some(id) = id {
+            let mut cache = write(&self.parsed);
+            if cache.len() >= PARSED_MAX {
+                cache.clear();
+            }
+            cache.insert(id, (text.clone(), parsed.clone()));
         }
-    };
-    if let Some(id) = id {
-        let mut cache = write(&PARSED);
-        let cache = cache.get_or_insert_with(HashMap::new);
-        if cache.len() >= PARSED_MAX {
-            cache.clear();
-        }
-        cache.insert(id, (text.clone(), parsed.clone()));
+        Some(parsed)
     }
-    Some(parsed)
-}
 
-fn forget(id: Option<Id>) {
-    if let Some(id) = id
-        && let Some(cache) = write(&PARSED).as_mut()
-    {
-        cache.remove(&id);
+    fn forget(&self, id: &Id) {
+        write(&self.parsed).remove(id);
     }
 }
 
 /// Ends the session: data cleared, record deleted, cookie removed at the end of the request.
 pub async fn end(session: &Session) -> Result<(), AuthError> {
-    forget(session.id());
+    // (the codec's cached parse of this session is never read again: nothing is stored
+    // under this id any more, and ids are not reused)
     session.flush().await.map_err(AuthError::store)
 }
 
 /// The session store, shared between the tower-sessions layer and the code that writes
 /// records directly (refresh, touch, the session index). Cloning shares the same store.
 #[derive(Clone, Debug)]
-pub struct SharedStore(pub Arc<dyn SessionBackend>);
+pub struct SharedStore(pub Arc<dyn SessionBackend>, pub Arc<StateCodec>);
 
 #[async_trait::async_trait]
 impl SessionStore for SharedStore {
@@ -264,7 +292,10 @@ impl SharedStore {
         let Some(record) = self.0.load(id).await.map_err(AuthError::store)? else {
             return Ok(None);
         };
-        let parsed = record.data.get(AUTH_KEY).and_then(|v| decode(Some(*id), v));
+        let parsed = record
+            .data
+            .get(AUTH_KEY)
+            .and_then(|v| self.1.decode(Some(*id), v));
         Ok(parsed.map(|p| (record, SignedIn::clone(&p))))
     }
 
@@ -277,7 +308,9 @@ impl SharedStore {
         signed_in: &SignedIn,
         expiry_date: time::OffsetDateTime,
     ) -> Result<bool, AuthError> {
-        record.data.insert(AUTH_KEY.to_string(), encode(signed_in)?);
+        record
+            .data
+            .insert(AUTH_KEY.to_string(), self.1.encode(signed_in)?);
         record.expiry_date = expiry_date;
         let id = record.id;
         let saved = self
@@ -286,14 +319,14 @@ impl SharedStore {
             .await
             .map_err(AuthError::store)?;
         if !saved {
-            forget(Some(id));
+            self.1.forget(&id);
         }
         Ok(saved)
     }
 
     /// Deletes the record of session `id` (whatever it holds).
     pub async fn delete(&self, id: &Id) -> Result<(), AuthError> {
-        forget(Some(*id));
+        self.1.forget(id);
         self.0.delete(id).await.map_err(AuthError::store)
     }
 }

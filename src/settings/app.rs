@@ -57,10 +57,6 @@ impl RawApp {
         if url.query().is_some() || url.fragment().is_some() {
             return Err(invalid("APP_URL", "must not have a query or fragment"));
         }
-        let app = AppSettings { url, production };
-        if production {
-            app.require_https_in_production()?;
-        }
-        Ok(app)
+        Ok(AppSettings { url, production })
     }
 }

@@ -37,7 +37,7 @@ pub use auth::AuthSettings;
 pub use dev_provider::{DemoUser, DevProviderSettings};
 pub use limits::{LimitSettings, Rate};
 pub use oidc::{OidcSettings, TokenAuthMethod};
-pub use session::{SessionSettings, StoreKind};
+pub use session::{SessionKeys, SessionSettings, StoreKind, decode_key};
 
 use crate::secret::Secret;
 use source::apply_env;
@@ -121,6 +121,14 @@ impl Settings {
         if self.https() { "__Host-sid" } else { "sid" }
     }
 
+    /// What production requires beyond valid values: an https `APP_URL` (loopback excepted)
+    /// and a key sealing sessions kept in SQLite or Redis. Checked at load when `LEPTOS_ENV`
+    /// says production, and by start-up when Leptos' own options do.
+    pub fn require_for_production(&self) -> Result<(), SettingsError> {
+        self.app.require_https_in_production()?;
+        self.session.require_key_in_production()
+    }
+
     /// Loads `path` (when it exists), the environment, and validates.
     pub fn load(path: &Path) -> Result<Self, SettingsError> {
         let text = match std::fs::read_to_string(path) {
@@ -196,14 +204,20 @@ impl Settings {
         let dev_secret = env("DEV_PROVIDER_CLIENT_SECRET")
             .filter(|s| !s.is_empty())
             .map(Secret::new);
-        Ok(Settings {
+        let settings = Settings {
             app: raw.app.validate(production)?,
             oidc: raw.oidc.validate(secret)?,
             auth: raw.auth.validate()?,
-            session: raw.session.validate()?,
+            session: raw
+                .session
+                .validate(env("SESSION_ENCRYPTION_KEY").filter(|s| !s.is_empty()))?,
             limits: raw.limits.validate()?,
             dev_provider: raw.dev_provider.validate(dev_secret)?,
-        })
+        };
+        if production {
+            settings.require_for_production()?;
+        }
+        Ok(settings)
     }
 }
 

@@ -18,36 +18,41 @@ pub mod sqlite;
 use std::{sync::Arc, time::Duration};
 
 use crate::{
-    auth::{error::AuthError, refresh::SessionLocks, session::SharedStore, store::StoreError},
-    settings::StoreKind,
+    auth::{
+        error::AuthError,
+        refresh::SessionLocks,
+        sealing::Sealer,
+        session::{SharedStore, StateCodec},
+        store::{SessionBackend, StoreError},
+    },
+    settings::{SessionSettings, StoreKind},
 };
 
-/// How long a store command may take before the request gives up.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// Poll interval while waiting for a lock held elsewhere.
 const LOCK_POLL: Duration = Duration::from_millis(20);
 
-pub async fn build(kind: &StoreKind) -> Result<(SharedStore, SessionLocks), StoreError> {
-    match kind {
-        StoreKind::Memory => Ok((
-            SharedStore(Arc::new(memory::MemoryStore::default())),
+/// The store `SESSION_STORE` names, with the lock that goes with it and the key that seals
+/// what it keeps (`crate::auth::sealing`).
+pub async fn build(session: &SessionSettings) -> Result<(SharedStore, SessionLocks), StoreError> {
+    let (backend, locks): (Arc<dyn SessionBackend>, SessionLocks) = match &session.store {
+        StoreKind::Memory => (
+            Arc::new(memory::MemoryStore::default()),
             SessionLocks::new(None),
-        )),
+        ),
         StoreKind::Sqlite(path) => {
-            let (store, lock) = sqlite::open(path).await?;
-            Ok((
-                SharedStore(Arc::new(store)),
-                SessionLocks::new(Some(Arc::new(lock))),
-            ))
+            let (store, lock) = sqlite::open(path, session.store_timeout).await?;
+            (Arc::new(store), SessionLocks::new(Some(Arc::new(lock))))
         }
         StoreKind::Redis(url) => {
-            let (store, lock) = redis::connect(url).await?;
-            Ok((
-                SharedStore(Arc::new(store)),
-                SessionLocks::new(Some(Arc::new(lock))),
-            ))
+            let (store, lock) = redis::connect(url, session.store_timeout).await?;
+            (Arc::new(store), SessionLocks::new(Some(Arc::new(lock))))
         }
-    }
+    };
+    let sealer = Sealer::from_settings(session).map_err(StoreError)?;
+    Ok((
+        SharedStore(backend, Arc::new(StateCodec::new(sealer))),
+        locks,
+    ))
 }
 
 fn lock_token() -> String {

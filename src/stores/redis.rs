@@ -25,7 +25,7 @@ use tower_sessions::{
 };
 use tower_sessions_redis_store::RedisStore as RecordStore;
 
-use super::{COMMAND_TIMEOUT, Release, lock_token, poll_until};
+use super::{Release, lock_token, poll_until};
 use crate::auth::{
     error::AuthError,
     refresh::RemoteLock,
@@ -38,22 +38,26 @@ pub struct RedisStore {
     pool: Pool,
 }
 
-pub async fn connect(url: &str) -> Result<(RedisStore, RedisLock), StoreError> {
+/// `timeout`: how long a command may take before the request gives up (`SESSION_STORE_TIMEOUT_SECS`).
+pub async fn connect(
+    url: &str,
+    timeout: std::time::Duration,
+) -> Result<(RedisStore, RedisLock), StoreError> {
     let config =
         Config::from_url(url).map_err(|e| StoreError(format!("invalid redis URL: {e}")))?;
     let pool = Builder::from_config(config)
         .with_connection_config(|c| {
-            c.connection_timeout = COMMAND_TIMEOUT;
-            c.internal_command_timeout = COMMAND_TIMEOUT;
+            c.connection_timeout = timeout;
+            c.internal_command_timeout = timeout;
             c.max_command_attempts = 1;
         })
         .with_performance_config(|p| {
-            p.default_command_timeout = COMMAND_TIMEOUT;
+            p.default_command_timeout = timeout;
         })
         .set_policy(ReconnectPolicy::new_exponential(0, 100, 2000, 2))
         .build_pool(4)
         .map_err(|e| StoreError(format!("cannot configure the redis client: {e}")))?;
-    match tokio::time::timeout(COMMAND_TIMEOUT * 2, pool.init()).await {
+    match tokio::time::timeout(timeout * 2, pool.init()).await {
         Ok(Ok(_task)) => {}
         Ok(Err(e)) => return Err(StoreError(format!("cannot connect: {e}"))),
         Err(_) => return Err(StoreError("cannot connect: timed out".into())),

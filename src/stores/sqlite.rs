@@ -18,7 +18,7 @@ use tower_sessions::{
 };
 use tower_sessions_sqlx_store::SqliteStore as RecordStore;
 
-use super::{COMMAND_TIMEOUT, Release, lock_token, poll_until};
+use super::{Release, lock_token, poll_until};
 use crate::auth::{
     error::AuthError,
     refresh::RemoteLock,
@@ -35,7 +35,11 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-pub async fn open(path: &str) -> Result<(SqliteStore, SqliteLock), StoreError> {
+/// `timeout`: how long a command may wait (`SESSION_STORE_TIMEOUT_SECS`).
+pub async fn open(
+    path: &str,
+    timeout: std::time::Duration,
+) -> Result<(SqliteStore, SqliteLock), StoreError> {
     // The database holds every session's tokens: create it owner-only before SQLite does
     // (SQLite gives its journal and WAL files the database file's permissions).
     let file = std::path::Path::new(path);
@@ -47,10 +51,10 @@ pub async fn open(path: &str) -> Result<(SqliteStore, SqliteLock), StoreError> {
         .filename(path)
         .create_if_missing(true)
         .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-        .busy_timeout(COMMAND_TIMEOUT);
+        .busy_timeout(timeout);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
-        .acquire_timeout(COMMAND_TIMEOUT)
+        .acquire_timeout(timeout)
         .connect_with(options)
         .await
         .map_err(|e| StoreError(format!("cannot open the SQLite database: {e}")))?;

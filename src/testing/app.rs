@@ -42,6 +42,15 @@ pub fn settings_from(env: &[(&str, &str)], dir: &Path) -> TestResult<Settings> {
             "DEV_PROVIDER_STATE_DIR".into(),
             dir.join("dev-provider").display().to_string(),
         ),
+        (
+            "SESSION_KEY_FILE".into(),
+            dir.join("session-key").display().to_string(),
+        ),
+        // one key for every app a test starts (they may share a store); "" for none
+        (
+            "SESSION_ENCRYPTION_KEY".into(),
+            "dGVzdC1vbmx5LXNlc3Npb24ta2V5LTMyLWJ5dGVzISE=".into(),
+        ),
         // every in-process request comes from one "client": tests that are about rate
         // limits set their own
         ("LIMITS_SIGN_IN_PER_MINUTE".into(), "0".into()),
@@ -145,7 +154,7 @@ impl TestAppBuilder {
             Provider::Given(p) => Some(p),
             Provider::External => None,
         };
-        let (store, locks) = build_store(&settings.session.store)
+        let (store, locks) = build_store(&settings.session)
             .await
             .map_err(|e| e.to_string())?;
         let state = AppState::new(leptos_options(self.leptos_env), settings, store, locks)

@@ -439,9 +439,7 @@ async fn precompressed_assets_are_served() {
     s.oidc.issuer = Some("http://127.0.0.1:9".into());
     s.oidc.client_id = "x".into();
     s.oidc.client_secret = Some(signin::secret::Secret::new("y"));
-    let (store, locks) = signin::startup::build_store(&s.session.store)
-        .await
-        .unwrap();
+    let (store, locks) = signin::startup::build_store(&s.session).await.unwrap();
     let options = leptos::config::LeptosOptions::builder()
         .output_name("signin")
         .site_root(site.path().display().to_string())

@@ -56,7 +56,7 @@ async fn redis_password_never_printed() {
         debug.contains(&format!("redis://127.0.0.1:{port}")),
         "{debug}"
     );
-    let err = match signin::startup::build_store(&s.session.store).await {
+    let err = match signin::startup::build_store(&s.session).await {
         Ok(_) => panic!("nothing listens on {port}"),
         Err(e) => format!("{e} {e:?}"),
     };
@@ -493,4 +493,126 @@ async fn unnormalized_paths_and_unknown_api_paths() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+const KEY_1: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+const KEY_2: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+
+/// What the store holds for a signed-in session contains none of its tokens, nor the
+/// person's email: SQLite's files and Redis' values are sealed with `SESSION_ENCRYPTION_KEY`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_encrypted_at_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sessions.db");
+    let redis = crate::common::redis::RedisServer::start().await;
+    for store in [format!("sqlite://{}", db.display()), redis.url()] {
+        let h = Harness::dev(&[("SESSION_STORE", &store), ("SESSION_ENCRYPTION_KEY", KEY_1)]).await;
+        let mut jar = crate::common::Jar::default();
+        h.sign_in(&mut jar, None).await;
+        let s = h.stored(&jar).await.expect("signed in");
+        let t = &s.verified.tokens;
+        let secrets = [
+            t.access_token.expose().to_string(),
+            t.refresh_token.as_ref().unwrap().expose().to_string(),
+            t.id_token.expose().to_string(),
+            s.verified.user.email.clone().unwrap_or_default(),
+        ];
+        let raw: Vec<u8> = if store.starts_with("sqlite") {
+            let mut raw = std::fs::read(&db).unwrap();
+            raw.extend(std::fs::read(dir.path().join("sessions.db-wal")).unwrap_or_default());
+            raw
+        } else {
+            let out = std::process::Command::new("redis-cli")
+                .args(["-p", &redis.port.to_string(), "--scan"])
+                .output()
+                .unwrap();
+            let mut raw = Vec::new();
+            for key in String::from_utf8_lossy(&out.stdout).lines() {
+                let v = std::process::Command::new("redis-cli")
+                    .args(["-p", &redis.port.to_string(), "--raw", "GET", key])
+                    .output()
+                    .unwrap();
+                raw.extend(v.stdout);
+            }
+            raw
+        };
+        assert!(raw.len() > 100, "{store}: something was stored");
+        let text = String::from_utf8_lossy(&raw);
+        for secret in &secrets {
+            assert!(!secret.is_empty());
+            assert!(
+                !text.contains(secret.as_str()),
+                "{store}: a secret in the store"
+            );
+        }
+    }
+}
+
+/// Several keys rotate: sessions sealed with the old key open while it is listed second, and
+/// end (sign in again) once it is removed. A persistent store needs a key in production; a bad
+/// key stops start-up; outside production one is generated into an owner-only file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encryption_keys_rotate_and_are_required_in_production() {
+    use axum::http::StatusCode;
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("s.db").display());
+    let h = Harness::dev(&[("SESSION_STORE", &store), ("SESSION_ENCRYPTION_KEY", KEY_1)]).await;
+    let mut jar = crate::common::Jar::default();
+    h.sign_in(&mut jar, None).await;
+    let settings = (*h.state.settings).clone();
+    let with_keys = |keys: &str| {
+        let mut s = settings.clone();
+        let parsed = crate::common::settings(
+            &[("SESSION_STORE", &store), ("SESSION_ENCRYPTION_KEY", keys)],
+            dir.path(),
+        );
+        s.session = parsed.session;
+        s
+    };
+    let rotated = Harness::with_settings(with_keys(&format!("{KEY_2},{KEY_1}")), None).await;
+    assert_eq!(
+        rotated.get(&mut jar, "/profile").await.status,
+        StatusCode::OK
+    );
+    let retired = Harness::with_settings(with_keys(KEY_2), None).await;
+    let r = retired.get(&mut jar.clone(), "/profile").await;
+    assert!(
+        r.status.is_redirection(),
+        "the old key is gone: {}",
+        r.status
+    );
+
+    let env_dir = tempfile::tempdir().unwrap();
+    let load =
+        |env: &[(&str, &str)]| signin::testing::settings_from(env, env_dir.path()).map(|_| ());
+    let e = load(&[
+        ("LEPTOS_ENV", "production"),
+        ("APP_URL", "https://app.example.com"),
+        ("SESSION_STORE", &store),
+        ("SESSION_ENCRYPTION_KEY", ""),
+    ])
+    .unwrap_err();
+    assert!(e.contains("SESSION_ENCRYPTION_KEY"), "{e}");
+    assert!(
+        load(&[
+            ("LEPTOS_ENV", "production"),
+            ("APP_URL", "https://app.example.com"),
+            ("SESSION_STORE", &store),
+            ("SESSION_ENCRYPTION_KEY", KEY_1),
+        ])
+        .is_ok()
+    );
+    for bad in ["short", "AAAA", "not base64 at all!"] {
+        let e = load(&[("SESSION_ENCRYPTION_KEY", bad)]).unwrap_err();
+        assert!(e.contains("SESSION_ENCRYPTION_KEY"), "{bad}: {e}");
+    }
+
+    // development: a key generated into an owner-only file, and used again next time
+    let dev = Harness::dev(&[("SESSION_STORE", &store), ("SESSION_ENCRYPTION_KEY", "")]).await;
+    let key_file = std::path::PathBuf::from(&dev.state.settings.session.key_file);
+    assert_eq!(mode(&key_file), 0o600);
+    let mut jar = crate::common::Jar::default();
+    dev.sign_in(&mut jar, None).await;
+    let again = Harness::with_settings((*dev.state.settings).clone(), None).await;
+    assert_eq!(again.get(&mut jar, "/profile").await.status, StatusCode::OK);
 }

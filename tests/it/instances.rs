@@ -44,6 +44,11 @@ async fn spawn_with(port: u16, env: &[(String, String)]) -> Instance {
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
         .env("LEPTOS_SITE_ROOT", "target/site")
         .env("APP_URL", APP_URL)
+        // one key for every instance (they share the store)
+        .env(
+            "SESSION_ENCRYPTION_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        )
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
