@@ -72,3 +72,56 @@ mod tests {
         }
     }
 }
+
+/// Property tests: a path the check accepts cannot climb out or hide a separator, once
+/// percent-decoded as a file server or another layer might; plain paths are accepted.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn decoded_segments(path: &str) -> Vec<String> {
+        let decoded =
+            url::form_urlencoded::parse(format!("p={}", path.replace('+', "%2B")).as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+        decoded.split(['/', '\\']).map(str::to_string).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn accepted_paths_have_no_traversal(path in "(/[a-zA-Z0-9.%/\\\\_-]{0,10}){1,4}") {
+            if is_normalized(&path) {
+                let segments = decoded_segments(&path);
+                prop_assert!(
+                    !segments.iter().any(|s| s == "." || s == ".."),
+                    "{:?} decodes to {:?}", path, segments
+                );
+                prop_assert!(!path.contains("//"));
+            }
+        }
+
+        #[test]
+        fn plain_paths_are_accepted(segments in proptest::collection::vec("[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,8}", 0..6)) {
+            let path = format!("/{}", segments.join("/"));
+            prop_assert!(is_normalized(&path), "{}", path);
+        }
+
+        #[test]
+        fn any_dot_segment_or_encoding_is_refused(
+            segments in proptest::collection::vec("[a-z0-9]{1,6}", 0..5),
+            at in 0usize..6,
+            bad in prop_oneof![Just("."), Just(".."), Just(""), Just("%2e"), Just("%2E%2e"), Just("a%2fb"), Just("%5C"), Just("a\\b")],
+        ) {
+            let mut segments = segments;
+            let at = at.min(segments.len());
+            segments.insert(at, bad.to_string());
+            segments.push("end".into());
+            let path = format!("/{}", segments.join("/"));
+            prop_assert!(!is_normalized(&path), "{}", path);
+        }
+    }
+}

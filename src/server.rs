@@ -25,6 +25,7 @@ use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer};
 use crate::{
     app::{App, shell},
     auth::{
+        api::ssr::Query,
         middleware::resolve_auth,
         provider_logout::{self, backchannel_logout, global_token_revocation},
         redirect::response as see_other,
@@ -163,9 +164,7 @@ async fn repeated_params(State(state): State<AppState>, req: Request, next: Next
     if !(is_callback || path == "/login") {
         return next.run(req).await;
     }
-    let mut seen = std::collections::HashSet::new();
-    let repeated = url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
-        .any(|(k, _)| !seen.insert(k.into_owned()));
+    let repeated = Query::parse(req.uri().query().unwrap_or_default()).repeated;
     if !repeated {
         return next.run(req).await;
     }

@@ -93,22 +93,25 @@ pub mod ssr {
     }
 
     impl Query {
+        /// Parses a raw (still percent-encoded) query string.
+        pub fn parse(raw: &str) -> Self {
+            let mut values = std::collections::HashMap::new();
+            let mut repeated = false;
+            for (k, v) in url::form_urlencoded::parse(raw.as_bytes()) {
+                if values.insert(k.into_owned(), v.into_owned()).is_some() {
+                    repeated = true;
+                }
+            }
+            Query { values, repeated }
+        }
+
         pub fn get(&self, key: &str) -> Option<String> {
             self.values.get(key).cloned()
         }
     }
 
     pub fn query() -> Result<Query, ApiError> {
-        let parts = parts()?;
-        let mut values = std::collections::HashMap::new();
-        let mut repeated = false;
-        for (k, v) in url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
-        {
-            if values.insert(k.into_owned(), v.into_owned()).is_some() {
-                repeated = true;
-            }
-        }
-        Ok(Query { values, repeated })
+        Ok(Query::parse(parts()?.uri.query().unwrap_or_default()))
     }
 
     fn state() -> Result<AppState, ApiError> {
@@ -373,5 +376,52 @@ pub mod ssr {
             can_refresh: settings.auth.refresh && v.tokens.refresh_token.is_some(),
             server_time: now(),
         })
+    }
+
+    /// Property tests: the parser gives back what was encoded, and notices any repetition.
+    #[cfg(test)]
+    mod properties {
+        use super::Query;
+        use proptest::prelude::*;
+
+        fn encode(pairs: &[(String, String)]) -> String {
+            let mut s = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in pairs {
+                s.append_pair(k, v);
+            }
+            s.finish()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn round_trip(map in proptest::collection::btree_map("\\PC{1,8}", "\\PC{0,12}", 0..6)) {
+                let pairs: Vec<(String, String)> = map.clone().into_iter().collect();
+                let q = Query::parse(&encode(&pairs));
+                prop_assert!(!q.repeated);
+                for (k, v) in &map {
+                    let got = q.get(k);
+                    prop_assert_eq!(got.as_deref(), Some(v.as_str()));
+                }
+            }
+
+            #[test]
+            fn repetition_is_noticed(
+                map in proptest::collection::btree_map("[a-z_]{1,8}", "\\PC{0,12}", 1..6),
+                pick in any::<prop::sample::Index>(),
+                other in "\\PC{0,12}",
+            ) {
+                let mut pairs: Vec<(String, String)> = map.into_iter().collect();
+                let (k, _) = pairs[pick.index(pairs.len())].clone();
+                pairs.push((k, other));
+                prop_assert!(Query::parse(&encode(&pairs)).repeated);
+            }
+
+            #[test]
+            fn never_panics(raw in "\\PC{0,60}") {
+                let _ = Query::parse(&raw);
+            }
+        }
     }
 }

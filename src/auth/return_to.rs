@@ -88,3 +88,48 @@ mod tests {
         assert_eq!(login_url("//evil"), "/login");
     }
 }
+
+/// Property tests: whatever the attacker writes, an accepted return path resolves, as a
+/// browser resolves it (WHATWG URL), to this app's origin.
+#[cfg(all(test, feature = "ssr"))]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn resolves_here(path: &str) -> bool {
+        let base = url::Url::parse("https://app.example.com/profile").ok();
+        base.and_then(|b| b.join(path).ok())
+            .is_some_and(|u| u.origin().ascii_serialization() == "https://app.example.com")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn accepted_paths_stay_on_this_origin(candidate in "\\PC{0,40}|[/\\\\:.%a-z@\t]{0,12}") {
+            if let Some(p) = safe_return_to(&candidate) {
+                prop_assert_eq!(p, candidate.as_str());
+                prop_assert!(resolves_here(p), "{:?} leaves the origin", p);
+            }
+            let chosen = return_to_or(Some(&candidate), "/profile");
+            prop_assert!(chosen == candidate || chosen == "/profile");
+        }
+
+        #[test]
+        fn plain_paths_are_kept(segments in proptest::collection::vec("[A-Za-z0-9._~-]{1,8}", 0..6)) {
+            let path = format!("/{}", segments.join("/"));
+            prop_assert_eq!(safe_return_to(&path), Some(path.as_str()));
+        }
+
+        #[test]
+        fn login_url_round_trips(segments in proptest::collection::vec("[A-Za-z0-9 ._~%?&=-]{1,8}", 1..5)) {
+            let path = format!("/{}", segments.join("/"));
+            let url = login_url(&path);
+            let parsed = url::Url::parse(&format!("https://app.example.com{url}")).ok();
+            let back = parsed.and_then(|u| {
+                u.query_pairs().find(|(k, _)| k == "return_to").map(|(_, v)| v.into_owned())
+            });
+            prop_assert_eq!(back.as_deref(), Some(path.as_str()));
+        }
+    }
+}
