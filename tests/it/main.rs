@@ -2,6 +2,7 @@
 //! ([`common::Harness`]) driving `app(state)` in-process against a real OpenID Provider on a
 //! loopback socket — the embedded development provider, or the scriptable [`common::mock_op`].
 //!
+//! - [`conformance`]: the OpenID Foundation's RP certification cases, one test each;
 //! - [`flow`]: the whole sign-in flow, callback errors, pages, headers;
 //! - [`validation`]: ID-token validation failures;
 //! - [`refresh`]: refresh timing, single flight, rotation, userinfo failures;
@@ -14,6 +15,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod conformance;
 mod flow;
 mod hardening;
 mod instances;

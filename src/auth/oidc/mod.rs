@@ -248,6 +248,9 @@ impl OidcClient {
                     r.error_description().map_or("", |s| s.as_str())
                 )),
                 RequestTokenError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
+                // a response that does not parse (say, an ID token without `sub` or `iat`)
+                // is not a refusal of the code: what came back cannot be trusted
+                RequestTokenError::Parse(e, _) => AuthError::InvalidIdToken(e.to_string()),
                 other => AuthError::CodeRejected(error_chain(&other)),
             })?;
         let nonce = Nonce::new(pending.nonce.expose().to_string());

@@ -21,9 +21,9 @@ use axum::{
 use chrono::{TimeZone, Utc};
 use openidconnect::{
     AccessToken, AdditionalClaims, Audience, AuthUrl, ClientId, EmptyAdditionalProviderMetadata,
-    EndSessionUrl, EndUserEmail, IssuerUrl, JsonWebKeyId, JsonWebKeySet, JsonWebKeySetUrl,
-    LogoutProviderMetadata, Nonce, PrivateSigningKey, ProviderMetadataWithLogout, ResponseTypes,
-    StandardClaims, SubjectIdentifier, TokenUrl, UserInfoUrl,
+    EndSessionUrl, EndUserEmail, IssuerUrl, JsonWebKeyId, JsonWebKeySetUrl, LogoutProviderMetadata,
+    Nonce, PrivateSigningKey, ProviderMetadataWithLogout, ResponseTypes, StandardClaims,
+    SubjectIdentifier, TokenUrl, UserInfoUrl,
     core::{
         CoreGenderClaim, CoreHmacKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
         CoreResponseType, CoreRsaPrivateSigningKey, CoreSubjectIdentifierType,
@@ -59,6 +59,33 @@ pub enum Signer {
     ClientSecretHs256,
     /// `alg: none`, empty signature.
     Unsigned,
+    /// The key published after a rotation (`kid` `mock-key-2`).
+    Rotated,
+}
+
+/// An ID token written claim by claim (for cases the typed builder cannot express, such as a
+/// missing `sub` or `iat`): `edit` changes the header and claims of a valid token.
+#[derive(Clone, Copy, Debug)]
+pub struct RawIdToken {
+    pub edit: fn(&mut serde_json::Value, &mut serde_json::Value),
+    pub signer: Signer,
+}
+
+/// A token request as received: its `Authorization` header and form fields.
+pub type TokenRequest = (Option<String>, Vec<(String, String)>);
+
+/// What the JWKS endpoint publishes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Jwks {
+    /// The signing key, with its `kid`.
+    #[default]
+    Current,
+    /// The signing key without a `kid`.
+    CurrentWithoutKid,
+    /// The signing key and another, neither with a `kid`.
+    TwoWithoutKid,
+    /// The signing key and the rotated one (`mock-key-2`).
+    Rotated,
 }
 pub const CLIENT_SECRET: &str = "mock-secret-0123456789abcdef0123456789abcdef";
 
@@ -133,6 +160,11 @@ pub struct Behaviour {
     pub discovery_delay: Duration,
     /// Discovery answers 503.
     pub discovery_fails: bool,
+    /// The `issuer` discovery announces, when not its own.
+    pub discovery_issuer: Option<String>,
+    /// Code-grant ID tokens written claim by claim.
+    pub raw_id_token: Option<RawIdToken>,
+    pub jwks: Jwks,
 }
 
 impl Default for Behaviour {
@@ -161,6 +193,9 @@ impl Default for Behaviour {
             advertise_response_iss: false,
             discovery_delay: Duration::ZERO,
             discovery_fails: false,
+            discovery_issuer: None,
+            raw_id_token: None,
+            jwks: Jwks::Current,
         }
     }
 }
@@ -169,7 +204,13 @@ struct Inner {
     issuer: String,
     key: CoreRsaPrivateSigningKey,
     other_key: CoreRsaPrivateSigningKey,
+    /// `other_key` published as `mock-key-2` after a rotation.
+    rotated_key: CoreRsaPrivateSigningKey,
     behaviour: Mutex<Behaviour>,
+    /// The last authorization request's query parameters.
+    last_authorize: Mutex<Vec<(String, String)>>,
+    /// The last token request: its `Authorization` header and form.
+    last_token_request: Mutex<Option<TokenRequest>>,
     nonces: Mutex<HashMap<String, Option<String>>>,
     /// The nonce of the last authorization-code ID token.
     first_nonce: Mutex<Option<String>>,
@@ -209,7 +250,14 @@ impl MockOp {
             key: CoreRsaPrivateSigningKey::from_pem(&super::shared_key_pem().unwrap(), kid.clone())
                 .unwrap(),
             other_key: CoreRsaPrivateSigningKey::from_pem(other_key_pem(), kid).unwrap(),
+            rotated_key: CoreRsaPrivateSigningKey::from_pem(
+                other_key_pem(),
+                Some(JsonWebKeyId::new("mock-key-2".into())),
+            )
+            .unwrap(),
             behaviour: Mutex::new(behaviour),
+            last_authorize: Mutex::default(),
+            last_token_request: Mutex::default(),
             nonces: Mutex::default(),
             first_nonce: Mutex::default(),
             token_calls: AtomicU64::new(0),
@@ -237,6 +285,16 @@ impl MockOp {
 
     pub fn issuer(&self) -> &str {
         &self.0.issuer
+    }
+
+    /// The last authorization request's query parameters.
+    pub fn last_authorize(&self) -> Vec<(String, String)> {
+        self.0.last_authorize.lock().unwrap().clone()
+    }
+
+    /// The last token request: its `Authorization` header and form fields.
+    pub fn last_token_request(&self) -> Option<TokenRequest> {
+        self.0.last_token_request.lock().unwrap().clone()
     }
 
     pub fn set(&self, f: impl FnOnce(&mut Behaviour)) {
@@ -304,11 +362,16 @@ impl MockOp {
                 h[k] = v;
             }
         }
+        // a member set to null is left out (e.g. no `kid`)
+        h.as_object_mut().unwrap().retain(|_, v| !v.is_null());
         if signer == Signer::Unsigned {
             h["alg"] = "none".into();
         }
         if signer == Signer::ClientSecretHs256 {
             h["alg"] = "HS256".into();
+        }
+        if signer == Signer::Rotated && h.get("kid").is_some() {
+            h["kid"] = "mock-key-2".into();
         }
         let input = format!(
             "{}.{}",
@@ -322,6 +385,7 @@ impl MockOp {
             Signer::ClientSecretHs256 => CoreHmacKey::new(CLIENT_SECRET.as_bytes())
                 .sign(&alg, input.as_bytes())
                 .unwrap(),
+            Signer::Rotated => self.0.rotated_key.sign(&alg, input.as_bytes()).unwrap(),
             Signer::Unsigned => Vec::new(),
         };
         format!("{input}.{}", b64.encode(signature))
@@ -461,6 +525,9 @@ async fn discovery(State(op): State<MockOp>) -> Response {
     .set_userinfo_endpoint(Some(UserInfoUrl::new(url("/userinfo")).unwrap()));
     let mut json = serde_json::to_value(metadata).unwrap();
     json["revocation_endpoint"] = url("/revoke").into();
+    if let Some(iss) = op.0.behaviour.lock().unwrap().discovery_issuer.clone() {
+        json["issuer"] = iss.into();
+    }
     if op.0.behaviour.lock().unwrap().advertise_response_iss {
         json["authorization_response_iss_parameter_supported"] = true.into();
     }
@@ -468,7 +535,21 @@ async fn discovery(State(op): State<MockOp>) -> Response {
 }
 
 async fn jwks(State(op): State<MockOp>) -> Response {
-    Json(JsonWebKeySet::new(vec![op.0.key.as_verification_key()])).into_response()
+    let without_kid = |k: &CoreRsaPrivateSigningKey| {
+        let mut v = serde_json::to_value(k.as_verification_key()).unwrap();
+        v.as_object_mut().unwrap().remove("kid");
+        v
+    };
+    let keys = match op.0.behaviour.lock().unwrap().jwks {
+        Jwks::Current => vec![serde_json::to_value(op.0.key.as_verification_key()).unwrap()],
+        Jwks::CurrentWithoutKid => vec![without_kid(&op.0.key)],
+        Jwks::TwoWithoutKid => vec![without_kid(&op.0.other_key), without_kid(&op.0.key)],
+        Jwks::Rotated => vec![
+            serde_json::to_value(op.0.key.as_verification_key()).unwrap(),
+            serde_json::to_value(op.0.rotated_key.as_verification_key()).unwrap(),
+        ],
+    };
+    Json(serde_json::json!({ "keys": keys })).into_response()
 }
 
 #[derive(Deserialize)]
@@ -479,7 +560,12 @@ struct AuthorizeQuery {
 }
 
 /// Signs in at once (no page): straight back with a code.
-async fn authorize(State(op): State<MockOp>, Query(q): Query<AuthorizeQuery>) -> Response {
+async fn authorize(
+    State(op): State<MockOp>,
+    Query(q): Query<AuthorizeQuery>,
+    Query(all): Query<Vec<(String, String)>>,
+) -> Response {
+    *op.0.last_authorize.lock().unwrap() = all;
     let code = format!(
         "code-{}",
         op.0.token_calls.load(Ordering::SeqCst) + rand_suffix()
@@ -501,14 +587,27 @@ fn rand_suffix() -> u64 {
     rand::rngs::OsRng.next_u64()
 }
 
-#[derive(Deserialize)]
 struct TokenForm {
     grant_type: String,
     code: Option<String>,
     refresh_token: Option<String>,
 }
 
-async fn token(State(op): State<MockOp>, Form(form): Form<TokenForm>) -> Response {
+async fn token(State(op): State<MockOp>, headers: axum::http::HeaderMap, body: String) -> Response {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    *op.0.last_token_request.lock().unwrap() = Some((auth, pairs.clone()));
+    let field = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let form = TokenForm {
+        grant_type: field("grant_type").unwrap_or_default(),
+        code: field("code"),
+        refresh_token: field("refresh_token"),
+    };
     let b = op.0.behaviour.lock().unwrap().clone();
     let access = AccessToken::new(format!("mock-at-{}", rand_suffix()));
     let mut body = serde_json::json!({
@@ -530,7 +629,16 @@ async fn token(State(op): State<MockOp>, Form(form): Form<TokenForm>) -> Respons
                     .into_response();
             };
             op.0.first_nonce.lock().unwrap().clone_from(&nonce);
-            if let Some(t) = op.id_token(&b, &b.sub, nonce, &access) {
+            if let Some(raw) = b.raw_id_token {
+                let now = Utc::now().timestamp();
+                let mut header = serde_json::json!({"alg": "RS256", "kid": "mock-key"});
+                let mut claims = serde_json::json!({
+                    "iss": op.0.issuer, "sub": b.sub, "aud": CLIENT_ID, "azp": CLIENT_ID,
+                    "iat": now, "exp": now + 300, "nonce": nonce,
+                });
+                (raw.edit)(&mut header, &mut claims);
+                body["id_token"] = op.jwt(header, claims, raw.signer).into();
+            } else if let Some(t) = op.id_token(&b, &b.sub, nonce, &access) {
                 body["id_token"] = t.into();
             }
             if b.refresh_token {
