@@ -32,7 +32,7 @@ impl Csrf {
         if self.allows(req.method(), req.uri().path(), req.headers()) {
             return next.run(req).await;
         }
-        tracing::warn!(path = %req.uri().path(), "cross-site request refused");
+        tracing::debug!(path = %req.uri().path(), "cross-site request refused");
         refusal(
             req.headers(),
             StatusCode::FORBIDDEN,

@@ -25,7 +25,7 @@ pub async fn refuse_unnormalized(req: Request, next: Next) -> Response {
     if is_normalized(req.uri().path()) {
         return next.run(req).await;
     }
-    tracing::warn!(path = %req.uri().path(), "path not in normal form");
+    tracing::debug!(path = %req.uri().path(), "path not in normal form");
     refusal(
         req.headers(),
         StatusCode::BAD_REQUEST,

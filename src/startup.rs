@@ -106,8 +106,11 @@ pub async fn run() -> ExitCode {
         Err(e) => return fail(format!("cannot listen on {addr} (LEPTOS_SITE_ADDR): {e}")),
     };
     tracing::info!(%addr, %app_url, %issuer, store = %store_name, "listening");
-    let header_timeout = state.settings.limits.header_timeout;
-    let served = crate::serve::serve(listener, app(state), header_timeout, shutdown_signal()).await;
+    let limits = crate::serve::ConnectionLimits {
+        header_timeout: state.settings.limits.header_timeout,
+        max_connections: state.settings.limits.max_connections,
+    };
+    let served = crate::serve::serve(listener, app(state), limits, shutdown_signal()).await;
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(format!("server: {e}")),

@@ -32,20 +32,51 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Opens `path` for writing (truncated), creating it readable and writable by the owner only
-/// (0600 on Unix) — created so, never widened and narrowed afterwards. Files that hold secrets
-/// or sessions (the SQLite database, the development provider's key and grants) use this.
+/// (0600 on Unix) — created so, never widened and narrowed afterwards. A symbolic link is
+/// refused (never followed), and an existing file readable by others is narrowed first.
+/// Files that hold secrets or sessions (the SQLite database, the development provider's key
+/// and grants, the development session key) use this.
 pub fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    ensure_private(path)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
     options.open(path)
 }
 
-/// Creates directory `path` (and its parents) readable by the owner only (0700 on Unix).
+/// Narrows an existing file or directory that others may read to owner-only (0600 / 0700),
+/// with a warning; nothing when it does not exist. A symbolic link is an error.
+pub fn ensure_private(path: &std::path::Path) -> std::io::Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is a symbolic link", path.display()),
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            let private = if meta.is_dir() { 0o700 } else { 0o600 };
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(private))?;
+            tracing::warn!(path = %path.display(), "was readable by others; now owner-only");
+        }
+    }
+    Ok(())
+}
+
+/// Creates directory `path` (and its parents) readable by the owner only (0700 on Unix); an
+/// existing one that others may read is narrowed.
 pub fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -54,7 +85,8 @@ pub fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder.create(path)
+    builder.create(path)?;
+    ensure_private(path)
 }
 
 /// An error and its sources on one line (reqwest hides the useful part in `source()`).

@@ -109,18 +109,26 @@ impl KeyCache {
         }
         let mut last = self.0.fetching.lock().await;
         if self.0.finished.load(Ordering::Acquire) > seen {
-            // a fetch finished while this caller waited: its outcome is this caller's
-            return match (self.cached(), last.as_ref()) {
-                (Some((keys, _)), _) => Ok(keys),
-                (None, Some((_, Some(e)))) => Err(e.clone()),
-                (None, _) => Err(JwtError::KeysUnavailable("no keys yet".into())),
-            };
+            return self.outcome_of_last(&last);
         }
         if unknown_kid
             && let Some((at, _)) = *last
             && at.elapsed() < REFETCH_EVERY
         {
-            tokio::time::sleep(REFETCH_EVERY - at.elapsed()).await;
+            // wait for the next allowed refetch without holding the lock (other callers,
+            // and the background renewal, go on meanwhile)
+            let pause = REFETCH_EVERY - at.elapsed();
+            drop(last);
+            tokio::time::sleep(pause).await;
+            let seen = self.0.finished.load(Ordering::Acquire);
+            last = self.0.fetching.lock().await;
+            if self.0.finished.load(Ordering::Acquire) > seen
+                || last
+                    .as_ref()
+                    .is_some_and(|(at, _)| at.elapsed() < REFETCH_EVERY)
+            {
+                return self.outcome_of_last(&last);
+            }
         }
         match self.fetch_and_store(&mut last).await {
             Ok(keys) => Ok(keys),
@@ -129,6 +137,18 @@ impl KeyCache {
                 Some((keys, _)) if !unknown_kid => Ok(keys),
                 _ => Err(e),
             },
+        }
+    }
+
+    /// A fetch finished while this caller waited: its outcome is this caller's.
+    fn outcome_of_last(
+        &self,
+        last: &Option<(Instant, Option<JwtError>)>,
+    ) -> Result<JsonWebKeySet<CoreJsonWebKey>, JwtError> {
+        match (self.cached(), last.as_ref()) {
+            (Some((keys, _)), _) => Ok(keys),
+            (None, Some((_, Some(e)))) => Err(e.clone()),
+            (None, _) => Err(JwtError::KeysUnavailable("no keys yet".into())),
         }
     }
 

@@ -231,7 +231,10 @@ impl SessionKeeper {
 
     /// Resolves the request's session. The second value tells whether the session was
     /// touched (its cookie's lifetime should be renewed).
-    pub async fn resolve(&self, session: &Session) -> Result<(Resolved, bool), AuthError> {
+    pub async fn resolve(
+        self: &Arc<Self>,
+        session: &Session,
+    ) -> Result<(Resolved, bool), AuthError> {
         if session.id().is_none() {
             return Ok((Resolved::SignedOut, false));
         }
@@ -311,7 +314,7 @@ impl SessionKeeper {
 
     /// Single-flight refresh. `Ok(None)`: the session ended.
     async fn refresh(
-        &self,
+        self: &Arc<Self>,
         session: &Session,
         current: Arc<SignedIn>,
     ) -> Result<Option<Arc<SignedIn>>, AuthError> {
@@ -330,12 +333,18 @@ impl SessionKeeper {
                 Ok(Some(current))
             };
         }
-        // Someone else is refreshing and this token still works: use it, do not wait.
+        // Someone else is refreshing and this token still works: use it, do not wait. Else
+        // wait — but not past the request's own timeout (it would answer 408 meanwhile).
         let still_valid = !Self::expired(&current, t);
         let wait = if still_valid {
             Duration::ZERO
         } else {
-            self.lock_ttl()
+            self.lock_ttl().min(
+                self.settings
+                    .limits
+                    .request_timeout
+                    .saturating_sub(Duration::from_secs(2)),
+            )
         };
         let guard = self.locks.lock(&id, self.lock_ttl(), wait).await?;
         if guard.is_none() {
@@ -347,11 +356,28 @@ impl SessionKeeper {
                 return Err(AuthError::ProviderUnavailable("refresh lock busy".into()));
             }
         }
+        // The refresh runs as a task of its own, holding the lock: if this request is cancelled
+        // (the client went away, the request timed out) the refresh still finishes and saves
+        // the rotated tokens — cancelling it after the provider rotated them would lose the
+        // new refresh token and, with reuse detection, end the grant.
         let deadline = refresh_deadline(self.settings.oidc.http_timeout);
-        let outcome =
-            tokio::time::timeout(deadline, self.refresh_locked(session, &id, current.clone()))
-                .await;
-        drop(guard);
+        let task = {
+            let (keeper, session, current) = (self.clone(), session.clone(), current.clone());
+            tokio::spawn(async move {
+                let outcome =
+                    tokio::time::timeout(deadline, keeper.refresh_locked(&session, &id, current))
+                        .await;
+                drop(guard);
+                outcome
+            })
+        };
+        let outcome = match task.await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::error!(error = %e, "the refresh task failed");
+                return Err(AuthError::Internal("refresh task failed".into()));
+            }
+        };
         match outcome {
             Ok(result) => result,
             Err(_) => {

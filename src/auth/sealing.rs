@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     settings::{SessionSettings, StoreKind, decode_key},
-    util::{create_private, hex},
+    util::hex,
 };
 
 const VERSION: &str = "v1";
@@ -144,21 +144,50 @@ impl Sealer {
 
 /// The development key file: read, or created owner-only with a random key.
 fn load_or_create_key(path: &Path) -> Result<[u8; 32], String> {
-    if let Ok(text) = std::fs::read_to_string(path) {
-        return decode_key(text.trim()).map_err(|e| format!("{}: {e}", path.display()));
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            crate::util::ensure_private(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            return decode_key(text.trim()).map_err(|e| format!("{}: {e}", path.display()));
+        }
+        // only a missing file is created: any other failure must not silently replace the
+        // key (that would sign everyone out)
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(format!(
+                "cannot read the session key file {}: {e}",
+                path.display()
+            ));
+        }
     }
     let mut key = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
     use std::io::Write;
-    create_private(path)
-        .and_then(|mut f| {
-            f.write_all(
-                base64::engine::general_purpose::STANDARD
-                    .encode(key)
-                    .as_bytes(),
-            )
-        })
-        .map_err(|e| format!("cannot write the session key file {}: {e}", path.display()))?;
+    // `create_new`: of two instances starting at once, one writes the key, the other reads it
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let encoded = base64::engine::general_purpose::STANDARD.encode(key);
+    match options
+        .open(path)
+        .and_then(|mut f| f.write_all(encoded.as_bytes()))
+    {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            return decode_key(text.trim()).map_err(|e| format!("{}: {e}", path.display()));
+        }
+        Err(e) => {
+            return Err(format!(
+                "cannot write the session key file {}: {e}",
+                path.display()
+            ));
+        }
+    }
     tracing::warn!(
         file = %path.display(),
         "no SESSION_ENCRYPTION_KEY: sessions are sealed with a key generated into this file (development only)"

@@ -3,17 +3,11 @@
 //! provider-facing back-channel and Universal Logout endpoints (each verifies a signature and
 //! may fetch keys). The `governor` crate keeps one GCRA state per client address
 //! ([`super::client_ip`]); what is written here is only which paths count and the answer:
-//! 429 with `Retry-After`, a page for a browser and JSON for a provider. Idle client states
-//! are dropped every so often, so a scan from many addresses cannot grow memory for long.
+//! 429 with `Retry-After`, a page for a browser and JSON for a provider. IPv6 clients count
+//! per /64. Idle client states are dropped every minute by a background task, so a scan
+//! from many addresses cannot grow memory for long.
 
-use std::{
-    net::IpAddr,
-    num::NonZeroU32,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-};
+use std::{net::IpAddr, num::NonZeroU32, sync::Arc};
 
 use axum::{
     extract::Request,
@@ -24,14 +18,17 @@ use axum::{
 use governor::{DefaultKeyedRateLimiter, Quota, clock::Clock};
 use ipnet::IpNet;
 
-use super::{client_ip::client_ip, refusal::refusal};
+use super::{
+    client_ip::{client_ip, rate_key},
+    refusal::refusal,
+};
 use crate::{
     auth::routes::{BACKCHANNEL_LOGOUT_PATH, DEFAULT_CALLBACK_PATH, GLOBAL_TOKEN_REVOCATION_PATH},
     settings::{Rate, Settings},
 };
 
-/// Every this many limited requests, idle client states are dropped.
-const SWEEP_EVERY: u64 = 4096;
+/// How often idle client states are dropped.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct RateLimits(Arc<Inner>);
@@ -41,7 +38,6 @@ struct Inner {
     provider: Option<DefaultKeyedRateLimiter<IpAddr>>,
     callback_path: String,
     trusted: Vec<IpNet>,
-    seen: AtomicU64,
 }
 
 fn limiter(rate: Option<Rate>) -> Option<DefaultKeyedRateLimiter<IpAddr>> {
@@ -60,13 +56,35 @@ enum Kind {
 
 impl RateLimits {
     pub fn new(settings: &Settings) -> Self {
-        Self(Arc::new(Inner {
+        let limits = Self(Arc::new(Inner {
             sign_in: limiter(settings.limits.sign_in),
             provider: limiter(settings.limits.provider),
             callback_path: settings.auth.callback_path.clone(),
             trusted: settings.limits.trusted_proxies.clone(),
-            seen: AtomicU64::new(0),
-        }))
+        }));
+        limits.sweep_in_background();
+        limits
+    }
+
+    /// Drops idle client states every [`SWEEP_EVERY`], for as long as the limits are in use
+    /// (the task holds only a weak reference). Outside a Tokio runtime nothing is swept.
+    fn sweep_in_background(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(&self.0);
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(SWEEP_EVERY);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { break };
+                for l in [&inner.sign_in, &inner.provider].into_iter().flatten() {
+                    l.retain_recent();
+                    l.shrink_to_fit();
+                }
+            }
+        });
     }
 
     fn kind(&self, path: &str) -> Option<Kind> {
@@ -90,19 +108,13 @@ impl RateLimits {
         let Some(limiter) = limiter else {
             return next.run(req).await;
         };
-        if self.0.seen.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            for l in [&self.0.sign_in, &self.0.provider].into_iter().flatten() {
-                l.retain_recent();
-                l.shrink_to_fit();
-            }
-        }
         let ip = client_ip(&req, &self.0.trusted);
-        let Err(not_until) = limiter.check_key(&ip) else {
+        let Err(not_until) = limiter.check_key(&rate_key(ip)) else {
             return next.run(req).await;
         };
         let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        tracing::warn!(client = %ip, path = %req.uri().path(), "rate limited");
+        tracing::debug!(client = %ip, path = %req.uri().path(), "rate limited");
         let mut res = match kind {
             Kind::SignIn => refusal(
                 req.headers(),

@@ -5,6 +5,7 @@
 //! | `LIMITS_BODY_BYTES` | `16384` | largest request body (server functions, sign-out, provider calls); 413 beyond |
 //! | `LIMITS_REQUEST_TIMEOUT_SECS` | `30` | a request (body included) that takes longer is answered 408 |
 //! | `LIMITS_HEADER_TIMEOUT_SECS` | `10` | a connection that does not send its request headers within this is closed |
+//! | `LIMITS_MAX_CONNECTIONS` | `4096` | open connections at once; more wait to be accepted |
 //! | `LIMITS_SIGN_IN_PER_MINUTE`, `LIMITS_SIGN_IN_BURST` | `60`, `20` | `/login` and the callback, per client address; `0`: no limit |
 //! | `LIMITS_PROVIDER_PER_MINUTE`, `LIMITS_PROVIDER_BURST` | `600`, `100` | back-channel logout and Universal Logout, per client address; `0`: no limit |
 //! | `LIMITS_TRUSTED_PROXIES` | *(none)* | addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For` is believed |
@@ -28,6 +29,7 @@ pub struct LimitSettings {
     pub body_bytes: usize,
     pub request_timeout: Duration,
     pub header_timeout: Duration,
+    pub max_connections: usize,
     /// `None`: no limit.
     pub sign_in: Option<Rate>,
     pub provider: Option<Rate>,
@@ -40,6 +42,7 @@ pub(super) struct RawLimits {
     body_bytes: i64,
     request_timeout_secs: i64,
     header_timeout_secs: i64,
+    max_connections: i64,
     sign_in_per_minute: i64,
     sign_in_burst: i64,
     provider_per_minute: i64,
@@ -53,6 +56,7 @@ impl Default for RawLimits {
             body_bytes: 16 * 1024,
             request_timeout_secs: 30,
             header_timeout_secs: 10,
+            max_connections: 4096,
             sign_in_per_minute: 60,
             sign_in_burst: 20,
             provider_per_minute: 600,
@@ -115,6 +119,12 @@ impl RawLimits {
                 1,
                 600,
             )?,
+            max_connections: usize::try_from(self.max_connections)
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| {
+                    invalid("LIMITS_MAX_CONNECTIONS", "must be between 1 and 1000000")
+                })?,
             sign_in: rate("SIGN_IN", self.sign_in_per_minute, self.sign_in_burst)?,
             provider: rate("PROVIDER", self.provider_per_minute, self.provider_burst)?,
             trusted_proxies,

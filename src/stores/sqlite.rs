@@ -43,9 +43,14 @@ pub async fn open(
     // The database holds every session's tokens: create it owner-only before SQLite does
     // (SQLite gives its journal and WAL files the database file's permissions).
     let file = std::path::Path::new(path);
-    if !path.starts_with(':') && !path.starts_with("file:") && !file.exists() {
-        crate::util::create_private(file)
-            .map_err(|e| StoreError(format!("cannot create the SQLite database {path}: {e}")))?;
+    if !path.starts_with(':') && !path.starts_with("file:") {
+        let prepared = if file.exists() {
+            crate::util::ensure_private(file)
+        } else {
+            crate::util::create_private(file).map(drop)
+        };
+        prepared
+            .map_err(|e| StoreError(format!("cannot prepare the SQLite database {path}: {e}")))?;
     }
     let options = SqliteConnectOptions::new()
         .filename(path)

@@ -616,3 +616,44 @@ async fn encryption_keys_rotate_and_are_required_in_production() {
     let again = Harness::with_settings((*dev.state.settings).clone(), None).await;
     assert_eq!(again.get(&mut jar, "/profile").await.status, StatusCode::OK);
 }
+
+/// Files created by an older version, or by hand, readable by others are narrowed to the
+/// owner; a symbolic link where a secret file goes is refused rather than followed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loose_secret_files_are_narrowed_and_links_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    std::fs::write(&db, b"").unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let key_file = dir.path().join("session-key");
+    std::fs::write(&key_file, "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=").unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = format!("sqlite://{}", db.display());
+    let key_path = key_file.display().to_string();
+    let _h = Harness::dev(&[
+        ("SESSION_STORE", &store),
+        ("SESSION_ENCRYPTION_KEY", ""),
+        ("SESSION_KEY_FILE", &key_path),
+    ])
+    .await;
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(&key_file), 0o600);
+
+    let target = dir.path().join("elsewhere");
+    std::fs::write(&target, "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=").unwrap();
+    let link = dir.path().join("linked-key");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let s = settings(
+        &[
+            ("SESSION_STORE", &store),
+            ("SESSION_ENCRYPTION_KEY", ""),
+            ("SESSION_KEY_FILE", &link.display().to_string()),
+        ],
+        dir.path(),
+    );
+    let err = match signin::startup::build_store(&s.session).await {
+        Ok(_) => panic!("a linked key file must be refused"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("symbolic link"), "{err}");
+}

@@ -378,8 +378,9 @@ fn location(r: &reqwest::Response) -> String {
 }
 
 /// The real server closes a connection whose request headers do not arrive within
-/// `LIMITS_HEADER_TIMEOUT_SECS` (a slow-headers client cannot hold it), answers a complete
-/// request on another connection meanwhile, and stops gracefully on SIGTERM.
+/// `LIMITS_HEADER_TIMEOUT_SECS` — trickled, never sent, or the start of an HTTP/2 preface (a
+/// slow client cannot hold it), answers a complete request on another connection meanwhile,
+/// and stops gracefully on SIGTERM.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_headers_are_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -405,6 +406,14 @@ async fn slow_headers_are_cut_off() {
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
         .await
         .unwrap();
+    // and one that connects and says nothing at all, and one that starts an HTTP/2 preface
+    let mut silent = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut http2 = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    http2.write_all(b"PRI * HTTP/2").await.unwrap();
     let started = Instant::now();
     assert_eq!(
         client()
@@ -428,5 +437,15 @@ async fn slow_headers_are_cut_off() {
         Err(_) => panic!("the slow connection was still open after 5 s"),
     }
     assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
+    for (name, conn) in [
+        ("silent", &mut silent),
+        ("half an HTTP/2 preface", &mut http2),
+    ] {
+        let read = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(_)) | Ok(Err(_))),
+            "the {name} connection was still open after 5 s"
+        );
+    }
     instance.stop();
 }

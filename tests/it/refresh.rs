@@ -654,3 +654,44 @@ async fn a_busy_lock_does_not_hold_up_a_valid_token() {
     assert_eq!(first.await.unwrap(), StatusCode::OK);
     assert_eq!(op.refresh_calls(), 1);
 }
+
+/// A request cancelled while its refresh is in flight (the browser went away, the request
+/// timed out) does not cancel the refresh: the rotated tokens are saved all the same, so
+/// the next request does not present a refresh token the provider (strict rotation) has
+/// already replaced — which would end the grant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_request_does_not_lose_the_rotated_tokens() {
+    let op = MockOp::start(Behaviour {
+        access_ttl: 1,
+        strict_rotation: true,
+        refresh_answer_delay: Duration::from_millis(800),
+        ..Default::default()
+    })
+    .await;
+    let h = Harness::mock(
+        &op,
+        &[
+            ("AUTH_REFRESH_MARGIN_SECS", "0"),
+            ("AUTH_ROTATION_GRACE_SECS", "0"),
+        ],
+    )
+    .await;
+    let mut jar = Jar::default();
+    h.mock_sign_in(&mut jar).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(300),
+        h.get(&mut jar.clone(), "/profile"),
+    )
+    .await;
+    assert!(cancelled.is_err(), "the request was cancelled mid-refresh");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let s = h.stored(&jar).await.expect("still signed in");
+    assert!(
+        s.last_refreshed_at.is_some(),
+        "the rotated tokens were saved"
+    );
+    assert_eq!(h.get(&mut jar, "/profile").await.status, StatusCode::OK);
+    assert_eq!(op.refresh_calls(), 1);
+    assert_eq!(op.families_revoked(), 0);
+}

@@ -37,6 +37,9 @@ use crate::{
 pub const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
 /// A forced refetch (unknown key) within this long of the last fetch uses that fetch.
 const FORCED_MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// After a failed fetch, background renewal of a (still usable) stale copy waits this long:
+/// a provider refusing connections must not get one renewal per incoming request.
+const RENEWAL_PAUSE: Duration = Duration::from_secs(30);
 
 /// What discovery found, and the client built from it.
 pub struct Discovered {
@@ -71,6 +74,8 @@ struct Inner {
     finished: AtomicU64,
     /// A background refresh is running.
     refreshing: AtomicBool,
+    /// When the last fetch failed.
+    failed_at: RwLock<Option<Instant>>,
 }
 
 impl DiscoveryCache {
@@ -81,6 +86,7 @@ impl DiscoveryCache {
             fetching: tokio::sync::Mutex::new(None),
             finished: AtomicU64::new(0),
             refreshing: AtomicBool::new(false),
+            failed_at: RwLock::new(None),
         }))
     }
 
@@ -139,6 +145,9 @@ impl DiscoveryCache {
 
     /// One background fetch at a time; the stale copy serves meanwhile.
     fn refresh_in_background(&self) {
+        if read(&self.0.failed_at).is_some_and(|at| at.elapsed() < RENEWAL_PAUSE) {
+            return;
+        }
         if self.0.refreshing.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -151,8 +160,15 @@ impl DiscoveryCache {
 
     /// Fetches and, when it worked, stores.
     async fn fetch(&self) -> Result<Arc<Discovered>, AuthError> {
-        let d = Arc::new(discover(&self.0.source).await?);
+        let d = match discover(&self.0.source).await {
+            Ok(d) => Arc::new(d),
+            Err(e) => {
+                *write(&self.0.failed_at) = Some(Instant::now());
+                return Err(e);
+            }
+        };
         *write(&self.0.current) = Some((d.clone(), Instant::now()));
+        *write(&self.0.failed_at) = None;
         Ok(d)
     }
 

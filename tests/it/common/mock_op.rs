@@ -138,6 +138,8 @@ pub struct Behaviour {
     pub refresh_changes_sub: bool,
     pub refresh_invalid_grant: bool,
     pub refresh_delay: Duration,
+    /// The refresh answer is sent this long after the rotation happened.
+    pub refresh_answer_delay: Duration,
     pub refresh_sends_id_token: bool,
     pub userinfo_sub: Option<String>,
     /// The `sid` claim of ID tokens.
@@ -180,6 +182,7 @@ impl Default for Behaviour {
             refresh_changes_sub: false,
             refresh_invalid_grant: false,
             refresh_delay: Duration::ZERO,
+            refresh_answer_delay: Duration::ZERO,
             refresh_sends_id_token: true,
             userinfo_sub: None,
             sid: Some("mock-sid-1".into()),
@@ -696,6 +699,8 @@ async fn token(State(op): State<MockOp>, headers: axum::http::HeaderMap, body: S
             if !b.refresh_omits_refresh_token {
                 body["refresh_token"] = op.next_refresh_token().into();
             }
+            // the rotation is done; the answer takes its time
+            tokio::time::sleep(b.refresh_answer_delay).await;
         }
         _ => {
             return (
