@@ -10,7 +10,7 @@
 //! calls with `Authorization: Bearer` and no `Cookie` header.
 
 use axum::{
-    extract::Request,
+    extract::{Request, State},
     http::{HeaderMap, Method, StatusCode, header},
     middleware::Next,
     response::Response,
@@ -28,8 +28,8 @@ pub struct Csrf {
 }
 
 impl Csrf {
-    pub async fn apply(&self, req: Request, next: Next) -> Response {
-        if self.allows(req.method(), req.uri().path(), req.headers()) {
+    pub async fn apply(State(csrf): State<Self>, req: Request, next: Next) -> Response {
+        if csrf.allows(req.method(), req.uri().path(), req.headers()) {
             return next.run(req).await;
         }
         tracing::debug!(path = %req.uri().path(), "cross-site request refused");

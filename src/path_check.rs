@@ -12,8 +12,15 @@ pub fn is_normalized(path: &str) -> bool {
     if !path.starts_with('/') || path.contains("//") || path.contains('\\') {
         return false;
     }
-    let lower = path.to_ascii_lowercase();
-    if ["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e)) {
+    // encoded dot, slash or backslash, in either case (no allocation: this runs per request)
+    let encoded_separator = path.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!(
+                (w[1], w[2].to_ascii_lowercase()),
+                (b'2', b'e') | (b'2', b'f') | (b'5', b'c')
+            )
+    });
+    if encoded_separator {
         return false;
     }
     !path

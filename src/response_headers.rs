@@ -14,9 +14,9 @@
 
 use axum::{
     Router,
-    extract::Request,
+    extract::{Request, State},
     http::{HeaderMap, HeaderValue, header},
-    middleware::{Next, from_fn},
+    middleware::{Next, from_fn_with_state},
 };
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -34,10 +34,7 @@ pub fn layer(router: Router<AppState>, settings: &Settings) -> Router<AppState> 
         https: settings.https(),
     };
     router
-        .layer(from_fn(move |req: Request, next: Next| {
-            let policy = policy.clone();
-            async move { policy.apply(req, next).await }
-        }))
+        .layer(from_fn_with_state(policy, Policy::apply))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -60,10 +57,14 @@ struct Policy {
 }
 
 impl Policy {
-    async fn apply(&self, req: Request, next: Next) -> axum::response::Response {
+    async fn apply(
+        State(policy): State<Self>,
+        req: Request,
+        next: Next,
+    ) -> axum::response::Response {
         let path = req.uri().path();
-        let callback = path == DEFAULT_CALLBACK_PATH || path == self.callback_path;
-        let with_session = self.has_session_cookie(req.headers());
+        let callback = path == DEFAULT_CALLBACK_PATH || path == policy.callback_path;
+        let with_session = policy.has_session_cookie(req.headers());
         let mut res = next.run(req).await;
         let h = res.headers_mut();
         if !h.contains_key(header::CACHE_CONTROL) {
@@ -80,7 +81,7 @@ impl Policy {
                 HeaderValue::from_static("no-referrer"),
             );
         }
-        if self.https {
+        if policy.https {
             h.insert(
                 header::STRICT_TRANSPORT_SECURITY,
                 HeaderValue::from_static(HSTS),

@@ -56,10 +56,7 @@ pub fn app(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), repeated_params))
         .layer(from_fn_with_state(state.clone(), resolve_auth))
         .layer(sessions)
-        .layer(axum::middleware::from_fn(move |req, next| {
-            let csrf = csrf.clone();
-            async move { csrf.apply(req, next).await }
-        }));
+        .layer(from_fn_with_state(csrf, Csrf::apply));
     let checked = limits::layer(guarded, &state.settings)
         .layer(axum::middleware::from_fn(path_check::refuse_unnormalized));
     response_headers::layer(checked, &state.settings).with_state(state)

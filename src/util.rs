@@ -38,14 +38,25 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// and grants, the development session key) use this.
 pub fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     ensure_private(path)?;
+    private_options().truncate(true).open(path)
+}
+
+/// Creates `path` owner-only as [`create_private`] does, failing with `AlreadyExists` when it
+/// is there (of two processes creating it at once, exactly one succeeds).
+pub fn create_new_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    private_options().create_new(true).open(path)
+}
+
+/// Write, create, owner-only (0600), never through a symbolic link.
+fn private_options() -> std::fs::OpenOptions {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
-    options.open(path)
+    options
 }
 
 /// Narrows an existing file or directory that others may read to owner-only (0600 / 0700),

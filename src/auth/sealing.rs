@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     settings::{SessionSettings, StoreKind, decode_key},
-    util::hex,
+    util::{create_new_private, ensure_private, hex},
 };
 
 const VERSION: &str = "v1";
@@ -144,55 +144,46 @@ impl Sealer {
 
 /// The development key file: read, or created owner-only with a random key.
 fn load_or_create_key(path: &Path) -> Result<[u8; 32], String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            crate::util::ensure_private(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            return decode_key(text.trim()).map_err(|e| format!("{}: {e}", path.display()));
-        }
-        // only a missing file is created: any other failure must not silently replace the
-        // key (that would sign everyone out)
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(format!(
-                "cannot read the session key file {}: {e}",
-                path.display()
-            ));
-        }
+    if let Some(key) = read_key(path)? {
+        return Ok(key);
     }
     let mut key = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
-    use std::io::Write;
-    // `create_new`: of two instances starting at once, one writes the key, the other reads it
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-    }
     let encoded = base64::engine::general_purpose::STANDARD.encode(key);
-    match options
-        .open(path)
-        .and_then(|mut f| f.write_all(encoded.as_bytes()))
-    {
+    let written = create_new_private(path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, encoded.as_bytes()));
+    match written {
         Ok(()) => {}
+        // of two instances starting at once, one writes the key, the other reads it
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            return decode_key(text.trim()).map_err(|e| format!("{}: {e}", path.display()));
+            return read_key(path)?.ok_or_else(|| key_file_error(path, "vanished"));
         }
-        Err(e) => {
-            return Err(format!(
-                "cannot write the session key file {}: {e}",
-                path.display()
-            ));
-        }
+        Err(e) => return Err(key_file_error(path, e)),
     }
     tracing::warn!(
         file = %path.display(),
         "no SESSION_ENCRYPTION_KEY: sessions are sealed with a key generated into this file (development only)"
     );
     Ok(key)
+}
+
+/// The key in `path`; `None` only when the file does not exist — any other failure must not
+/// lead to a new key silently replacing it (that would sign everyone out).
+fn read_key(path: &Path) -> Result<Option<[u8; 32]>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            ensure_private(path).map_err(|e| key_file_error(path, e))?;
+            decode_key(text.trim())
+                .map(Some)
+                .map_err(|e| key_file_error(path, e))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(key_file_error(path, e)),
+    }
+}
+
+fn key_file_error(path: &Path, e: impl std::fmt::Display) -> String {
+    format!("session key file {}: {e}", path.display())
 }
 
 #[cfg(test)]

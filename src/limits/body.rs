@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::{
     body::{Body, HttpBody},
-    extract::Request,
+    extract::{Request, State},
     http::{StatusCode, header},
     middleware::Next,
     response::Response,
@@ -24,7 +24,7 @@ pub struct BodyLimit {
 }
 
 impl BodyLimit {
-    pub async fn apply(&self, req: Request, next: Next) -> Response {
+    pub async fn apply(State(limit): State<Self>, req: Request, next: Next) -> Response {
         if HttpBody::size_hint(req.body()).exact() == Some(0) {
             return next.run(req).await;
         }
@@ -33,11 +33,12 @@ impl BodyLimit {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > self.max as u64) {
+        if declared.is_some_and(|n| n > limit.max as u64) {
             return too_large(&req);
         }
         let (parts, body) = req.into_parts();
-        let read = tokio::time::timeout(self.timeout, Limited::new(body, self.max).collect()).await;
+        let read =
+            tokio::time::timeout(limit.timeout, Limited::new(body, limit.max).collect()).await;
         match read {
             Ok(Ok(collected)) => {
                 next.run(Request::from_parts(parts, Body::from(collected.to_bytes())))

@@ -17,7 +17,7 @@ mod refusal;
 
 pub use refusal::refusal;
 
-use axum::{Router, http::StatusCode, middleware::from_fn};
+use axum::{Router, http::StatusCode, middleware::from_fn_with_state};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::{settings::Settings, state::AppState};
@@ -31,14 +31,8 @@ pub fn layer(router: Router<AppState>, settings: &Settings) -> Router<AppState> 
     };
     let rates = rate::RateLimits::new(settings);
     router
-        .layer(from_fn(move |req, next| {
-            let bodies = bodies.clone();
-            async move { bodies.apply(req, next).await }
-        }))
-        .layer(from_fn(move |req, next| {
-            let rates = rates.clone();
-            async move { rates.apply(req, next).await }
-        }))
+        .layer(from_fn_with_state(bodies, body::BodyLimit::apply))
+        .layer(from_fn_with_state(rates, rate::RateLimits::apply))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,

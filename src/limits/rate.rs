@@ -10,7 +10,7 @@
 use std::{net::IpAddr, num::NonZeroU32, sync::Arc};
 
 use axum::{
-    extract::Request,
+    extract::{Request, State},
     http::{HeaderValue, StatusCode, header},
     middleware::Next,
     response::Response,
@@ -97,18 +97,18 @@ impl RateLimits {
         }
     }
 
-    pub async fn apply(&self, req: Request, next: Next) -> Response {
-        let Some(kind) = self.kind(req.uri().path()) else {
+    pub async fn apply(State(limits): State<Self>, req: Request, next: Next) -> Response {
+        let Some(kind) = limits.kind(req.uri().path()) else {
             return next.run(req).await;
         };
         let limiter = match kind {
-            Kind::SignIn => &self.0.sign_in,
-            Kind::Provider => &self.0.provider,
+            Kind::SignIn => &limits.0.sign_in,
+            Kind::Provider => &limits.0.provider,
         };
         let Some(limiter) = limiter else {
             return next.run(req).await;
         };
-        let ip = client_ip(&req, &self.0.trusted);
+        let ip = client_ip(&req, &limits.0.trusted);
         let Err(not_until) = limiter.check_key(&rate_key(ip)) else {
             return next.run(req).await;
         };
