@@ -1,5 +1,9 @@
 //! The app shell and router: which pages exist and which need sign-in.
 //!
+//! The app renders in islands mode (ARCHITECTURE.md, "Rendering"): these components run on the
+//! server only; the browser hydrates just the `#[island]`s, and the islands router turns link
+//! clicks into server renders diffed into the page.
+//!
 //! Every route's view is wrapped in [`Guard`]: `protected=true` pages always need sign-in;
 //! the others need it only when settings require sign-in everywhere and the path is not in
 //! the public list. Routes render with `SsrMode::Async` so the guard's redirect can still set
@@ -35,7 +39,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 // live reload for `cargo leptos watch` only
                 {(options.env == leptos::config::Env::DEV).then(|| view! { <AutoReload options=options.clone() /> })}
-                <HydrationScripts options />
+                <HydrationScripts options islands=true islands_router=true />
+                <LeaveAppForms />
                 <MetaTags />
             </head>
             <body>
@@ -45,17 +50,22 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Forms marked `data-leave` (sign-out) submit as plain page loads: the islands router turns
+/// every form submission into a `fetch`, which cannot follow the provider's cross-origin
+/// redirect, and it offers no opt-out. A capturing listener on `window` runs before the
+/// router's and stops the event there, so the browser's own submission goes ahead. Written by
+/// hand (a few lines, carrying the page's CSP nonce) because no library does this; it works
+/// from the first paint, before the WebAssembly has loaded.
+#[component]
+fn LeaveAppForms() -> impl IntoView {
+    const SCRIPT: &str = "addEventListener('submit',e=>{if(e.target.closest('form[data-leave]'))e.stopPropagation()},true)";
+    view! { <script nonce=leptos::nonce::use_nonce()>{SCRIPT}</script> }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_auth();
-    // Marks the page as hydrated (effects run only in the browser); the end-to-end tests
-    // wait for it before interacting.
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
 
     view! {
         <Stylesheet id="leptos" href="/pkg/signin.css" />

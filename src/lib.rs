@@ -46,9 +46,24 @@ pub mod bench_support;
 #[cfg(all(feature = "ssr", feature = "testing"))]
 pub mod testing;
 
+/// Called by Leptos' island script once the WebAssembly has loaded; the script then hydrates
+/// each `<leptos-island>` on the page (and the islands router those of later navigations).
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
+    // Panic messages in the browser console in debug builds; release builds leave the hook
+    // (and the formatting code it pulls in) out of the WebAssembly.
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_islands();
+    // Marks the page as interactive once the islands on it have hydrated (the script hydrates
+    // them right after this call, before the next task); the end-to-end tests wait for it.
+    leptos::prelude::set_timeout(
+        || {
+            if let Some(body) = leptos::prelude::document().body() {
+                let _ = body.set_attribute("data-hydrated", "true");
+            }
+        },
+        std::time::Duration::ZERO,
+    );
 }

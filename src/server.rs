@@ -7,7 +7,7 @@
 //! pages and server functions (login, callback, logout, auth status, profile), the
 //! provider-facing `/backchannel-logout` and `/global-token-revocation`, static files.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::Arc};
 
 use axum::{
     Router,
@@ -26,7 +26,7 @@ use crate::{
     app::{App, shell},
     auth::{
         api::ssr::Query,
-        middleware::resolve_auth,
+        middleware::{AuthLayer, resolve_auth},
         provider_logout::{self, backchannel_logout, global_token_revocation},
         redirect::response as see_other,
         routes::{BACKCHANNEL_LOGOUT_PATH, DEFAULT_CALLBACK_PATH, GLOBAL_TOKEN_REVOCATION_PATH},
@@ -54,7 +54,13 @@ pub fn app(state: AppState) -> Router {
     };
     let guarded = routes(&state)
         .layer(from_fn_with_state(state.clone(), repeated_params))
-        .layer(from_fn_with_state(state.clone(), resolve_auth))
+        .layer(from_fn_with_state(
+            AuthLayer {
+                state: state.clone(),
+                pages: Arc::new(route_list().iter().map(|r| r.path().to_string()).collect()),
+            },
+            resolve_auth,
+        ))
         .layer(sessions)
         .layer(from_fn_with_state(csrf, Csrf::apply));
     let checked = limits::layer(guarded, &state.settings)

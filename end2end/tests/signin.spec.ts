@@ -76,6 +76,11 @@ test('claims render on the server and stay interactive after hydration', async (
   await page.evaluate(() => ((window as any).__stayed = true));
   await page.getByRole('link', { name: 'Reports' }).click();
   await expect(page.getByTestId('reports')).toBeVisible();
+  // the reports page's island hydrates after the client-side navigation
+  await expect(async () => {
+    await page.getByTestId('details-toggle').click();
+    await expect(page.getByTestId('details')).toBeVisible({ timeout: 1000 });
+  }).toPass();
   await page.getByRole('link', { name: 'Profile' }).click();
   await expect(page.getByTestId('profile-name')).toHaveText(displayName(provider));
   await expect(page.locator('table[data-testid=claims] tbody tr')).toHaveCount(all);
@@ -164,4 +169,31 @@ test('no token reaches the browser', async ({ page, baseURL, context }, info) =>
     expect(body).not.toMatch(/\b[0-9a-f]{64}\b/); // the development provider's opaque tokens
   }
   expect(bodies.length).toBeGreaterThan(1);
+});
+
+test('with JavaScript off: sign in, see the claims, sign out', async ({ browser, baseURL }, info) => {
+  const provider = providerOf(info);
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await offline(page);
+  await page.goto('/');
+  await expect(page.getByText('You are not signed in.')).toBeVisible();
+  await page.goto('/about');
+  await expect(page.getByRole('heading', { name: 'About this app' })).toBeVisible();
+  await page.getByRole('link', { name: 'Profile' }).click();
+  await page.waitForURL((url) => !url.href.startsWith(baseURL!));
+  await signInAtProvider(page, provider);
+  await page.waitForURL(`${baseURL}/profile`);
+  await expect(page.getByTestId('profile-name')).toHaveText(displayName(provider));
+  await expect(page.locator('tr[data-claim="sub"]')).toBeVisible();
+  await page.getByRole('link', { name: 'Reports' }).click();
+  await expect(page.getByTestId('reports')).toContainText(displayName(provider));
+  await page.getByTestId('sign-out').click();
+  if (provider === 'oidc-provider') {
+    await page.waitForURL((url) => !url.href.startsWith(baseURL!));
+    await confirmSignOutAtProvider(page, provider);
+  }
+  await expect(page).toHaveURL(`${baseURL}/`);
+  await expect(page.getByRole('link', { name: 'Sign in' }).first()).toBeVisible();
+  await context.close();
 });

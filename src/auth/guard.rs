@@ -1,41 +1,36 @@
-//! Route guards for the reactive router.
+//! Route guards, decided on the server.
 //!
-//! [`Guard`] wraps a route's view. When the route needs sign-in and nobody is signed in, it
-//! sends the browser to `/login?return_to=<this page>`: a 302 during server rendering (the
-//! request's session is already resolved, so this is decided at once), a full navigation in
-//! the browser after client-side navigation (it asks the `get_auth_status` server function;
-//! sign-in leaves the app for the provider). The guard is UX; the security boundary is the
-//! server functions, which check the session themselves.
+//! The app renders in islands mode: every page, including every client-side navigation made
+//! by the islands router, is rendered by the server, so the guard is a server decision on the
+//! request's already-resolved session. [`Guard`] wraps a route's view. When the route needs
+//! sign-in and nobody is signed in it sends the browser to `/login?return_to=<this page>`:
+//!
+//! - a page load gets a plain 302;
+//! - a navigation by the islands router (a `fetch`, which cannot follow the provider's
+//!   cross-origin redirect) gets the page with the [`LeaveForSignIn`] island, which makes the
+//!   browser load `/login` itself.
+//!
+//! The guard is UX; the security boundary is the server functions, which check the session
+//! themselves, and the auth middleware when settings require sign-in everywhere.
 
-use leptos::either::{EitherOf3, EitherOf4};
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
-use leptos::server::SharedValue;
-use leptos_router::hooks::use_location;
-use serde::{Deserialize, Serialize};
 
 use super::{
-    api::get_auth_status,
     return_to::login_url,
     types::{ApiError, User},
 };
 
-/// The app-wide view of who is signed in (navigation bar, home page).
-///
-/// Known at once during server rendering (the request's session is resolved) and handed to
-/// the browser with the page; updated when the guard asks the server after client-side
-/// navigation and when the person signs out.
-#[derive(Clone, Copy)]
+/// Who is signed in, for the server-rendered parts of the page (navigation bar, home page).
+#[derive(Clone)]
 pub struct AuthContext {
-    pub user: RwSignal<Option<User>>,
+    pub user: Option<User>,
 }
 
-/// Provides [`AuthContext`]; call once in the app root.
+/// Provides [`AuthContext`] from the request's resolved session; call once in the app root.
 pub fn provide_auth() -> AuthContext {
-    let user = SharedValue::new(user_now).into_inner();
-    let ctx = AuthContext {
-        user: RwSignal::new(user),
-    };
-    provide_context(ctx);
+    let ctx = AuthContext { user: user_now() };
+    provide_context(ctx.clone());
     ctx
 }
 
@@ -46,7 +41,7 @@ fn user_now() -> Option<User> {
         .map(|s| s.verified.user.clone())
 }
 
-/// Only reached in the browser outside hydration, which the app root never is.
+/// Never called in the browser: only islands run there.
 #[cfg(not(feature = "ssr"))]
 fn user_now() -> Option<User> {
     None
@@ -56,28 +51,25 @@ pub fn use_auth() -> AuthContext {
     use_context::<AuthContext>().unwrap_or_else(provide_auth)
 }
 
-/// Sends the browser to sign-in, coming back to `path` afterwards.
-pub fn go_to_login(path: &str) {
-    let url = login_url(path);
-    // During server rendering this is always a page load: a plain 302.
-    #[cfg(feature = "ssr")]
-    if let Some(res) = use_context::<leptos_axum::ResponseOptions>()
-        && let Ok(value) = axum::http::HeaderValue::from_str(&url)
-    {
-        res.insert_header(axum::http::header::LOCATION, value);
-        res.set_status(axum::http::StatusCode::FOUND);
-    }
-    #[cfg(not(feature = "ssr"))]
-    {
-        let _ = window().location().set_href(&url);
-    }
-}
-
-/// The current path with its query string.
+/// The current path with its query string: the router's location on the server, the
+/// window's in the browser (islands have no router).
 pub fn current_path() -> String {
-    let location = use_location();
-    let path = location.pathname.get_untracked();
-    let search = location.search.get_untracked();
+    #[cfg(feature = "ssr")]
+    let (path, search) = {
+        let location = leptos_router::hooks::use_location();
+        (
+            location.pathname.get_untracked(),
+            location.search.get_untracked(),
+        )
+    };
+    #[cfg(not(feature = "ssr"))]
+    let (path, search) = {
+        let location = window().location();
+        (
+            location.pathname().unwrap_or_default(),
+            location.search().unwrap_or_default(),
+        )
+    };
     if search.is_empty() {
         path
     } else {
@@ -85,43 +77,81 @@ pub fn current_path() -> String {
     }
 }
 
-/// What the guard decided for this page.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Was this request made by the islands router (client-side navigation)?
+#[cfg(feature = "ssr")]
+fn islands_router_navigation() -> bool {
+    use_context::<leptos::hydration::IslandsRouterNavigation>().is_some()
+}
+
+/// Sends the browser to sign-in, coming back to `path` afterwards, from a server-rendered page:
+/// a 302 for a page load, the [`LeaveForSignIn`] island for an islands-router navigation.
+/// (Islands use [`leave_for_sign_in`].)
+pub fn go_to_login(path: &str) -> impl IntoView + use<> {
+    let url = login_url(path);
+    #[cfg(feature = "ssr")]
+    if !islands_router_navigation()
+        && let Some(res) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(value) = axum::http::HeaderValue::from_str(&url)
+    {
+        res.insert_header(axum::http::header::LOCATION, value);
+        res.set_status(axum::http::StatusCode::FOUND);
+    }
+    view! { <LeaveForSignIn url /> }
+}
+
+/// Loads `url` (the app's `/login?return_to=…`) as a full page as soon as it hydrates: sign-in
+/// leaves the app for the provider, which a client-side navigation cannot follow. Before (or
+/// without) JavaScript it is a plain link.
+#[island]
+pub fn LeaveForSignIn(url: String) -> impl IntoView {
+    #[cfg(not(feature = "ssr"))]
+    {
+        let url = url.clone();
+        Effect::new(move |_| {
+            let _ = window().location().set_href(&url);
+        });
+    }
+    view! {
+        <p class="muted">
+            "Redirecting to sign-in… "
+            <a href=url rel="external">"Continue"</a>
+        </p>
+    }
+}
+
+/// Sends the browser to sign-in from an island (a full page load), coming back here.
+pub fn leave_for_sign_in() -> impl IntoView {
+    #[cfg(not(feature = "ssr"))]
+    {
+        let _ = window().location().set_href(&login_url(&current_path()));
+    }
+    view! { <p class="muted">"Redirecting to sign-in…"</p> }
+}
+
+/// What the guard decided for this page (only ever decided on the server).
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(not(feature = "ssr"), allow(dead_code))]
 enum Decision {
     Allowed,
     SignIn,
     Unavailable(ApiError),
-    /// Client-side navigation: ask the server.
-    Ask,
 }
 
 /// Renders `children` only for a signed-in person when the route needs it (`protected`, or
 /// sign-in required everywhere by settings and the path is not public).
-///
-/// During server rendering the request's session is already resolved, so the decision is
-/// made at once and shared with the browser (a [`SharedValue`]), which hydrates exactly what
-/// the server rendered. After client-side navigation the browser asks the server.
 #[component]
 pub fn Guard(#[prop(optional)] protected: bool, children: ChildrenFn) -> impl IntoView {
-    let path = current_path();
-    let bare_path = use_location().pathname.get_untracked();
-    let decision = SharedValue::new({
-        let bare_path = bare_path.clone();
-        move || decide_now(&bare_path, protected)
-    })
-    .into_inner();
-    match decision {
-        Decision::Allowed => EitherOf4::A(children()),
-        Decision::SignIn => {
-            go_to_login(&path);
-            EitherOf4::B(view! { <p class="muted">"Redirecting to sign-in…"</p> })
-        }
-        Decision::Unavailable(error) => EitherOf4::C(view! { <ErrorNotice error /> }),
-        Decision::Ask => EitherOf4::D(view! { <AskServer protected path bare_path children /> }),
+    let bare_path = leptos_router::hooks::use_location()
+        .pathname
+        .get_untracked();
+    match decide_now(&bare_path, protected) {
+        Decision::Allowed => EitherOf3::A(children()),
+        Decision::SignIn => EitherOf3::B(go_to_login(&current_path())),
+        Decision::Unavailable(error) => EitherOf3::C(view! { <ErrorNotice error /> }),
     }
 }
 
-/// The decision from the request's resolved session (server rendering).
+/// The decision from the request's resolved session.
 #[cfg(feature = "ssr")]
 fn decide_now(path: &str, protected: bool) -> Decision {
     use super::api::ssr::current_auth;
@@ -138,54 +168,14 @@ fn decide_now(path: &str, protected: bool) -> Decision {
     }
 }
 
-/// In the browser outside hydration there is no request to look at: ask the server.
+/// Pages are rendered by the server only (islands mode); this is never called in the browser.
 #[cfg(not(feature = "ssr"))]
 fn decide_now(_path: &str, _protected: bool) -> Decision {
-    Decision::Ask
+    Decision::Unavailable(ApiError::Internal)
 }
 
-/// The guard after client-side navigation: a fresh check with the server.
-#[component]
-fn AskServer(
-    protected: bool,
-    path: String,
-    bare_path: String,
-    children: ChildrenFn,
-) -> impl IntoView {
-    let check = Resource::new(|| (), |_| get_auth_status());
-    let children = StoredValue::new(children);
-    let auth = use_auth();
-    view! {
-        <Suspense fallback=|| view! { <p class="muted">"Checking your session…"</p> }>
-            {move || {
-                let path = path.clone();
-                let bare_path = bare_path.clone();
-                Suspend::new(async move {
-                    let status = check.await;
-                    if let Ok(status) = &status {
-                        auth.user.set(status.user.clone());
-                    }
-                    match status {
-                        Ok(status) if status.policy.requires_sign_in(&bare_path, protected) => {
-                            match (status.user, status.unavailable) {
-                                (Some(_), _) => EitherOf3::B(children.read_value()()),
-                                (None, Some(error)) => EitherOf3::C(view! { <ErrorNotice error /> }),
-                                (None, None) => {
-                                    go_to_login(&path);
-                                    EitherOf3::A(view! { <p class="muted">"Redirecting to sign-in…"</p> })
-                                }
-                            }
-                        }
-                        Ok(_) => EitherOf3::B(children.read_value()()),
-                        Err(error) => EitherOf3::C(view! { <ErrorNotice error /> }),
-                    }
-                })
-            }}
-        </Suspense>
-    }
-}
-
-/// A server-function error in plain words, with a way back.
+/// A server-function error in plain words, with a way back. Used by pages on the server and
+/// by islands in the browser.
 #[component]
 pub fn ErrorNotice(error: ApiError) -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -199,7 +189,7 @@ pub fn ErrorNotice(error: ApiError) -> impl IntoView {
             <p>
                 <a class="button" href=current_path() rel="external">"Try again"</a>
                 " "
-                <a class="button secondary" href="/">"Home"</a>
+                <a class="button secondary" href="/" rel="external">"Home"</a>
             </p>
         </section>
     }

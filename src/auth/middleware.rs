@@ -65,7 +65,25 @@ fn skips_session(path: &str) -> bool {
         || path == super::routes::GLOBAL_TOKEN_REVOCATION_PATH
 }
 
-pub async fn resolve_auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// What [`resolve_auth`] needs: the app state and the paths of the app's pages.
+#[derive(Clone)]
+pub struct AuthLayer {
+    pub state: AppState,
+    /// The Leptos page routes, whose [`Guard`](super::guard::Guard) applies the same policy.
+    pub pages: Arc<std::collections::HashSet<String>>,
+}
+
+/// A client-side navigation by the islands router: a `fetch`, which cannot follow a redirect
+/// to the provider (cross-origin).
+fn islands_router_navigation(req: &Request) -> bool {
+    req.headers().contains_key("islands-router")
+}
+
+pub async fn resolve_auth(
+    State(AuthLayer { state, pages }): State<AuthLayer>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path().to_string();
     if skips_session(&path) {
         return next.run(req).await;
@@ -92,6 +110,12 @@ pub async fn resolve_auth(State(state): State<AppState>, mut req: Request, next:
         match &auth {
             CurrentAuth::SignedIn(_) => {}
             CurrentAuth::Unavailable(reason) => return unavailable(*reason),
+            // An islands-router navigation to a page is left to the page's guard (same
+            // policy), which answers it with a page that leaves for sign-in from the browser.
+            CurrentAuth::SignedOut | CurrentAuth::Ended
+                if req.method() == axum::http::Method::GET
+                    && islands_router_navigation(&req)
+                    && pages.contains(&path) => {}
             CurrentAuth::SignedOut | CurrentAuth::Ended => {
                 if req.method() == axum::http::Method::GET
                     || req.method() == axum::http::Method::HEAD

@@ -1,10 +1,11 @@
-//! The navigation bar: brand, links, and who is signed in (with Sign in / Sign out).
+//! The navigation bar: brand, links, and who is signed in (with Sign in / Sign out). Rendered
+//! by the server on every page and navigation; nothing here runs in the browser.
 
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::auth::{api::Logout, guard::use_auth};
+use crate::auth::guard::use_auth;
 
 #[component]
 pub fn Nav() -> impl IntoView {
@@ -22,7 +23,7 @@ pub fn Nav() -> impl IntoView {
                     <A href="/about">"About"</A>
                 </nav>
                 <div class="who">
-                    {move || match auth.user.get() {
+                    {match auth.user {
                         Some(user) => Either::Left(view! {
                             <span class="user" data-testid="nav-user">{user.display_name().to_string()}</span>
                             <SignOutButton />
@@ -45,22 +46,16 @@ pub fn SignInLink(#[prop(optional, into)] class: Option<String>) -> impl IntoVie
     }
 }
 
-/// POSTs to `/logout`. Works before hydration (a plain form) and after (a server action,
-/// followed by the redirect to the provider's end-session endpoint).
+/// A plain form that POSTs to `/logout`, which ends the session and redirects (303) to the
+/// provider's end-session endpoint. `data-leave` keeps the islands router from turning it into
+/// a `fetch` (see `app::LeaveAppForms`), so it behaves the same with or without JavaScript.
 #[component]
 pub fn SignOutButton() -> impl IntoView {
-    let auth = use_auth();
-    let logout = ServerAction::<Logout>::new();
-    Effect::new(move |_| {
-        if logout.version().get() > 0 {
-            auth.user.set(None);
-        }
-    });
     view! {
-        <ActionForm action=logout attr:class="inline">
+        <form method="post" action="/logout" class="inline" data-leave="">
             <button type="submit" class="button secondary" data-testid="sign-out">
                 "Sign out"
             </button>
-        </ActionForm>
+        </form>
     }
 }

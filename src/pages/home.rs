@@ -16,7 +16,7 @@ pub fn HomePage() -> impl IntoView {
                 "A Leptos app that signs people in with OpenID Connect — Okta or any standard provider. "
                 "Tokens never leave the server; pages render your profile on the server and stay live in the browser."
             </p>
-            {move || match auth.user.get() {
+            {match auth.user {
                 Some(user) => Either::Left(view! {
                     <div class="card welcome">
                         <p class="greeting" data-testid="greeting">

@@ -1,17 +1,17 @@
 //! `/profile`: the person's claims and the session's token times, rendered on the server and
-//! kept live after hydration (the countdown ticks; when the access token's expiry passes the
-//! page asks the server again, which refreshes the token on that request if it is due).
+//! kept live after hydration by one island, [`ProfileLive`] (the countdown ticks; when the
+//! access token's expiry passes it asks the server again, which refreshes the token on that
+//! request if it is due).
 
 use std::time::Duration;
 
-use leptos::either::EitherOf4;
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
-use leptos::server::SharedValue;
 
 use crate::{
     auth::{
         api::get_profile,
-        guard::{ErrorNotice, current_path, go_to_login},
+        guard::{ErrorNotice, current_path, go_to_login, leave_for_sign_in},
         types::{ApiError, Profile},
     },
     components::time::{relative, utc},
@@ -32,88 +32,86 @@ fn unix_now() -> i64 {
     }
 }
 
-/// The profile as the server knows it for this request (server rendering only).
-#[cfg(feature = "ssr")]
-fn profile_now() -> Option<Result<Profile, ApiError>> {
-    Some(crate::auth::api::ssr::profile())
-}
-
-/// In the browser outside hydration (client-side navigation) the server is asked instead.
-#[cfg(not(feature = "ssr"))]
-fn profile_now() -> Option<Result<Profile, ApiError>> {
-    None
-}
-
 #[component]
 pub fn ProfilePage() -> impl IntoView {
-    // Server rendering: from the request's already-resolved session, at once (no resource, no
-    // suspense). Hydration: the same value, sent with the page. Client-side navigation: asked
-    // from the server by the effect below.
-    let data = RwSignal::new(SharedValue::new(profile_now).into_inner());
+    match profile_now() {
+        Ok(profile) => EitherOf3::A(view! { <ProfileLive profile /> }),
+        Err(ApiError::Unauthorized) => EitherOf3::B(go_to_login(&current_path())),
+        Err(error) => EitherOf3::C(view! { <ErrorNotice error /> }),
+    }
+}
+
+/// The profile as the server knows it for this request (from its resolved session).
+#[cfg(feature = "ssr")]
+fn profile_now() -> Result<Profile, ApiError> {
+    crate::auth::api::ssr::profile()
+}
+
+/// Pages render on the server only (islands mode).
+#[cfg(not(feature = "ssr"))]
+fn profile_now() -> Result<Profile, ApiError> {
+    Err(ApiError::Internal)
+}
+
+/// The profile, live: rendered by the server with the claims, then hydrated with the same
+/// profile (its props). The countdown ticks every second; when the access token's expiry has
+/// passed it asks the server again (at most every 3 s), which refreshes the token on that
+/// request when it is due, and the page updates in place.
+#[island]
+fn ProfileLive(profile: Profile) -> impl IntoView {
+    let data = RwSignal::new(Ok::<Profile, ApiError>(profile));
     let now = RwSignal::new(unix_now());
-    let last_fetch = StoredValue::new(0i64);
-    let fetch = move || {
-        last_fetch.set_value(unix_now());
-        leptos::task::spawn_local(async move { data.set(Some(get_profile().await)) });
-    };
+    let last_fetch = StoredValue::new(unix_now());
 
     // Tick every second in the browser (effects do not run on the server).
     Effect::new(move |_| {
-        if data.with_untracked(Option::is_none) {
-            fetch();
-        }
         if let Ok(handle) =
             set_interval_with_handle(move || now.set(unix_now()), Duration::from_secs(1))
         {
             on_cleanup(move || handle.clear());
         }
     });
-    // When the access token's expiry has passed, ask the server again (at most every 3 s); the
-    // server refreshes the token on that request when it is due.
     Effect::new(move |_| {
         let t = now.get();
         let due = data.with_untracked(
-            |d| matches!(d, Some(Ok(p)) if p.access_token_expires_at.is_some_and(|exp| t >= exp)),
+            |d| matches!(d, Ok(p) if p.access_token_expires_at.is_some_and(|exp| t >= exp)),
         );
         if due && t - last_fetch.get_value() >= 3 {
-            fetch();
+            last_fetch.set_value(t);
+            leptos::task::spawn_local(async move { data.set(get_profile().await) });
         }
     });
 
     // What is shown changes only between these; the profile itself updates in place.
-    let phase = Memo::new(move |_| {
-        data.with(|d| match d {
-            None => Phase::Loading,
-            Some(Ok(_)) => Phase::Ready,
-            Some(Err(e)) => Phase::Failed(e.clone()),
-        })
-    });
+    let phase = Memo::new(move |_| data.with(|d| d.as_ref().err().cloned()));
     let profile = Current(data);
     move || match phase.get() {
-        Phase::Loading => EitherOf4::A(view! { <p class="muted">"Loading your profile…"</p> }),
-        Phase::Ready => EitherOf4::B(view! { <ProfileView profile now /> }),
-        Phase::Failed(ApiError::Unauthorized) => {
-            go_to_login(&current_path());
-            EitherOf4::C(view! { <p>"Redirecting to sign-in…"</p> })
-        }
-        Phase::Failed(error) => EitherOf4::D(view! { <ErrorNotice error /> }),
+        None => EitherOf3::A(view! { <ProfileView profile now /> }),
+        Some(ApiError::Unauthorized) => EitherOf3::B(leave_for_sign_in()),
+        Some(error) => EitherOf3::C(view! { <ErrorNotice error /> }),
     }
-}
-
-#[derive(Clone, PartialEq)]
-enum Phase {
-    Loading,
-    Ready,
-    Failed(ApiError),
 }
 
 /// The page's current profile, read in place (no copy per read).
 #[derive(Clone, Copy)]
-struct Current(RwSignal<Option<Result<Profile, ApiError>>>);
+struct Current(RwSignal<Result<Profile, ApiError>>);
 
 impl Current {
     fn with<T>(&self, f: impl FnOnce(Option<&Profile>) -> T) -> T {
-        self.0.with(|d| f(d.as_ref().and_then(|r| r.as_ref().ok())))
+        self.0.with(|d| f(d.as_ref().ok()))
+    }
+}
+
+/// Lower case for the claims filter: in the browser through the browser's own Unicode tables
+/// (`String.prototype.toLowerCase`), which keeps Rust's case tables out of the WebAssembly.
+fn lower(s: &str) -> String {
+    #[cfg(not(feature = "ssr"))]
+    {
+        String::from(leptos::web_sys::js_sys::JsString::from(s).to_lower_case())
+    }
+    #[cfg(feature = "ssr")]
+    {
+        s.to_lowercase()
     }
 }
 
@@ -125,14 +123,12 @@ fn ProfileView(profile: Current, now: RwSignal<i64>) -> impl IntoView {
     let field =
         move |f: fn(&Profile) -> String| move || profile.with(|p| p.map(f).unwrap_or_default());
     let visible = move || {
-        let f = filter.get().to_lowercase();
+        let f = lower(&filter.get());
         profile.with(|p| {
             p.into_iter()
                 .flat_map(|p| p.claims.iter())
                 .filter(|c| {
-                    f.is_empty()
-                        || c.name.to_lowercase().contains(&f)
-                        || c.value.to_lowercase().contains(&f)
+                    f.is_empty() || lower(&c.name).contains(&f) || lower(&c.value).contains(&f)
                 })
                 .cloned()
                 .collect::<Vec<_>>()

@@ -1,7 +1,8 @@
-//! `/reports`: a second protected page. Its data comes from a server function that checks
-//! the session itself (the route guard is only UX).
+//! `/reports`: a second protected page. Its data is read from the request's session while the
+//! page renders, and is also a server function (`/api/reports`) that checks the session
+//! itself (the route guard is only UX).
 
-use leptos::either::Either;
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,12 @@ pub struct Report {
 /// Reports for the signed-in person. `Unauthorized` without a session.
 #[server(endpoint = "reports")]
 pub async fn get_reports() -> Result<Vec<Report>, ApiError> {
+    reports_now()
+}
+
+/// The reports from the request's resolved session (server only).
+#[cfg(feature = "ssr")]
+fn reports_now() -> Result<Vec<Report>, ApiError> {
     use crate::{auth::api::ssr::current_auth, util::now};
     let auth = current_auth();
     let signed_in = auth.require().map_err(crate::auth::api::ssr::failed)?;
@@ -39,40 +46,49 @@ pub async fn get_reports() -> Result<Vec<Report>, ApiError> {
     ])
 }
 
+/// Pages render on the server only (islands mode).
+#[cfg(not(feature = "ssr"))]
+fn reports_now() -> Result<Vec<Report>, ApiError> {
+    Err(ApiError::Internal)
+}
+
+/// Rendered by the server, with the data at hand (no round trip); only the details toggle is
+/// an island.
 #[component]
 pub fn ReportsPage() -> impl IntoView {
-    let reports = Resource::new(|| (), |_| get_reports());
-    let (open, set_open) = signal(false);
+    let rows = match reports_now() {
+        Ok(rows) => EitherOf3::A(view! {
+            <table class="claims" data-testid="reports">
+                <tbody>
+                    {rows.into_iter().map(|r| view! {
+                        <tr><th>{r.title}</th><td>{r.value}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }),
+        Err(ApiError::Unauthorized) => EitherOf3::B(go_to_login(&current_path())),
+        Err(error) => EitherOf3::C(view! { <ErrorNotice error /> }),
+    };
     view! {
         <section class="card">
             <h1>"Reports"</h1>
             <p class="muted">"Only signed-in people can see this page."</p>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match reports.await {
-                        Ok(rows) => Either::Left(view! {
-                            <table class="claims" data-testid="reports">
-                                <tbody>
-                                    {rows.into_iter().map(|r| view! {
-                                        <tr><th>{r.title}</th><td>{r.value}</td></tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }),
-                        Err(ApiError::Unauthorized) => {
-                            go_to_login(&current_path());
-                            Either::Right(Either::Left(view! { <p>"Redirecting to sign-in…"</p> }))
-                        }
-                        Err(error) => Either::Right(Either::Right(view! { <ErrorNotice error /> })),
-                    }
-                })}
-            </Suspense>
-            <button class="button secondary" on:click=move |_| set_open.update(|o| *o = !*o) data-testid="details-toggle">
-                {move || if open.get() { "Hide details" } else { "Show details" }}
-            </button>
-            <Show when=move || open.get()>
-                <p data-testid="details">"These figures come from your server-side session; no token was sent to this page."</p>
-            </Show>
+            {rows}
+            <DetailsToggle />
         </section>
+    }
+}
+
+/// Shows or hides a note about where the figures come from.
+#[island]
+fn DetailsToggle() -> impl IntoView {
+    let (open, set_open) = signal(false);
+    view! {
+        <button class="button secondary" on:click=move |_| set_open.update(|o| *o = !*o) data-testid="details-toggle">
+            {move || if open.get() { "Hide details" } else { "Show details" }}
+        </button>
+        <Show when=move || open.get()>
+            <p data-testid="details">"These figures come from your server-side session; no token was sent to this page."</p>
+        </Show>
     }
 }

@@ -9,6 +9,7 @@
 //! - [`sessions`]: session rules against every store (memory, SQLite, Redis);
 //! - [`provider_logout`]: back-channel logout and Okta Universal Logout;
 //! - [`hardening`]: what is refused, bounded or hidden (issue 12);
+//! - [`rendering`]: islands rendering and the islands router's navigations (issue 13);
 //! - [`instances`]: the real binary — several processes, restarts, start-up failures.
 
 // A failed assumption in a test is a failed test.
@@ -21,5 +22,6 @@ mod hardening;
 mod instances;
 mod provider_logout;
 mod refresh;
+mod rendering;
 mod sessions;
 mod validation;

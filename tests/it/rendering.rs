@@ -1,0 +1,130 @@
+//! Islands rendering (issue 13): what the server sends so that only islands hydrate, the
+//! islands router's client-side navigations (a `fetch` with the `Islands-Router` header)
+//! never meet a cross-origin redirect, and sign-out leaves the app as a plain form.
+
+use axum::{body::Body, http::StatusCode};
+use signin::testing::page;
+
+use crate::common::{Harness, Jar, Resp};
+
+/// A client-side navigation by the islands router.
+async fn navigate(h: &Harness, jar: &mut Jar, path: &str) -> Resp {
+    h.send(
+        jar,
+        page(path).header("islands-router", "true"),
+        Body::empty(),
+    )
+    .await
+}
+
+fn island(body: &str, name: &str) -> bool {
+    body.contains(&format!("<leptos-island data-component=\"{name}_"))
+}
+
+/// A signed-out client-side navigation to a protected page gets the page with the island that
+/// loads `/login` in the browser (a fetch cannot follow the provider's redirect); a page load
+/// still gets the plain 302.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn navigation_to_a_protected_page_leaves_for_sign_in_from_the_browser() {
+    let h = Harness::dev(&[]).await;
+    let mut jar = Jar::default();
+    let r = navigate(&h, &mut jar, "/reports?tab=week").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.location(), None);
+    assert!(island(&r.body, "LeaveForSignIn"), "{}", r.body);
+    assert!(r.body.contains("/login?return_to=/reports%3Ftab%3Dweek"));
+    assert!(!r.body.contains("data-testid=\"reports\""));
+
+    let r = h.get(&mut jar, "/reports?tab=week").await;
+    assert_eq!(r.status, StatusCode::FOUND);
+    assert_eq!(r.location(), Some("/login?return_to=/reports%3Ftab%3Dweek"));
+}
+
+/// With sign-in required everywhere, the middleware leaves a navigation to a *page* to the
+/// page's guard (same answer as above) and still redirects anything else, header or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn required_everywhere_navigation_is_left_to_the_page_guard_only_for_pages() {
+    let h = Harness::dev(&[("AUTH_REQUIRE_AUTH_EVERYWHERE", "true")]).await;
+    let mut jar = Jar::default();
+    let r = navigate(&h, &mut jar, "/about").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(island(&r.body, "LeaveForSignIn"), "{}", r.body);
+    assert!(r.body.contains("/login?return_to=/about"));
+    assert!(
+        !r.body.contains("About this app"),
+        "the page itself is not shown"
+    );
+
+    for path in ["/not-a-page", "/signin.css"] {
+        let r = navigate(&h, &mut jar, path).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{path}");
+        assert!(
+            r.location().unwrap().starts_with("/login?return_to="),
+            "{path}"
+        );
+    }
+    let r = h
+        .send(
+            &mut jar,
+            axum::http::Request::head("/about").header("islands-router", "true"),
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "only GET is left to the page"
+    );
+}
+
+/// Signed in: the pages carry the island script (not full hydration), the profile's island
+/// gets the profile as its props (claims, no token), the reports page only its toggle, and the
+/// sign-out form is a plain POST marked to leave the app.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_in_pages_hydrate_only_their_islands() {
+    let h = Harness::dev(&[]).await;
+    let mut jar = Jar::default();
+    h.sign_in(&mut jar, None).await;
+
+    let profile = h.get(&mut jar, "/profile").await;
+    assert_eq!(profile.status, StatusCode::OK);
+    assert!(island(&profile.body, "ProfileLive"));
+    assert!(profile.body.contains("data-props="));
+    assert!(
+        profile.body.contains("__hydrateIsland"),
+        "the islands router"
+    );
+    assert!(profile.body.contains("data-claim=\"email\""));
+    let stored = h.stored(&jar).await.expect("signed in");
+    assert!(
+        !profile
+            .body
+            .contains(stored.verified.tokens.access_token.expose())
+    );
+    let form = profile
+        .body
+        .split("<form")
+        .nth(1)
+        .and_then(|f| f.split('>').next())
+        .expect("the sign-out form");
+    for attr in ["method=\"post\"", "action=\"/logout\"", "data-leave"] {
+        assert!(form.contains(attr), "{attr} in <form{form}>");
+    }
+    assert!(
+        profile.body.contains("form[data-leave]"),
+        "the leave script"
+    );
+
+    let reports = navigate(&h, &mut jar, "/reports").await;
+    assert_eq!(reports.status, StatusCode::OK);
+    assert!(reports.body.contains("data-testid=\"reports\""));
+    assert!(island(&reports.body, "DetailsToggle"));
+    assert!(!island(&reports.body, "ProfileLive"));
+
+    let home = h.get(&mut jar, "/").await;
+    assert!(
+        !home.body.contains("<leptos-island"),
+        "the home page has no island"
+    );
+    assert!(home.body.contains("data-testid=\"greeting\""));
+}
