@@ -5,7 +5,9 @@
 //! extensions, where server functions and server-side rendering read it (Leptos copies the
 //! request parts into its context). When settings require sign-in everywhere, it also turns
 //! signed-out page loads of non-public paths into a redirect to `/login?return_to=…` — this is
-//! the security boundary for whole pages; server functions check the session themselves.
+//! the security boundary for whole pages; server functions check the session themselves. An
+//! islands-router navigation (client-side, a `fetch`) to one of the app's pages is the one
+//! exception: the page's guard answers it, with the same policy.
 
 use std::sync::Arc;
 
@@ -102,20 +104,21 @@ pub async fn resolve_auth(
         },
     };
 
+    // An islands-router navigation to one of the app's pages is left to the page's guard (the
+    // same policy): only a page can answer that `fetch` with something the router can show —
+    // the island that leaves for sign-in, or the error notice.
+    let left_to_page = req.method() == axum::http::Method::GET
+        && islands_router_navigation(&req)
+        && pages.contains(&path);
     let auth_settings = &state.settings.auth;
     if auth_settings.require_auth_everywhere
+        && !left_to_page
         && !state.guard_policy().is_public(&path)
         && !state.is_server_fn(&path)
     {
         match &auth {
             CurrentAuth::SignedIn(_) => {}
             CurrentAuth::Unavailable(reason) => return unavailable(*reason),
-            // An islands-router navigation to a page is left to the page's guard (same
-            // policy), which answers it with a page that leaves for sign-in from the browser.
-            CurrentAuth::SignedOut | CurrentAuth::Ended
-                if req.method() == axum::http::Method::GET
-                    && islands_router_navigation(&req)
-                    && pages.contains(&path) => {}
             CurrentAuth::SignedOut | CurrentAuth::Ended => {
                 if req.method() == axum::http::Method::GET
                     || req.method() == axum::http::Method::HEAD

@@ -128,3 +128,33 @@ async fn signed_in_pages_hydrate_only_their_islands() {
     );
     assert!(home.body.contains("data-testid=\"greeting\""));
 }
+
+/// With sign-in required everywhere and the provider down when a refresh is due, a
+/// client-side navigation gets the app's page with the error notice (something the islands
+/// router can show), a page load the middleware's short error page; both 503, session kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn required_everywhere_navigation_shows_an_unavailable_provider_in_the_page() {
+    let mut h = Harness::dev(&[
+        ("AUTH_REQUIRE_AUTH_EVERYWHERE", "true"),
+        ("DEV_PROVIDER_ACCESS_TOKEN_TTL_SECS", "2"),
+        ("AUTH_REFRESH_MARGIN_SECS", "1"),
+    ])
+    .await;
+    let mut jar = Jar::default();
+    h.sign_in(&mut jar, None).await;
+    h.provider().stop();
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+
+    let r = navigate(&h, &mut jar, "/about").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert!(r.body.contains("cannot be reached"), "{}", r.body);
+    assert!(
+        r.body.contains("class=\"nav\""),
+        "the whole app page: {}",
+        r.body
+    );
+    let r = h.get(&mut jar, "/about").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!r.body.contains("class=\"nav\""));
+    assert!(h.stored(&jar).await.is_some(), "the session is not lost");
+}

@@ -33,6 +33,17 @@ pub struct Opts {
     pub site_root: PathBuf,
     pub out: PathBuf,
     pub peer: PathBuf,
+    /// `--only load,sizes,…`: just these row groups (load, auth, sign_in, refresh, sizes,
+    /// startup).
+    pub only: Option<Vec<String>>,
+}
+
+impl Opts {
+    fn wants(&self, group: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|g| g == group))
+    }
 }
 
 fn parse_args() -> Res<Opts> {
@@ -43,6 +54,7 @@ fn parse_args() -> Res<Opts> {
         site_root: "target/site".into(),
         out: "bench/results/latest.json".into(),
         peer: "bench/peer/server.mjs".into(),
+        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -54,6 +66,7 @@ fn parse_args() -> Res<Opts> {
             "--site-root" => o.site_root = value("--site-root")?.into(),
             "--out" => o.out = value("--out")?.into(),
             "--peer" => o.peer = value("--peer")?.into(),
+            "--only" => o.only = Some(value("--only")?.split(',').map(str::to_string).collect()),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -89,18 +102,30 @@ async fn run(o: &Opts) -> Res<()> {
         return Ok(());
     }
     let mut rows = Vec::new();
-    eprintln!("== (1, 2) load over loopback: guarded vs unguarded profile page, and the peer");
-    rows.extend(load::http_load(o).await?);
-    eprintln!("== (1) in-process cost of the auth layer");
-    rows.push(in_process::auth_layer_cost(o).await?);
-    eprintln!("== (3) sign-in cost");
-    rows.extend(in_process::sign_in_cost(o).await?);
-    eprintln!("== (4) refresh burst");
-    rows.extend(in_process::refresh_burst(o).await?);
-    eprintln!("== (5) sizes");
-    rows.extend(sizes::sizes(o).await?);
-    eprintln!("== (6) start-up");
-    rows.push(startup::startup(o).await?);
+    if o.wants("load") {
+        eprintln!("== (1, 2) load over loopback: guarded vs unguarded profile page, and the peer");
+        rows.extend(load::http_load(o).await?);
+    }
+    if o.wants("auth") {
+        eprintln!("== (1) in-process cost of the auth layer");
+        rows.push(in_process::auth_layer_cost(o).await?);
+    }
+    if o.wants("sign_in") {
+        eprintln!("== (3) sign-in cost");
+        rows.extend(in_process::sign_in_cost(o).await?);
+    }
+    if o.wants("refresh") {
+        eprintln!("== (4) refresh burst");
+        rows.extend(in_process::refresh_burst(o).await?);
+    }
+    if o.wants("sizes") {
+        eprintln!("== (5) sizes");
+        rows.extend(sizes::sizes(o).await?);
+    }
+    if o.wants("startup") {
+        eprintln!("== (6) start-up");
+        rows.push(startup::startup(o).await?);
+    }
     report::print_table(&rows, o.quick);
     report::write_json(&rows, o)?;
     Ok(())
