@@ -3,6 +3,7 @@
 // rendering-strategy table in the README; not a test (no timing is asserted anywhere).
 //
 //   BASE=http://localhost:3000 node end2end/measure/cold-load.mjs [runs]
+//   MBPS=10 RTT_MS=40 …   the same over an emulated link (Chromium's network emulation)
 //
 // Needs a running app whose provider is the development provider (it signs in as the first
 // demo user). Each run uses a fresh browser context (empty cache) with the session cookie.
@@ -37,6 +38,16 @@ for (let i = 0; i < runs; i++) {
     }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-hydrated'] });
   });
   const page = await ctx.newPage();
+  if (Number(process.env.MBPS) > 0) {
+    const cdp = await ctx.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: Number(process.env.RTT_MS ?? 40),
+      downloadThroughput: (Number(process.env.MBPS) * 1e6) / 8,
+      uploadThroughput: (Number(process.env.MBPS) * 1e6) / 8,
+    });
+  }
   const files = [];
   page.on('requestfinished', async (r) => {
     const url = new URL(r.url());
