@@ -7,8 +7,10 @@
 //!   which would bind sibling sites of the deployer's domain);
 //! - caching: a response to a request carrying the session cookie, or one setting a cookie,
 //!   may hold a signed-in person's data — `Cache-Control: no-store, private`; other dynamic
-//!   responses `no-cache, private`; both with `Vary: Cookie`. Responses that chose their own
-//!   `Cache-Control` (the static files under `/pkg`) keep it.
+//!   responses `no-cache, private`; both with `Vary: Cookie, Islands-Router` (a page answers
+//!   the islands router's client-side navigation differently from a page load when it must
+//!   leave for sign-in). Responses that chose their own `Cache-Control` (the static files
+//!   under `/pkg`, the guard's sign-in answers) keep it.
 //!
 //! Rendered pages add their Content-Security-Policy (`crate::csp`).
 
@@ -73,7 +75,10 @@ impl Policy {
                 header::CACHE_CONTROL,
                 HeaderValue::from_static(if personal { PERSONAL } else { SHARED_NEVER }),
             );
-            h.append(header::VARY, HeaderValue::from_static("Cookie"));
+            h.append(
+                header::VARY,
+                HeaderValue::from_static("Cookie, Islands-Router"),
+            );
         }
         if callback {
             h.insert(

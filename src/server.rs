@@ -46,6 +46,11 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
+/// The paths of the app's pages (its Leptos routes).
+pub fn page_paths() -> Vec<String> {
+    route_list().iter().map(|r| r.path().to_string()).collect()
+}
+
 /// The whole application as one `Router`.
 pub fn app(state: AppState) -> Router {
     let sessions = session_cookie::layer(&state.settings, state.keeper.store.clone());
@@ -57,7 +62,7 @@ pub fn app(state: AppState) -> Router {
         .layer(from_fn_with_state(
             AuthLayer {
                 state: state.clone(),
-                pages: Arc::new(route_list().iter().map(|r| r.path().to_string()).collect()),
+                pages: Arc::new(page_paths().into_iter().collect()),
             },
             resolve_auth,
         ))

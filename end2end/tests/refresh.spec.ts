@@ -26,3 +26,24 @@ test('stays signed in on the profile page across several refreshes', async ({ pa
   expect(page.url()).toBe(`${baseURL}/profile`);
   await expect(page.getByTestId('profile-name')).toHaveText('Ada Lovelace');
 });
+
+test('the profile stops asking the server once the person has navigated away', async ({ page, baseURL }) => {
+  test.setTimeout(60_000);
+  await offline(page);
+  await page.goto('/profile');
+  await signInAtProvider(page, 'dev-provider');
+  await page.waitForURL(`${baseURL}/profile`);
+  await hydrated(page);
+  const expires = await page.getByTestId('access-expires').textContent();
+  await page.getByRole('link', { name: 'About' }).click();
+  await expect(page.getByRole('heading', { name: 'About this app' })).toBeVisible();
+
+  // past the 12-second access token's expiry, when the profile page would ask again
+  const asked: string[] = [];
+  page.on('request', (r) => {
+    if (new URL(r.url()).pathname === '/api/profile') asked.push(r.url());
+  });
+  await page.waitForTimeout(15_000);
+  expect(asked, `the profile island kept polling (token expired ${expires})`).toEqual([]);
+  expect(page.url()).toBe(`${baseURL}/about`);
+});

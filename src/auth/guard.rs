@@ -89,12 +89,16 @@ fn islands_router_navigation() -> bool {
 pub fn go_to_login(path: &str) -> impl IntoView + use<> {
     let url = login_url(path);
     #[cfg(feature = "ssr")]
-    if !islands_router_navigation()
-        && let Some(res) = use_context::<leptos_axum::ResponseOptions>()
-        && let Ok(value) = axum::http::HeaderValue::from_str(&url)
-    {
-        res.insert_header(axum::http::header::LOCATION, value);
-        res.set_status(axum::http::StatusCode::FOUND);
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        use axum::http::{HeaderValue, StatusCode, header};
+        // Either answer depends on the session: never reuse it (as `auth::redirect` does).
+        res.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if !islands_router_navigation()
+            && let Ok(value) = HeaderValue::from_str(&url)
+        {
+            res.insert_header(header::LOCATION, value);
+            res.set_status(StatusCode::FOUND);
+        }
     }
     view! { <LeaveForSignIn url /> }
 }

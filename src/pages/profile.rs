@@ -62,12 +62,29 @@ fn ProfileLive(profile: Profile) -> impl IntoView {
     let data = RwSignal::new(Ok::<Profile, ApiError>(profile));
     let now = RwSignal::new(unix_now());
     let last_fetch = StoredValue::new(unix_now());
+    // Leptos never disposes a hydrated island, and the islands router only swaps the DOM: once
+    // a navigation has taken this page away, the island must stop on its own (no more ticks,
+    // no more profile requests keeping the session busy).
+    let root = NodeRef::<leptos::html::Div>::new();
+    let gone = move || root.get_untracked().is_some_and(|el| !el.is_connected());
 
     // Tick every second in the browser (effects do not run on the server).
     Effect::new(move |_| {
-        if let Ok(handle) =
-            set_interval_with_handle(move || now.set(unix_now()), Duration::from_secs(1))
-        {
+        let ticker = StoredValue::new(None::<IntervalHandle>);
+        let handle = set_interval_with_handle(
+            move || {
+                if gone() {
+                    if let Some(h) = ticker.get_value() {
+                        h.clear();
+                    }
+                } else {
+                    now.set(unix_now());
+                }
+            },
+            Duration::from_secs(1),
+        );
+        if let Ok(handle) = handle {
+            ticker.set_value(Some(handle));
             on_cleanup(move || handle.clear());
         }
     });
@@ -76,7 +93,7 @@ fn ProfileLive(profile: Profile) -> impl IntoView {
         let due = data.with_untracked(
             |d| matches!(d, Ok(p) if p.access_token_expires_at.is_some_and(|exp| t >= exp)),
         );
-        if due && t - last_fetch.get_value() >= 3 {
+        if due && t - last_fetch.get_value() >= 3 && !gone() {
             last_fetch.set_value(t);
             leptos::task::spawn_local(async move { data.set(get_profile().await) });
         }
@@ -85,10 +102,14 @@ fn ProfileLive(profile: Profile) -> impl IntoView {
     // What is shown changes only between these; the profile itself updates in place.
     let phase = Memo::new(move |_| data.with(|d| d.as_ref().err().cloned()));
     let profile = Current(data);
-    move || match phase.get() {
-        None => EitherOf3::A(view! { <ProfileView profile now /> }),
-        Some(ApiError::Unauthorized) => EitherOf3::B(leave_for_sign_in()),
-        Some(error) => EitherOf3::C(view! { <ErrorNotice error /> }),
+    view! {
+        <div class="live" node_ref=root>
+            {move || match phase.get() {
+                None => EitherOf3::A(view! { <ProfileView profile now /> }),
+                Some(ApiError::Unauthorized) => EitherOf3::B(leave_for_sign_in()),
+                Some(error) => EitherOf3::C(view! { <ErrorNotice error /> }),
+            }}
+        </div>
     }
 }
 

@@ -71,7 +71,8 @@ fn header<'a>(r: &'a crate::common::Resp, name: &str) -> &'a str {
 }
 
 /// Nothing a signed-in person sees is kept by a cache: pages and server functions answered to
-/// a session are `no-store, private`, every dynamic response `private` with `Vary: Cookie`; the
+/// a session are `no-store, private`, every dynamic response `private` with `Vary: Cookie,
+/// Islands-Router`; the
 /// callback sends no referrer; static files keep their own caching.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caches_never_keep_personal_responses() {
@@ -79,7 +80,7 @@ async fn caches_never_keep_personal_responses() {
     let mut jar = crate::common::Jar::default();
     let home = h.get(&mut jar, "/").await;
     assert_eq!(header(&home, "cache-control"), "no-cache, private");
-    assert_eq!(header(&home, "vary"), "Cookie");
+    assert_eq!(header(&home, "vary"), "Cookie, Islands-Router");
 
     let auth = h.start_login(&mut jar, Some("/profile")).await;
     let back = h.decide(&auth, &[("user", "0")]).await;

@@ -34,10 +34,48 @@ async fn navigation_to_a_protected_page_leaves_for_sign_in_from_the_browser() {
     assert!(island(&r.body, "LeaveForSignIn"), "{}", r.body);
     assert!(r.body.contains("/login?return_to=/reports%3Ftab%3Dweek"));
     assert!(!r.body.contains("data-testid=\"reports\""));
+    let header = |r: &Resp, name: &str| {
+        r.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(header(&r, "cache-control"), "no-store", "never reused");
+    // a page a browser may keep (and revalidate) says that it depends on the header
+    let about = navigate(&h, &mut jar, "/about").await;
+    assert_eq!(header(&about, "cache-control"), "no-cache, private");
+    assert!(
+        header(&about, "vary").contains("Islands-Router"),
+        "{:?}",
+        about.headers
+    );
 
     let r = h.get(&mut jar, "/reports?tab=week").await;
     assert_eq!(r.status, StatusCode::FOUND);
     assert_eq!(r.location(), Some("/login?return_to=/reports%3Ftab%3Dweek"));
+    assert_eq!(header(&r, "cache-control"), "no-store");
+}
+
+/// With sign-in required everywhere, a signed-out client-side navigation to *every* page that
+/// is not public gets the leave page: a page added without its guard fails here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_non_public_page_guards_client_side_navigation() {
+    let h = Harness::dev(&[("AUTH_REQUIRE_AUTH_EVERYWHERE", "true")]).await;
+    let mut jar = Jar::default();
+    let pages = signin::server::page_paths();
+    assert!(pages.len() >= 4, "{pages:?}");
+    let mut checked = 0;
+    for path in pages {
+        if h.state.guard_policy().is_public(&path) {
+            continue;
+        }
+        let r = navigate(&h, &mut jar, &path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert!(island(&r.body, "LeaveForSignIn"), "{path}: {}", r.body);
+        checked += 1;
+    }
+    assert!(checked >= 3, "profile, reports, about");
 }
 
 /// With sign-in required everywhere, the middleware leaves a navigation to a *page* to the
@@ -134,7 +172,7 @@ async fn signed_in_pages_hydrate_only_their_islands() {
 /// router can show), a page load the middleware's short error page; both 503, session kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn required_everywhere_navigation_shows_an_unavailable_provider_in_the_page() {
-    let mut h = Harness::dev(&[
+    let h = Harness::dev(&[
         ("AUTH_REQUIRE_AUTH_EVERYWHERE", "true"),
         ("DEV_PROVIDER_ACCESS_TOKEN_TTL_SECS", "2"),
         ("AUTH_REFRESH_MARGIN_SECS", "1"),
