@@ -3,6 +3,10 @@
 //! One crate, two builds: `ssr` (the axum server, with everything that touches tokens) and
 //! `hydrate` (the WASM app, which only ever sees display claims). See `ARCHITECTURE.md`.
 
+// The typed view trees of islands inside guarded routes nest deeper than rustc's default
+// query depth in release builds (debug builds erase component types and stay shallow).
+#![recursion_limit = "256"]
+
 pub mod app;
 pub mod auth;
 pub mod components;
