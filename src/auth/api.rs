@@ -309,13 +309,21 @@ pub mod ssr {
             Some(id) => state.keeper.end_session(&id).await,
             None => Ok(None),
         };
+        // A sign-out that cannot finish (the store is down) is explained on the error page,
+        // with a way back; the session stays as it was.
         let ended = match ended {
             Ok(latest) => latest.or_else(|| cached.map(|c| SignedIn::clone(&c))),
-            Err(e) => return Err(failed(e.to_api())),
+            Err(e) => {
+                tracing::warn!(error = %e, "sign-out could not end the session");
+                error_page(e.reason());
+                return Ok(());
+            }
         };
-        session::end(&session)
-            .await
-            .map_err(|e| failed(e.to_api()))?;
+        if let Err(e) = session::end(&session).await {
+            tracing::warn!(error = %e, "sign-out could not remove the session");
+            error_page(e.reason());
+            return Ok(());
+        }
         let target = match ended {
             Some(s) => {
                 state.keeper.revoke_in_background(s.verified.tokens.clone());

@@ -624,6 +624,14 @@ async fn redis_down_mid_run() {
         profile.body
     );
     assert!(jar.cookie.is_some(), "the cookie is kept");
+    // sign-out cannot finish: explained on the error page, not a silent bounce
+    let out = h.logout(&mut jar, Some(crate::common::APP_URL)).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER, "{}", out.body);
+    assert_eq!(
+        out.location(),
+        Some("/auth/error?reason=session_unavailable")
+    );
+    assert!(jar.cookie.is_some(), "the cookie is kept");
     let login = h.get(&mut anonymous, "/login").await;
     assert_eq!(
         login.location(),
