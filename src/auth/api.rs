@@ -56,7 +56,7 @@ pub async fn get_auth_status() -> Result<AuthStatus, ApiError> {
 }
 
 /// The profile page's data; `Unauthorized` without a signed-in session.
-#[server(endpoint = "profile")]
+#[server(endpoint = "profile", output = super::types::JsonTextOutput)]
 pub async fn get_profile() -> Result<Profile, ApiError> {
     ssr::profile()
 }

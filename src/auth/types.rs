@@ -117,8 +117,42 @@ impl ApiError {
     }
 }
 
+/// JSON for server functions, read from text in the browser (`serde_json::from_str`) — as
+/// Leptos reads island props — where the stock `JsonEncoding` reads bytes (`from_slice`): one
+/// serde_json deserializer in the WebAssembly instead of two. Written here because server_fn
+/// has no text-reading JSON codec; the wire format is the same `application/json`.
+pub struct JsonText;
+
+impl leptos::server_fn::ContentType for JsonText {
+    const CONTENT_TYPE: &'static str = "application/json";
+}
+
+impl leptos::server_fn::FormatType for JsonText {
+    const FORMAT_TYPE: leptos::server_fn::Format = leptos::server_fn::Format::Text;
+}
+
+impl<T: Serialize> leptos::server_fn::Encodes<T> for JsonText {
+    type Error = serde_json::Error;
+
+    fn encode(output: &T) -> Result<leptos::server_fn::Bytes, Self::Error> {
+        serde_json::to_vec(output).map(leptos::server_fn::Bytes::from)
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> leptos::server_fn::Decodes<T> for JsonText {
+    type Error = serde_json::Error;
+
+    fn decode(bytes: leptos::server_fn::Bytes) -> Result<T, Self::Error> {
+        let text = std::str::from_utf8(&bytes).map_err(serde::de::Error::custom)?;
+        serde_json::from_str(text)
+    }
+}
+
+/// Server-function answers in [`JsonText`].
+pub type JsonTextOutput = leptos::server_fn::codec::Post<JsonText>;
+
 impl leptos::server_fn::error::FromServerFnError for ApiError {
-    type Encoder = leptos::server_fn::codec::JsonEncoding;
+    type Encoder = JsonText;
 
     fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
         #[cfg(feature = "ssr")]
@@ -144,6 +178,18 @@ mod tests {
         assert_eq!(u.display_name(), "e@x");
         u.name = Some("Ada".into());
         assert_eq!(u.display_name(), "Ada");
+    }
+
+    #[test]
+    fn json_text_round_trips_and_refuses_bad_text() {
+        use leptos::server_fn::{Bytes, Decodes, Encodes};
+        let error = ApiError::ProviderUnavailable;
+        let bytes = <JsonText as Encodes<ApiError>>::encode(&error).unwrap();
+        assert_eq!(&bytes[..], br#""ProviderUnavailable""#);
+        let back: ApiError = <JsonText as Decodes<ApiError>>::decode(bytes).unwrap();
+        assert_eq!(back, error);
+        let bad = <JsonText as Decodes<ApiError>>::decode(Bytes::from_static(b"\"\xff\""));
+        assert!(bad.is_err(), "invalid UTF-8 is an error, not a panic");
     }
 
     #[test]
