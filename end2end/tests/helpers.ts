@@ -42,6 +42,15 @@ export async function signInAtProvider(page: Page, provider: ProviderKind, user 
   }
 }
 
+/** Opens /profile signed out, signs in at the development provider and waits for hydration. */
+export async function signedInOnProfile(page: Page, baseURL: string) {
+  await offline(page);
+  await page.goto('/profile');
+  await signInAtProvider(page, 'dev-provider');
+  await page.waitForURL(`${baseURL}/profile`);
+  await hydrated(page);
+}
+
 /** Refuses sign-in on the provider's page. */
 export async function denyAtProvider(page: Page, provider: ProviderKind) {
   if (provider === 'dev-provider') {

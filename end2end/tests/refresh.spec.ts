@@ -1,15 +1,11 @@
 // Token refresh seen from the browser: the person stays on the profile page while the server
 // refreshes the (12-second) access token several times. Development provider only.
 import { expect, test } from '@playwright/test';
-import { hydrated, offline, signInAtProvider } from './helpers';
+import { signedInOnProfile } from './helpers';
 
 test('stays signed in on the profile page across several refreshes', async ({ page, baseURL }) => {
   test.setTimeout(120_000);
-  await offline(page);
-  await page.goto('/profile');
-  await signInAtProvider(page, 'dev-provider');
-  await page.waitForURL(`${baseURL}/profile`);
-  await hydrated(page);
+  await signedInOnProfile(page, baseURL!);
   await expect(page.getByTestId('last-refreshed')).toHaveText('not yet');
 
   const seen = new Set<string>();
@@ -29,11 +25,7 @@ test('stays signed in on the profile page across several refreshes', async ({ pa
 
 test('the profile stops asking the server once the person has navigated away', async ({ page, baseURL }) => {
   test.setTimeout(60_000);
-  await offline(page);
-  await page.goto('/profile');
-  await signInAtProvider(page, 'dev-provider');
-  await page.waitForURL(`${baseURL}/profile`);
-  await hydrated(page);
+  await signedInOnProfile(page, baseURL!);
   const expires = await page.getByTestId('access-expires').textContent();
   await page.getByRole('link', { name: 'About' }).click();
   await expect(page.getByRole('heading', { name: 'About this app' })).toBeVisible();

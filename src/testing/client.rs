@@ -18,6 +18,14 @@ impl Resp {
             .and_then(|v| v.to_str().ok())
     }
 
+    /// The first value of header `name`, or "" when it is absent or not text.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
     pub fn set_cookies(&self) -> Vec<String> {
         self.headers
             .get_all(header::SET_COOKIE)

@@ -63,13 +63,6 @@ async fn redis_password_never_printed() {
     assert!(!err.contains("hunter2"), "{err}");
 }
 
-fn header<'a>(r: &'a crate::common::Resp, name: &str) -> &'a str {
-    r.headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-}
-
 /// Nothing a signed-in person sees is kept by a cache: pages and server functions answered to
 /// a session are `no-store, private`, every dynamic response `private` with `Vary: Cookie,
 /// Islands-Router`; the
@@ -79,14 +72,14 @@ async fn caches_never_keep_personal_responses() {
     let h = Harness::dev(&[]).await;
     let mut jar = crate::common::Jar::default();
     let home = h.get(&mut jar, "/").await;
-    assert_eq!(header(&home, "cache-control"), "no-cache, private");
-    assert_eq!(header(&home, "vary"), "Cookie, Islands-Router");
+    assert_eq!(home.header("cache-control"), "no-cache, private");
+    assert_eq!(home.header("vary"), "Cookie, Islands-Router");
 
     let auth = h.start_login(&mut jar, Some("/profile")).await;
     let back = h.decide(&auth, &[("user", "0")]).await;
     let callback = h.callback(&mut jar, &back).await;
-    assert_eq!(header(&callback, "referrer-policy"), "no-referrer");
-    assert!(header(&callback, "cache-control").contains("no-store"));
+    assert_eq!(callback.header("referrer-policy"), "no-referrer");
+    assert!(callback.header("cache-control").contains("no-store"));
 
     for path in ["/profile", "/", "/api/profile"] {
         let r = if path.starts_with("/api") {
@@ -102,11 +95,11 @@ async fn caches_never_keep_personal_responses() {
             h.get(&mut jar, path).await
         };
         assert!(r.status.is_success(), "{path}: {}", r.status);
-        assert_eq!(header(&r, "cache-control"), "no-store, private", "{path}");
-        assert!(header(&r, "vary").contains("Cookie"), "{path}");
-        assert_eq!(header(&r, "referrer-policy"), "same-origin", "{path}");
+        assert_eq!(r.header("cache-control"), "no-store, private", "{path}");
+        assert!(r.header("vary").contains("Cookie"), "{path}");
+        assert_eq!(r.header("referrer-policy"), "same-origin", "{path}");
         assert_eq!(
-            header(&r, "strict-transport-security"),
+            r.header("strict-transport-security"),
             "",
             "{path}: plain http"
         );
@@ -121,7 +114,7 @@ async fn hsts_over_https() {
     for path in ["/", "/login", "/healthz"] {
         let r = h.get(&mut crate::common::Jar::default(), path).await;
         assert_eq!(
-            header(&r, "strict-transport-security"),
+            r.header("strict-transport-security"),
             "max-age=31536000",
             "{path}"
         );
@@ -312,11 +305,11 @@ async fn sign_in_is_rate_limited_per_client() {
         )
         .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = header(&r, "retry-after").parse().unwrap();
+    let retry: u64 = r.header("retry-after").parse().unwrap();
     assert!((1..=10).contains(&retry), "{retry}");
     assert!(r.body.contains("Too many sign-in attempts"), "{}", r.body);
     assert!(r.body.contains("href=\"/\""), "a way back");
-    assert_eq!(header(&r, "cache-control"), "no-store");
+    assert_eq!(r.header("cache-control"), "no-store");
     // the callback counts too; other pages do not
     let r = h
         .send(
@@ -413,7 +406,7 @@ async fn provider_endpoints_are_rate_limited() {
         "{}",
         r.body
     );
-    assert!(header(&r, "retry-after").parse::<u64>().is_ok());
+    assert!(r.header("retry-after").parse::<u64>().is_ok());
 }
 
 /// One CSRF rule for every state-changing request, not only sign-out: a server function

@@ -34,19 +34,12 @@ async fn navigation_to_a_protected_page_leaves_for_sign_in_from_the_browser() {
     assert!(island(&r.body, "LeaveForSignIn"), "{}", r.body);
     assert!(r.body.contains("/login?return_to=/reports%3Ftab%3Dweek"));
     assert!(!r.body.contains("data-testid=\"reports\""));
-    let header = |r: &Resp, name: &str| {
-        r.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string()
-    };
-    assert_eq!(header(&r, "cache-control"), "no-store", "never reused");
+    assert_eq!(r.header("cache-control"), "no-store", "never reused");
     // a page a browser may keep (and revalidate) says that it depends on the header
     let about = navigate(&h, &mut jar, "/about").await;
-    assert_eq!(header(&about, "cache-control"), "no-cache, private");
+    assert_eq!(about.header("cache-control"), "no-cache, private");
     assert!(
-        header(&about, "vary").contains("Islands-Router"),
+        about.header("vary").contains("Islands-Router"),
         "{:?}",
         about.headers
     );
@@ -54,7 +47,7 @@ async fn navigation_to_a_protected_page_leaves_for_sign_in_from_the_browser() {
     let r = h.get(&mut jar, "/reports?tab=week").await;
     assert_eq!(r.status, StatusCode::FOUND);
     assert_eq!(r.location(), Some("/login?return_to=/reports%3Ftab%3Dweek"));
-    assert_eq!(header(&r, "cache-control"), "no-store");
+    assert_eq!(r.header("cache-control"), "no-store");
 }
 
 /// With sign-in required everywhere, a signed-out client-side navigation to *every* page that
