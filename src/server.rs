@@ -4,8 +4,8 @@
 //! Layers, outermost first: security headers → session (tower-sessions; cookie `sid`, or
 //! `__Host-sid` over https) → [`resolve_auth`](crate::auth::middleware::resolve_auth) (who is
 //! signed in, refresh when due, require-sign-in-everywhere) → routes: `/healthz`, the Leptos
-//! pages and server functions (login, callback, logout, auth status, profile), the
-//! provider-facing `/backchannel-logout` and `/global-token-revocation`, static files.
+//! pages and server functions (login, callback, logout, auth status, profile), the live
+//! session channel `/auth/events`, the provider-facing `/backchannel-logout` and `/global-token-revocation`, static files.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -26,10 +26,14 @@ use crate::{
     app::{App, shell},
     auth::{
         api::ssr::Query,
+        live,
         middleware::{AuthLayer, resolve_auth},
         provider_logout::{self, backchannel_logout, global_token_revocation},
         redirect::response as see_other,
-        routes::{BACKCHANNEL_LOGOUT_PATH, DEFAULT_CALLBACK_PATH, GLOBAL_TOKEN_REVOCATION_PATH},
+        routes::{
+            BACKCHANNEL_LOGOUT_PATH, DEFAULT_CALLBACK_PATH, EVENTS_PATH,
+            GLOBAL_TOKEN_REVOCATION_PATH,
+        },
     },
     csrf::Csrf,
     limits, path_check, response_headers, session_cookie,
@@ -101,6 +105,7 @@ fn routes(state: &AppState) -> Router<AppState> {
 
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(EVENTS_PATH, get(live::events))
         .route(
             BACKCHANNEL_LOGOUT_PATH,
             post(backchannel_logout).layer(DefaultBodyLimit::max(provider_logout::MAX_BODY)),

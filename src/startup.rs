@@ -101,6 +101,11 @@ pub async fn run() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    if let Err(e) =
+        crate::stores::connect_relay(&state.settings.session, state.keeper.events.clone()).await
+    {
+        return fail(format!("SESSION_STORE {store_name} (session events): {e}"));
+    }
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => return fail(format!("cannot listen on {addr} (LEPTOS_SITE_ADDR): {e}")),
@@ -110,7 +115,12 @@ pub async fn run() -> ExitCode {
         header_timeout: state.settings.limits.header_timeout,
         max_connections: state.settings.limits.max_connections,
     };
-    let served = crate::serve::serve(listener, app(state), limits, shutdown_signal()).await;
+    let events = state.keeper.events.clone();
+    let stop = async move {
+        shutdown_signal().await;
+        events.close_all(); // open live channels end now, so the graceful stop need not wait
+    };
+    let served = crate::serve::serve(listener, app(state), limits, stop).await;
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(format!("server: {e}")),

@@ -306,7 +306,12 @@ pub mod ssr {
             .flatten();
         // under the session's lock, with the newest tokens (a refresh may just have rotated them)
         let ended = match session.id() {
-            Some(id) => state.keeper.end_session(&id).await,
+            Some(id) => {
+                state
+                    .keeper
+                    .end_session(&id, crate::auth::types::EndReason::SignedOut)
+                    .await
+            }
             None => Ok(None),
         };
         // A sign-out that cannot finish (the store is down) is explained on the error page,
@@ -357,6 +362,11 @@ pub mod ssr {
         let state = state()?;
         let auth = current_auth();
         let signed_in = auth.require().map_err(failed)?;
+        Ok(profile_of(signed_in, &state.settings))
+    }
+
+    /// What the profile page shows of `signed_in` (claims and times, never a token).
+    pub fn profile_of(signed_in: &SignedIn, settings: &crate::settings::Settings) -> Profile {
         let v = &signed_in.verified;
         let claims = v
             .claims
@@ -369,11 +379,10 @@ pub mod ssr {
                 },
             })
             .collect::<Vec<Claim>>();
-        let settings = &state.settings;
         let session_expires_at = (signed_in.last_seen_at
             + settings.session.idle_timeout.as_secs() as i64)
             .min(signed_in.signed_in_at + settings.session.absolute_timeout.as_secs() as i64);
-        Ok(Profile {
+        Profile {
             user: v.user.clone(),
             claims,
             signed_in_at: signed_in.signed_in_at,
@@ -383,7 +392,7 @@ pub mod ssr {
             session_expires_at,
             can_refresh: settings.auth.refresh && v.tokens.refresh_token.is_some(),
             server_time: now(),
-        })
+        }
     }
 
     /// Property tests: the parser gives back what was encoded, and notices any repetition.

@@ -87,7 +87,9 @@ pub async fn resolve_auth(
     next: Next,
 ) -> Response {
     let path = req.uri().path().to_string();
-    if skips_session(&path) {
+    // The live channel reads its session itself, straight from the store: it must not count
+    // as activity (no touch, no refresh) and answers a missing session itself.
+    if skips_session(&path) || path == super::routes::EVENTS_PATH {
         return next.run(req).await;
     }
     let session = req.extensions().get::<Session>().cloned();

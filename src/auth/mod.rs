@@ -5,7 +5,8 @@
 //! functions) and [`guard`] (route guards). Server only (`ssr`): [`oidc`] (the provider client), [`session`] (session
 //! contents), [`sealing`] (the signed-in state encrypted at rest), [`store`] (what a session store must do beyond tower-sessions), [`index`] (all
 //! sessions of a person), [`refresh`] (session rules and single-flight refresh), [`signout`]
-//! (ending sessions, revocation), [`jwt`], [`logout_request`] and [`provider_logout`]
+//! (ending sessions, revocation), [`events`] and [`watch`] (live session events and the
+//! watcher of sessions with open tabs), [`live`] (the live channel, `GET /auth/events`), [`jwt`], [`logout_request`] and [`provider_logout`]
 //! (back-channel logout, Okta Universal Logout), [`middleware`] (resolves the session once per request) and
 //! [`error`].
 
@@ -19,9 +20,13 @@ pub mod types;
 #[cfg(feature = "ssr")]
 pub mod error;
 #[cfg(feature = "ssr")]
+pub mod events;
+#[cfg(feature = "ssr")]
 pub mod index;
 #[cfg(feature = "ssr")]
 pub mod jwt;
+#[cfg(feature = "ssr")]
+pub mod live;
 #[cfg(feature = "ssr")]
 pub mod logout_request;
 #[cfg(feature = "ssr")]
@@ -42,3 +47,5 @@ pub mod session;
 pub mod signout;
 #[cfg(feature = "ssr")]
 pub mod store;
+#[cfg(feature = "ssr")]
+pub mod watch;

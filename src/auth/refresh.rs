@@ -26,9 +26,11 @@ use tower_sessions::{Session, session::Id};
 
 use super::{
     error::AuthError,
+    events::{EventHub, Notice},
     index,
     oidc::OidcClient,
     session::{self, SharedStore, SignedIn},
+    types::EndReason,
 };
 use crate::{
     settings::Settings,
@@ -119,9 +121,9 @@ pub enum Resolved {
 }
 
 #[derive(Clone, Copy)]
-struct Backoff {
+pub(super) struct Backoff {
     failures: u32,
-    until: Instant,
+    pub(super) until: Instant,
 }
 
 /// Keeps sessions valid and fresh. One per process.
@@ -130,6 +132,8 @@ pub struct SessionKeeper {
     pub oidc: Arc<OidcClient>,
     pub locks: SessionLocks,
     pub(super) settings: Arc<Settings>,
+    /// Tells the open tabs of a session what happened to it (`super::events`).
+    pub events: Arc<EventHub>,
     backoff: Mutex<HashMap<Id, Backoff>>,
 }
 
@@ -168,6 +172,7 @@ impl SessionKeeper {
             store,
             oidc,
             locks,
+            events: Arc::new(EventHub::new(&settings.events)),
             settings,
             backoff: Mutex::default(),
         }
@@ -179,9 +184,10 @@ impl SessionKeeper {
         lock_ttl(self.settings.oidc.http_timeout)
     }
 
-    /// The store expiry for a session touched now (idle timeout, capped by the absolute end).
+    /// The store expiry of a session: the idle timeout after it was last seen, capped by the
+    /// absolute end.
     fn expiry_date(&self, s: &SignedIn) -> time::OffsetDateTime {
-        let idle_end = now() + self.settings.session.idle_timeout.as_secs() as i64;
+        let idle_end = s.last_seen_at + self.settings.session.idle_timeout.as_secs() as i64;
         let absolute_end = s.signed_in_at + self.settings.session.absolute_timeout.as_secs() as i64;
         time::OffsetDateTime::from_unix_timestamp(idle_end.min(absolute_end))
             .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
@@ -200,7 +206,7 @@ impl SessionKeeper {
     /// its expiry, but never more than half the lifetime the provider gave. Without that cap a
     /// token that lives no longer than the margin would be due the moment it arrives, and every
     /// request would refresh it again.
-    fn refresh_due_at_ms(&self, s: &SignedIn) -> Option<i64> {
+    pub(super) fn refresh_due_at_ms(&self, s: &SignedIn) -> Option<i64> {
         let tokens = &s.verified.tokens;
         let expires_ms = tokens
             .access_expires_at_ms
@@ -217,11 +223,11 @@ impl SessionKeeper {
         self.refresh_due_at_ms(s).is_some_and(|due| t_ms >= due)
     }
 
-    fn can_refresh(&self, s: &SignedIn) -> bool {
+    pub(super) fn can_refresh(&self, s: &SignedIn) -> bool {
         self.settings.auth.refresh && s.verified.tokens.refresh_token.is_some()
     }
 
-    fn expired(s: &SignedIn, t_ms: i64) -> bool {
+    pub(super) fn expired(s: &SignedIn, t_ms: i64) -> bool {
         let tokens = &s.verified.tokens;
         tokens
             .access_expires_at_ms
@@ -243,31 +249,34 @@ impl SessionKeeper {
         };
         if !self.oidc.issued_here(&current.verified) {
             tracing::info!("session was signed in with another issuer or client; signing out");
-            session::end(session).await?;
+            self.end_expired(session).await?;
             return Ok((Resolved::Ended, false));
         }
         let t = now();
         let rules = &self.settings.session;
         if t >= current.signed_in_at + rules.absolute_timeout.as_secs() as i64 {
             tracing::info!("session reached its absolute lifetime; signing out");
-            session::end(session).await?;
+            self.end_expired(session).await?;
             return Ok((Resolved::Ended, false));
         }
         if t >= current.last_seen_at + rules.idle_timeout.as_secs() as i64 {
             tracing::info!("session idle for too long; signing out");
-            session::end(session).await?;
+            self.end_expired(session).await?;
             return Ok((Resolved::Ended, false));
         }
         let t_ms = now_ms();
         if self.needs_refresh(&current, t_ms) {
             if self.can_refresh(&current) {
-                match self.refresh(session, current).await? {
+                let Some(id) = session.id() else {
+                    return Ok((Resolved::SignedOut, false));
+                };
+                match self.refresh(Some(session), id, current).await? {
                     Some(fresh) => current = fresh,
                     None => return Ok((Resolved::Ended, false)),
                 }
             } else if Self::expired(&current, t_ms) {
                 tracing::info!("access token expired and cannot be refreshed; signing out");
-                session::end(session).await?;
+                self.end_expired(session).await?;
                 return Ok((Resolved::Ended, false));
             }
         }
@@ -286,6 +295,25 @@ impl SessionKeeper {
             }
         }
         Ok((Resolved::SignedIn(current), touched))
+    }
+
+    /// Ends the request's session because one of its time limits passed, and tells its other
+    /// tabs.
+    async fn end_expired(&self, session: &Session) -> Result<(), AuthError> {
+        if let Some(id) = session.id() {
+            self.events.publish(&id, Notice::Ended(EndReason::Expired));
+        }
+        session::end(session).await
+    }
+
+    /// Refreshes session `id` for its open tabs (`super::watch`): no request, so neither "last
+    /// seen" nor the idle timeout moves. `Ok(None)`: the session ended.
+    pub(super) async fn refresh_unattended(
+        self: &Arc<Self>,
+        id: Id,
+        current: Arc<SignedIn>,
+    ) -> Result<Option<Arc<SignedIn>>, AuthError> {
+        self.refresh(None, id, current).await
     }
 
     /// Updates "last seen" and the store expiry — only while the record exists.
@@ -312,15 +340,14 @@ impl SessionKeeper {
         Ok(Touched::Done(Arc::new(latest)))
     }
 
-    /// Single-flight refresh. `Ok(None)`: the session ended.
+    /// Single-flight refresh of session `id`, for `session`'s request (which then counts as
+    /// activity) or, without one, for the session's open tabs. `Ok(None)`: the session ended.
     async fn refresh(
         self: &Arc<Self>,
-        session: &Session,
+        session: Option<&Session>,
+        id: Id,
         current: Arc<SignedIn>,
     ) -> Result<Option<Arc<SignedIn>>, AuthError> {
-        let Some(id) = session.id() else {
-            return Ok(None);
-        };
         let t = now_ms();
         if let Some(b) = self.backoff_for(&id)
             && Instant::now() < b.until
@@ -362,11 +389,13 @@ impl SessionKeeper {
         // new refresh token and, with reuse detection, end the grant.
         let deadline = refresh_deadline(self.settings.oidc.http_timeout);
         let task = {
-            let (keeper, session, current) = (self.clone(), session.clone(), current.clone());
+            let (keeper, session, current) = (self.clone(), session.cloned(), current.clone());
             tokio::spawn(async move {
-                let outcome =
-                    tokio::time::timeout(deadline, keeper.refresh_locked(&session, &id, current))
-                        .await;
+                let outcome = tokio::time::timeout(
+                    deadline,
+                    keeper.refresh_locked(session.as_ref(), &id, current),
+                )
+                .await;
                 drop(guard);
                 outcome
             })
@@ -401,14 +430,14 @@ impl SessionKeeper {
     /// waiting the lock out).
     async fn refresh_locked(
         &self,
-        session: &Session,
+        session: Option<&Session>,
         id: &Id,
         current: Arc<SignedIn>,
     ) -> Result<Option<Arc<SignedIn>>, AuthError> {
         let id = *id;
         // Re-read: another request (or instance) may have refreshed while we waited.
         let Some((record, latest)) = self.store.load_signed_in(&id).await? else {
-            session::end(session).await?;
+            end_request(session).await?;
             return Ok(None);
         };
         let t = now_ms();
@@ -418,7 +447,7 @@ impl SessionKeeper {
         let refreshed_meanwhile =
             latest.verified.tokens.access_token != current.verified.tokens.access_token;
         if (refreshed_meanwhile && !Self::expired(&latest, t)) || !self.needs_refresh(&latest, t) {
-            session.load().await.map_err(AuthError::store)?;
+            reload(session).await?;
             return Ok(Some(Arc::new(latest)));
         }
         let Some(refresh_token) = latest.verified.tokens.refresh_token.clone() else {
@@ -430,14 +459,16 @@ impl SessionKeeper {
                 let mut next = latest;
                 next.verified = verified;
                 next.last_refreshed_at = Some(now());
-                next.last_seen_at = now();
+                if session.is_some() {
+                    next.last_seen_at = now(); // a request: activity
+                }
                 let expiry = self.expiry_date(&next);
                 self.clear_backoff(&id);
                 if !self.store.save_signed_in(record, &next, expiry).await? {
                     // signed out while the provider answered: these tokens belong to nobody
                     tracing::info!("session ended during its refresh; revoking the new tokens");
                     self.revoke_in_background(next.verified.tokens.clone());
-                    session::end(session).await?;
+                    end_request(session).await?;
                     return Ok(None);
                 }
                 if index::keys(&next.verified) != old_keys
@@ -446,7 +477,8 @@ impl SessionKeeper {
                 {
                     tracing::warn!(error = %e, "could not index the refreshed claims");
                 }
-                session.load().await.map_err(AuthError::store)?;
+                reload(session).await?;
+                self.events.publish(&id, Notice::Refreshed);
                 tracing::debug!("access token refreshed");
                 Ok(Some(Arc::new(next)))
             }
@@ -458,8 +490,10 @@ impl SessionKeeper {
                 if let Err(e) = index::remove(&self.store, &id, &latest).await {
                     tracing::warn!(error = %e, "could not remove a session from the index");
                 }
-                session::end(session).await?;
+                end_request(session).await?;
                 self.clear_backoff(&id);
+                self.events
+                    .publish(&id, Notice::Ended(EndReason::RefreshFailed));
                 Ok(None)
             }
             Err(AuthError::ProviderUnavailable(detail)) => {
@@ -468,7 +502,7 @@ impl SessionKeeper {
                 if Self::expired(&latest, t) {
                     Err(AuthError::ProviderUnavailable(detail))
                 } else {
-                    session.load().await.map_err(AuthError::store)?;
+                    reload(session).await?;
                     Ok(Some(Arc::new(latest)))
                 }
             }
@@ -476,7 +510,7 @@ impl SessionKeeper {
         }
     }
 
-    fn backoff_for(&self, id: &Id) -> Option<Backoff> {
+    pub(super) fn backoff_for(&self, id: &Id) -> Option<Backoff> {
         lock(&self.backoff).get(id).copied()
     }
 
@@ -499,6 +533,22 @@ impl SessionKeeper {
         };
         map.insert(*id, b);
         b
+    }
+}
+
+/// Ends the request's session, if the refresh ran for one.
+async fn end_request(session: Option<&Session>) -> Result<(), AuthError> {
+    match session {
+        Some(s) => session::end(s).await,
+        None => Ok(()),
+    }
+}
+
+/// Has the request's session read the record again (after a write straight to the store).
+async fn reload(session: Option<&Session>) -> Result<(), AuthError> {
+    match session {
+        Some(s) => s.load().await.map_err(AuthError::store),
+        None => Ok(()),
     }
 }
 

@@ -10,6 +10,9 @@ pub const BACKCHANNEL_LOGOUT_PATH: &str = "/backchannel-logout";
 /// Okta Universal Logout (Global Token Revocation; the org calls it server-to-server).
 pub const GLOBAL_TOKEN_REVOCATION_PATH: &str = "/global-token-revocation";
 
+/// The live session channel (Server-Sent Events) the open tabs of a signed-in person listen to.
+pub const EVENTS_PATH: &str = "/auth/events";
+
 /// Routes that are public whatever the settings say: requiring sign-in for the way to sign in
 /// (or out, or for the page explaining why sign-in failed) would send people in circles. The
 /// configured callback path is added to these where the guard policy is built.

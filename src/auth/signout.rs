@@ -11,17 +11,24 @@ use tower_sessions::session::Id;
 
 use super::{
     error::AuthError,
+    events::Notice,
     index::{self, Who},
     oidc::Tokens,
     refresh::SessionKeeper,
     session::SignedIn,
+    types::EndReason,
 };
 
 impl SessionKeeper {
     /// Ends session `id`: takes its lock (waiting for a refresh in flight, at most the lock's
-    /// lifetime), deletes the record and its index entries. Returns the signed-in state it held, with the
-    /// newest tokens, for revocation and `id_token_hint`.
-    pub async fn end_session(&self, id: &Id) -> Result<Option<SignedIn>, AuthError> {
+    /// lifetime), deletes the record and its index entries, and tells the session's open tabs
+    /// `why` (`super::events`). Returns the signed-in state it held, with the newest tokens,
+    /// for revocation and `id_token_hint`.
+    pub async fn end_session(
+        &self,
+        id: &Id,
+        why: EndReason,
+    ) -> Result<Option<SignedIn>, AuthError> {
         let guard = self
             .locks
             .lock(id, self.lock_ttl(), self.lock_ttl())
@@ -38,6 +45,9 @@ impl SessionKeeper {
             tracing::warn!(error = %e, "could not remove a session from the index (dropped on next lookup)");
         }
         drop(guard);
+        if latest.is_some() {
+            self.events.publish(id, Notice::Ended(why));
+        }
         Ok(latest)
     }
 
@@ -59,7 +69,7 @@ impl SessionKeeper {
             if !also(&s) {
                 continue;
             }
-            match self.end_session(&id).await {
+            match self.end_session(&id, EndReason::Provider).await {
                 Ok(Some(s)) => ended.push(s),
                 Ok(None) => {}
                 Err(e) => {

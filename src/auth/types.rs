@@ -221,3 +221,66 @@ mod tests {
         assert!(!off.requires_sign_in("/reports", false));
     }
 }
+
+/// Why a session ended, as the live channel (`GET /auth/events`, event `ended`) tells the open
+/// tabs of that session. On the wire it is [`EndReason::as_str`], plain text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// The person signed out (in another tab or window).
+    SignedOut,
+    /// The provider ended it (back-channel logout, Universal Logout).
+    Provider,
+    /// The idle timeout or the absolute lifetime was reached, or the access token expired
+    /// without a way to refresh it.
+    Expired,
+    /// The provider refused to refresh the tokens (revoked, expired grant).
+    RefreshFailed,
+}
+
+impl EndReason {
+    pub const ALL: [EndReason; 4] = [
+        EndReason::SignedOut,
+        EndReason::Provider,
+        EndReason::Expired,
+        EndReason::RefreshFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::SignedOut => "signed_out",
+            EndReason::Provider => "provider",
+            EndReason::Expired => "expired",
+            EndReason::RefreshFailed => "refresh_failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EndReason> {
+        EndReason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// What the open page tells the person.
+    pub fn message(self) -> &'static str {
+        match self {
+            EndReason::SignedOut => "You have been signed out (in another tab or window).",
+            EndReason::Provider => "You have been signed out by your sign-in provider.",
+            EndReason::Expired => "You have been signed out: your session expired.",
+            EndReason::RefreshFailed => {
+                "You have been signed out: your sign-in could not be renewed."
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod end_reason_tests {
+    use super::EndReason;
+
+    #[test]
+    fn end_reasons_round_trip_as_text() {
+        for r in EndReason::ALL {
+            assert_eq!(EndReason::parse(r.as_str()), Some(r));
+            assert!(r.message().starts_with("You have been signed out"));
+        }
+        assert_eq!(EndReason::parse("nonsense"), None);
+    }
+}

@@ -1,7 +1,9 @@
 //! `/profile`: the person's claims and the session's token times, rendered on the server and
-//! kept live after hydration by one island, [`ProfileLive`] (the countdown ticks; when the
-//! access token's expiry passes it asks the server again, which refreshes the token on that
-//! request if it is due).
+//! kept live after hydration by one island, [`ProfileLive`]: the countdown ticks, and the
+//! profile the server pushes after each refresh (the live channel, see
+//! `crate::components::session_live`) replaces the one shown. Without the channel it asks the
+//! server itself once the access token's expiry has passed, which refreshes the token on that
+//! request if it is due.
 
 use std::time::Duration;
 
@@ -54,9 +56,11 @@ fn profile_now() -> Result<Profile, ApiError> {
 }
 
 /// The profile, live: rendered by the server with the claims, then hydrated with the same
-/// profile (its props). The countdown ticks every second; when the access token's expiry has
-/// passed it asks the server again (at most every 3 s), which refreshes the token on that
-/// request when it is due, and the page updates in place.
+/// profile (its props). The countdown ticks every second; a profile pushed by the live channel
+/// after a refresh replaces this one in place. While the channel is down, once the access
+/// token's expiry has passed it asks the server again (at most every 3 s), which refreshes
+/// the token on that request when it is due. When the session has ended it stops, leaving
+/// the page as it is (the navigation bar says what happened).
 #[island]
 fn ProfileLive(profile: Profile) -> impl IntoView {
     let data = RwSignal::new(Ok::<Profile, ApiError>(profile));
@@ -68,12 +72,30 @@ fn ProfileLive(profile: Profile) -> impl IntoView {
     let root = NodeRef::<leptos::html::Div>::new();
     let gone = move || root.get_untracked().is_some_and(|el| !el.is_connected());
 
+    // What the live channel says (browser only): a newer profile, the session's end.
+    let channel_up = StoredValue::new(false);
+    let ended = StoredValue::new(false);
+    Effect::new(move |_| {
+        let live = crate::components::session_live::live();
+        let live = live.read();
+        channel_up.set_value(live.connected);
+        ended.set_value(live.ended.is_some());
+        if let Some(pushed) = &live.profile {
+            let newer = data.with_untracked(|d| {
+                d.as_ref()
+                    .is_ok_and(|p| pushed.server_time >= p.server_time && pushed != p)
+            });
+            if newer {
+                data.set(Ok(pushed.clone()));
+            }
+        }
+    });
     // Tick every second in the browser (effects do not run on the server).
     Effect::new(move |_| {
         let ticker = StoredValue::new(None::<IntervalHandle>);
         let handle = set_interval_with_handle(
             move || {
-                if gone() {
+                if gone() || ended.get_value() {
                     if let Some(h) = ticker.get_value() {
                         h.clear();
                     }
@@ -90,6 +112,9 @@ fn ProfileLive(profile: Profile) -> impl IntoView {
     });
     Effect::new(move |_| {
         let t = now.get();
+        if channel_up.get_value() || ended.get_value() {
+            return;
+        }
         let due = data.with_untracked(
             |d| matches!(d, Ok(p) if p.access_token_expires_at.is_some_and(|exp| t >= exp)),
         );

@@ -1,7 +1,7 @@
 //! Settings: loaded once at start into a typed, validated [`Settings`] struct.
 //!
 //! One file per section, each listing its variables and validating them: [`app`], [`oidc`],
-//! [`auth`], [`session`], [`limits`], [`dev_provider`]; [`source`] merges where they come from.
+//! [`auth`], [`session`], [`limits`], [`events`], [`dev_provider`]; [`source`] merges where they come from.
 //!
 //! Sources, later ones winning:
 //! 1. built-in defaults (each section's `Default`),
@@ -23,6 +23,7 @@
 mod app;
 mod auth;
 mod dev_provider;
+mod events;
 mod limits;
 mod oidc;
 mod session;
@@ -35,6 +36,7 @@ use serde::{Deserialize, Serialize};
 pub use app::AppSettings;
 pub use auth::AuthSettings;
 pub use dev_provider::{DemoUser, DevProviderSettings};
+pub use events::EventSettings;
 pub use limits::{LimitSettings, Rate};
 pub use oidc::{OidcSettings, TokenAuthMethod};
 pub use session::{SessionKeys, SessionSettings, StoreKind, decode_key};
@@ -93,6 +95,7 @@ pub struct Settings {
     pub oidc: OidcSettings,
     pub session: SessionSettings,
     pub limits: LimitSettings,
+    pub events: EventSettings,
     pub dev_provider: DevProviderSettings,
 }
 
@@ -212,6 +215,7 @@ impl Settings {
                 .session
                 .validate(env("SESSION_ENCRYPTION_KEY").filter(|s| !s.is_empty()))?,
             limits: raw.limits.validate()?,
+            events: raw.events.validate()?,
             dev_provider: raw.dev_provider.validate(dev_secret)?,
         };
         if production {
@@ -230,6 +234,7 @@ struct Raw {
     oidc: oidc::RawOidc,
     session: session::RawSession,
     limits: limits::RawLimits,
+    events: events::RawEvents,
     dev_provider: dev_provider::RawDev,
 }
 

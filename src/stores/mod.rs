@@ -28,6 +28,19 @@ use crate::{
     settings::{SessionSettings, StoreKind},
 };
 
+/// Connects the session-event relay between instances where the store is shared and can carry
+/// one (Redis pub/sub); memory and SQLite need none (SQLite shared by several processes is
+/// caught up by the session watchers' heartbeat re-read, `crate::auth::watch`).
+pub async fn connect_relay(
+    session: &SessionSettings,
+    hub: Arc<crate::auth::events::EventHub>,
+) -> Result<(), StoreError> {
+    match &session.store {
+        StoreKind::Redis(url) => redis::relay(url, session.store_timeout, hub).await,
+        StoreKind::Memory | StoreKind::Sqlite(_) => Ok(()),
+    }
+}
+
 /// Poll interval while waiting for a lock held elsewhere.
 const LOCK_POLL: Duration = Duration::from_millis(20);
 

@@ -4,17 +4,19 @@
 //!   compare-and-delete script);
 //! - `signin:idx:<key>`: the session index, a set of session ids per key, expiring with the
 //!   longest-lived session in it (members of ended sessions are dropped on lookup);
-//! - `signin:used:<key>`: the replay cache (`SET NX EXAT`).
+//! - `signin:used:<key>`: the replay cache (`SET NX EXAT`);
+//! - `signin:events`: the pub/sub channel carrying session events between instances
+//!   ([`relay`]).
 //!
 //! The conditional write is `SET … XX` with the record encoded exactly as the store encodes
 //! it (MessagePack of the `Record`), so a record deleted by a sign-out is never re-created.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use fred::{
     prelude::{
-        Builder, ClientLike, Config, Expiration, KeysInterface, LuaInterface, Pool,
-        ReconnectPolicy, SetOptions, SetsInterface,
+        Builder, ClientLike, Config, EventInterface, Expiration, KeysInterface, LuaInterface, Pool,
+        PubsubInterface, ReconnectPolicy, SetOptions, SetsInterface,
     },
     types::ExpireOptions,
 };
@@ -28,6 +30,7 @@ use tower_sessions_redis_store::RedisStore as RecordStore;
 use super::{Release, lock_token, poll_until};
 use crate::auth::{
     error::AuthError,
+    events::{EventHub, EventRelay},
     refresh::RemoteLock,
     store::{SessionBackend, StoreError},
 };
@@ -215,4 +218,86 @@ impl RemoteLock for RedisLock {
             })
         }))
     }
+}
+
+/// The pub/sub channel that carries session events between instances (`crate::auth::events`).
+const EVENTS_CHANNEL: &str = "signin:events";
+
+/// Session events between instances over Redis pub/sub: published with the store's pool,
+/// received by a subscriber connection of its own (fred's `SubscriberClient`, which subscribes
+/// again after a reconnect; a notice published while it was away is caught by the session
+/// watchers' heartbeat re-read).
+pub struct RedisRelay {
+    publisher: fred::prelude::Client,
+}
+
+#[async_trait::async_trait]
+impl EventRelay for RedisRelay {
+    async fn publish(&self, message: String) -> Result<(), StoreError> {
+        let _: i64 = self
+            .publisher
+            .publish(EVENTS_CHANNEL, message)
+            .await
+            .map_err(StoreError::new)?;
+        Ok(())
+    }
+}
+
+/// Connects the relay for `hub`: a subscriber that hands every message to the hub, and a
+/// publisher (a subscribed connection cannot publish).
+pub async fn relay(url: &str, timeout: Duration, hub: Arc<EventHub>) -> Result<(), StoreError> {
+    let config =
+        Config::from_url(url).map_err(|e| StoreError(format!("invalid redis URL: {e}")))?;
+    let builder = {
+        let mut b = Builder::from_config(config);
+        b.with_connection_config(|c| {
+            c.connection_timeout = timeout;
+            c.internal_command_timeout = timeout;
+        })
+        .with_performance_config(|p| {
+            p.default_command_timeout = timeout;
+        })
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2000, 2));
+        b
+    };
+    let subscriber = builder
+        .build_subscriber_client()
+        .map_err(|e| StoreError(format!("cannot configure the redis subscriber: {e}")))?;
+    let publisher = builder
+        .build()
+        .map_err(|e| StoreError(format!("cannot configure the redis publisher: {e}")))?;
+    for connected in [
+        tokio::time::timeout(timeout * 2, subscriber.init()).await,
+        tokio::time::timeout(timeout * 2, publisher.init()).await,
+    ] {
+        match connected {
+            Ok(Ok(_task)) => {}
+            Ok(Err(e)) => return Err(StoreError(format!("cannot connect for events: {e}"))),
+            Err(_) => return Err(StoreError("cannot connect for events: timed out".into())),
+        }
+    }
+    let _resubscribe = subscriber.manage_subscriptions();
+    let mut messages = subscriber.message_rx();
+    subscriber
+        .subscribe(EVENTS_CHANNEL)
+        .await
+        .map_err(|e| StoreError(format!("cannot subscribe to {EVENTS_CHANNEL}: {e}")))?;
+    hub.set_relay(Arc::new(RedisRelay { publisher }));
+    tokio::spawn(async move {
+        let _subscriber = subscriber; // lives as long as this task
+        loop {
+            match messages.recv().await {
+                Ok(message) => {
+                    if let Some(text) = message.value.as_str() {
+                        hub.deliver_relayed(&text);
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "session events: relayed messages were dropped");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+    Ok(())
 }

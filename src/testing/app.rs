@@ -159,6 +159,9 @@ impl TestAppBuilder {
             .map_err(|e| e.to_string())?;
         let state = AppState::new(leptos_options(self.leptos_env), settings, store, locks)
             .map_err(|e| e.to_string())?;
+        crate::stores::connect_relay(&state.settings.session, state.keeper.events.clone())
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(TestApp {
             router: (self.router)(state.clone()),
             state,
@@ -226,6 +229,31 @@ impl TestApp {
         };
         jar.absorb(&resp);
         Ok(resp)
+    }
+
+    /// Opens the live channel with the jar's cookie; the stream is read as it arrives.
+    pub async fn open_events(&self, jar: &Jar) -> TestResult<super::EventStream> {
+        let mut req = Request::get(crate::auth::routes::EVENTS_PATH)
+            .header(header::ACCEPT, "text/event-stream");
+        if let Some(c) = &jar.cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        let req = req.body(Body::empty()).map_err(|e| e.to_string())?;
+        let res = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (parts, body) = res.into_parts();
+        let chunks = futures::StreamExt::map(body.into_data_stream(), |c| {
+            c.map(|b| b.to_vec()).map_err(|e| e.to_string())
+        });
+        Ok(super::EventStream::new(
+            parts.status,
+            parts.headers,
+            Box::pin(chunks),
+        ))
     }
 
     /// `/login` (with `return_to`) → the provider's authorization URL.

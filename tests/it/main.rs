@@ -10,6 +10,7 @@
 //! - [`provider_logout`]: back-channel logout and Okta Universal Logout;
 //! - [`hardening`]: what is refused, bounded or hidden (issue 12);
 //! - [`rendering`]: islands rendering and the islands router's navigations (issue 13);
+//! - [`live`]: the live session channel and its events (issue 14);
 //! - [`instances`]: the real binary — several processes, restarts, start-up failures.
 
 // A failed assumption in a test is a failed test.
@@ -20,6 +21,7 @@ mod conformance;
 mod flow;
 mod hardening;
 mod instances;
+mod live;
 mod provider_logout;
 mod refresh;
 mod rendering;

@@ -56,6 +56,13 @@ async fn send_logout_token(h: &Harness, token: &str) -> Resp {
     backchannel(h, format!("logout_token={}", urlencode(token))).await
 }
 
+/// A valid back-channel logout for the mock's person (every session of `mock-user-1`'s
+/// provider session), sent to `h`.
+pub async fn send_valid_logout_token(h: &Harness, op: &MockOp) -> Resp {
+    let (header, claims) = logout_claims(op);
+    send_logout_token(h, &op.jwt(header, claims, Signer::Good)).await
+}
+
 async fn signed_in(h: &Harness, jar: &Jar) -> bool {
     let mut jar = jar.clone();
     h.get(&mut jar, "/profile").await.status == StatusCode::OK
