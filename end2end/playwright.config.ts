@@ -1,6 +1,8 @@
 // End-to-end tests in Debian's Chromium, against two providers:
 //  - "dev-provider": the app with no issuer configured, using its embedded development provider;
 //  - "oidc-provider": the app pointed at node-oidc-provider (OpenID Certified), started here.
+//  - "idle-timeout": the app with its development provider and an 8-second idle timeout (the
+//    live channel's "session expired" notice; live-idle.spec.ts only).
 // Ports come from the environment (scripts/test picks free ones); the app binary is the one
 // `cargo leptos build` produced.
 import { defineConfig } from '@playwright/test';
@@ -14,6 +16,8 @@ export const ports = {
   devOp: port('E2E_DEV_OP_PORT', 3101),
   opApp: port('E2E_OP_APP_PORT', 3102),
   op: port('E2E_OP_PORT', 3103),
+  idleApp: port('E2E_IDLE_APP_PORT', 3104),
+  idleOp: port('E2E_IDLE_OP_PORT', 3105),
 };
 const binary = process.env.E2E_APP_BINARY ?? './target/debug/signin';
 const tmp = path.join(root, 'end2end', '.tmp');
@@ -60,13 +64,19 @@ export default defineConfig({
   projects: [
     {
       name: 'dev-provider',
+      testIgnore: /live-idle\.spec\.ts/,
       use: { ...chromium, baseURL: `http://localhost:${ports.devApp}` },
     },
     {
       name: 'oidc-provider',
       // short access tokens (the refresh scenario) are set up for the development provider
-      testIgnore: /refresh\.spec\.ts/,
+      testIgnore: /(refresh|live-idle)\.spec\.ts/,
       use: { ...chromium, baseURL: `http://localhost:${ports.opApp}` },
+    },
+    {
+      name: 'idle-timeout',
+      testMatch: /live-idle\.spec\.ts/,
+      use: { ...chromium, baseURL: `http://localhost:${ports.idleApp}` },
     },
   ],
   webServer: [
@@ -96,6 +106,25 @@ export default defineConfig({
         // short access tokens so refreshes can be watched
         DEV_PROVIDER_ACCESS_TOKEN_TTL_SECS: '12',
         AUTH_REFRESH_MARGIN_SECS: '4',
+      },
+      reuseExistingServer: false,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      gracefulShutdown: { signal: 'SIGINT', timeout: 2000 },
+    },
+    {
+      name: 'app (idle timeout)',
+      command: binary,
+      cwd: root,
+      url: `http://127.0.0.1:${ports.idleApp}/healthz`,
+      timeout: 60_000,
+      env: {
+        ...common,
+        APP_URL: `http://localhost:${ports.idleApp}`,
+        LEPTOS_SITE_ADDR: `127.0.0.1:${ports.idleApp}`,
+        DEV_PROVIDER_PORT: String(ports.idleOp),
+        DEV_PROVIDER_STATE_DIR: path.join(tmp, 'dev-provider-idle'),
+        SESSION_IDLE_TIMEOUT_SECS: '8',
       },
       reuseExistingServer: false,
       stdout: 'ignore',

@@ -1,5 +1,6 @@
 // Token refresh seen from the browser: the person stays on the profile page while the server
-// refreshes the (12-second) access token several times. Development provider only.
+// refreshes the (12-second) access token several times — the session's watcher refreshes it
+// and the live channel pushes the new profile. Development provider only.
 import { expect, test } from '@playwright/test';
 import { signedInOnProfile } from './helpers';
 
@@ -25,6 +26,9 @@ test('stays signed in on the profile page across several refreshes', async ({ pa
 
 test('the profile stops asking the server once the person has navigated away', async ({ page, baseURL }) => {
   test.setTimeout(60_000);
+  // without the live channel the profile asks the server itself when its token expires
+  // (live.spec.ts checks that it does): that must stop once the page is gone
+  await page.route('**/auth/events', (route) => route.abort());
   await signedInOnProfile(page, baseURL!);
   const expires = await page.getByTestId('access-expires').textContent();
   await page.getByRole('link', { name: 'About' }).click();
