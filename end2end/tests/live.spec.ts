@@ -155,3 +155,34 @@ test('one channel per tab, kept across client-side navigations', async ({ page, 
   await page.waitForTimeout(1000);
   expect(opened.length).toBe(1);
 });
+
+test('a failing channel is reopened with growing delays, and connects once it can', async ({ page, baseURL }, info) => {
+  test.skip(providerOf(info) !== 'dev-provider', 'the same for every provider');
+  test.setTimeout(60_000);
+  let failing = true;
+  const attempts: number[] = [];
+  await page.route('**/auth/events', async (route) => {
+    attempts.push(Date.now());
+    if (failing) await route.abort();
+    else await route.continue();
+  });
+  await signedInOnProfile(page, baseURL!);
+  // reopened after 0.5–1 s, then 1–2 s, then 2–4 s (jitter): four attempts take at least 3.5 s
+  await expect.poll(() => attempts.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(4);
+  const gaps = attempts.slice(1).map((t, i) => t - attempts[i]);
+  expect(gaps[0]).toBeGreaterThanOrEqual(400);
+  expect(gaps[2], `gaps ${gaps}`).toBeGreaterThan(gaps[0]);
+  expect(gaps[2]).toBeGreaterThanOrEqual(1900);
+
+  // the channel comes back: a sign-out elsewhere reaches this tab again
+  failing = false;
+  const before = attempts.length;
+  await expect.poll(() => attempts.length, { timeout: 20_000 }).toBeGreaterThan(before);
+  await page.waitForTimeout(500);
+  const other = await page.context().newPage();
+  await offline(other);
+  await other.goto('/about');
+  await hydrated(other);
+  await other.getByTestId('sign-out').click();
+  await expect(page.getByRole('alert')).toContainText('another tab', { timeout: 3_000 });
+});

@@ -124,8 +124,9 @@ pub struct Subscription {
     pub notices: broadcast::Receiver<Notice>,
     /// Turns `true` when the process is stopping.
     pub closing: watch::Receiver<bool>,
-    /// Whether this is the session's first open channel in this process.
-    pub first: bool,
+    /// Whether the session has no running watcher in this process (its first channel here,
+    /// or the watcher stopped): the caller starts one.
+    pub needs_watcher: bool,
 }
 
 impl Drop for Subscription {
@@ -178,7 +179,7 @@ impl EventHub {
             key,
             notices: channel.tx.subscribe(),
             closing: self.closing.subscribe(),
-            first: channel.streams == 1,
+            needs_watcher: channel.watcher.as_ref().is_none_or(|w| w.is_finished()),
         })
     }
 
@@ -288,9 +289,21 @@ mod tests {
         let hub = hub(2, 3);
         let (a, b) = (ChannelKey::of(&Id(1)), ChannelKey::of(&Id(2)));
         let a1 = hub.subscribe(a).unwrap();
-        assert!(a1.first);
+        assert!(a1.needs_watcher);
+        let watcher = tokio::spawn(std::future::pending::<()>());
+        hub.set_watcher(&a, watcher.abort_handle());
         let a2 = hub.subscribe(a).unwrap();
-        assert!(!a2.first);
+        assert!(!a2.needs_watcher, "one watcher per session");
+        watcher.abort();
+        let _ = watcher.await;
+        let a3 = hub.subscribe(a);
+        assert_eq!(a3.err(), Some(Refused::Session));
+        drop(a2);
+        assert!(
+            hub.subscribe(a).unwrap().needs_watcher,
+            "a stopped watcher is started again"
+        );
+        let a2 = hub.subscribe(a).unwrap();
         assert_eq!(hub.subscribe(a).err(), Some(Refused::Session));
         let _b1 = hub.subscribe(b).unwrap();
         assert_eq!(hub.subscribe(b).err(), Some(Refused::Process));
@@ -299,7 +312,7 @@ mod tests {
         let _b2 = hub.subscribe(b).unwrap();
         drop(a2);
         assert!(
-            hub.subscribe(a).unwrap().first,
+            hub.subscribe(a).unwrap().needs_watcher,
             "the channel was dropped with its last tab"
         );
     }

@@ -52,7 +52,7 @@ pub async fn events(State(state): State<AppState>, session: Session) -> Response
     let subscription = match state.keeper.subscribe(id) {
         Ok(s) => s,
         Err(e @ (Refused::Session | Refused::Process)) => {
-            tracing::info!(error = %e, "live channel refused");
+            tracing::debug!(error = %e, "live channel refused");
             return refuse(StatusCode::TOO_MANY_REQUESTS, RETRY_AFTER);
         }
     };

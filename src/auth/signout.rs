@@ -29,6 +29,18 @@ impl SessionKeeper {
         id: &Id,
         why: EndReason,
     ) -> Result<Option<SignedIn>, AuthError> {
+        self.end_session_if(id, why, |_| true).await
+    }
+
+    /// [`Self::end_session`], but only when `still` holds for the record as read under the
+    /// lock (`Ok(None)` and nothing deleted otherwise): a session's watcher ending it for
+    /// time must not end one a request has just used.
+    pub async fn end_session_if(
+        &self,
+        id: &Id,
+        why: EndReason,
+        still: impl Fn(&SignedIn) -> bool,
+    ) -> Result<Option<SignedIn>, AuthError> {
         let guard = self
             .locks
             .lock(id, self.lock_ttl(), self.lock_ttl())
@@ -38,6 +50,9 @@ impl SessionKeeper {
             tracing::warn!("ending a session whose lock stayed busy");
         }
         let latest = self.store.load_signed_in(id).await?.map(|(_, s)| s);
+        if latest.as_ref().is_some_and(|s| !still(s)) {
+            return Ok(None);
+        }
         self.store.delete(id).await?;
         if let Some(s) = &latest
             && let Err(e) = index::remove(&self.store, id, s).await

@@ -32,11 +32,11 @@ const RETRY: Duration = Duration::from_secs(1);
 
 impl SessionKeeper {
     /// Opens a live channel on session `id` (within the limits), starting the session's
-    /// watcher in this process with its first channel.
+    /// watcher in this process with its first channel (or again, should it have stopped).
     pub fn subscribe(self: &Arc<Self>, id: Id) -> Result<Subscription, Refused> {
         let key = ChannelKey::of(&id);
         let subscription = self.events.subscribe(key)?;
-        if subscription.first {
+        if subscription.needs_watcher {
             let keeper = self.clone();
             let task = tokio::spawn(async move { keeper.watch(id, key).await });
             self.events.set_watcher(&key, task.abort_handle());
@@ -48,79 +48,109 @@ impl SessionKeeper {
         let Some(mut notices) = self.events.listen(&key) else {
             return;
         };
+        // Whichever way the watch ends, the tabs hear that the session is over (again, when a
+        // notice told them already: a channel stops at the first).
+        if let Some(why) = self.watch_until_ended(id, key, &mut notices).await {
+            self.events.publish_local(&key, Notice::Ended(why));
+        }
+    }
+
+    /// Watches session `id` until it ends. `None`: a notice said so (the tabs heard it).
+    async fn watch_until_ended(
+        self: &Arc<Self>,
+        id: Id,
+        key: ChannelKey,
+        notices: &mut tokio::sync::broadcast::Receiver<Notice>,
+    ) -> Option<EndReason> {
         let heartbeat = self.settings.events.heartbeat;
         let idle = self.settings.session.idle_timeout.as_millis() as i64;
         let mut last: Option<SignedIn> = None;
         let mut heard_refresh = false;
         loop {
-            let state = match self.store.load_signed_in(&id).await {
-                Ok(Some((_, s))) => s,
+            let mut wait = heartbeat;
+            let mut wait_at_least = Duration::ZERO;
+            match self.store.load_signed_in(&id).await {
                 Ok(None) => {
                     // gone without a notice reaching this process
                     let expired = last
                         .as_ref()
                         .is_some_and(|s| now_ms() >= self.end_ms(s, idle));
-                    let why = if expired {
+                    return Some(if expired {
                         EndReason::Expired
                     } else {
                         EndReason::SignedOut
-                    };
-                    self.events.publish_local(&key, Notice::Ended(why));
-                    return;
+                    });
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "session watcher: the store is unavailable");
-                    tokio::time::sleep(heartbeat).await;
-                    continue;
                 }
-            };
-            if let Some(prev) = &last
-                && !heard_refresh
-                && prev.verified.tokens.access_token != state.verified.tokens.access_token
-            {
-                self.events.publish_local(&key, Notice::Refreshed);
-            }
-            heard_refresh = false;
-            let t = now_ms();
-            if !self.oidc.issued_here(&state.verified) || t >= self.end_ms(&state, idle) {
-                self.end_now(&id).await;
-                return;
-            }
-            let can_refresh = self.can_refresh(&state);
-            let due = if can_refresh {
-                self.refresh_due_at_ms(&state)
-            } else {
-                access_expiry_ms(&state)
-            };
-            let mut wait_at_least = Duration::ZERO;
-            if due.is_some_and(|due| t >= due) {
-                if !can_refresh {
-                    tracing::info!("access token expired and cannot be refreshed; signing out");
-                    self.end_now(&id).await;
-                    return;
-                }
-                match self.refresh_unattended(id, Arc::new(state.clone())).await {
-                    Ok(None) => return, // ended (and announced) by the refresh
-                    Ok(Some(fresh)) => {
-                        heard_refresh = fresh.verified.tokens.access_token
-                            != state.verified.tokens.access_token;
+                Ok(Some((_, state))) => {
+                    if let Some(prev) = &last
+                        && !heard_refresh
+                        && prev.verified.tokens.access_token != state.verified.tokens.access_token
+                    {
+                        self.events.publish_local(&key, Notice::Refreshed);
                     }
-                    Err(e) => tracing::debug!(error = %e, "session watcher: refresh failed"),
+                    heard_refresh = false;
+                    let t = now_ms();
+                    let can_refresh = self.can_refresh(&state);
+                    let due = if can_refresh {
+                        self.refresh_due_at_ms(&state)
+                    } else {
+                        access_expiry_ms(&state)
+                    };
+                    let over = |s: &SignedIn| {
+                        let t = now_ms();
+                        !self.oidc.issued_here(&s.verified)
+                            || t >= self.end_ms(s, idle)
+                            || (!self.can_refresh(s) && access_expiry_ms(s).is_some_and(|e| t >= e))
+                    };
+                    if over(&state) {
+                        // checked again under the session's lock: a request may have just used it
+                        match self.end_session_if(&id, EndReason::Expired, over).await {
+                            Ok(Some(_)) => {
+                                tracing::info!(
+                                    "session reached its time limit with tabs open; signed out"
+                                );
+                                return None; // announced by `end_session_if`
+                            }
+                            Ok(None) => {} // used meanwhile, or gone: read again
+                            Err(e) => {
+                                tracing::warn!(error = %e, "session watcher: could not end an expired session");
+                                wait_at_least = RETRY;
+                            }
+                        }
+                    } else if can_refresh && due.is_some_and(|due| t >= due) {
+                        match self.refresh_unattended(id, Arc::new(state.clone())).await {
+                            Ok(Some(fresh)) => {
+                                heard_refresh = fresh.verified.tokens.access_token
+                                    != state.verified.tokens.access_token;
+                            }
+                            Ok(None) => {} // ended: the next read says how
+                            Err(e) => {
+                                tracing::debug!(error = %e, "session watcher: refresh failed")
+                            }
+                        }
+                        // another instance holds the lock, or the provider is backing off
+                        let backing_off = self
+                            .backoff_for(&id)
+                            .map(|b| b.until.saturating_duration_since(std::time::Instant::now()))
+                            .unwrap_or_default();
+                        wait_at_least = RETRY.max(backing_off);
+                    }
+                    let t = now_ms();
+                    wait = [Some(self.end_ms(&state, idle)), due]
+                        .into_iter()
+                        .flatten()
+                        .map(|at| Duration::from_millis(u64::try_from(at - t).unwrap_or(0)))
+                        .fold(heartbeat, Duration::min);
+                    last = Some(state);
                 }
-                wait_at_least = RETRY;
             }
-            let t = now_ms();
-            let next = [Some(self.end_ms(&state, idle)), due]
-                .into_iter()
-                .flatten()
-                .map(|at| Duration::from_millis(u64::try_from(at - t).unwrap_or(0)))
-                .fold(heartbeat, Duration::min)
-                .max(wait_at_least);
-            last = Some(state);
             tokio::select! {
-                () = tokio::time::sleep(next) => {}
+                () = tokio::time::sleep(wait.max(wait_at_least)) => {}
                 notice = notices.recv() => match notice {
-                    Ok(Notice::Ended(_)) | Err(RecvError::Closed) => return,
+                    Ok(Notice::Ended(_)) | Err(RecvError::Closed) => return None,
                     Ok(Notice::Refreshed) => heard_refresh = true,
                     Err(RecvError::Lagged(_)) => {}
                 },
@@ -132,14 +162,6 @@ impl SessionKeeper {
     fn end_ms(&self, s: &SignedIn, idle_ms: i64) -> i64 {
         (s.last_seen_at.saturating_mul(1000) + idle_ms)
             .min(self.absolute_end(s).saturating_mul(1000))
-    }
-
-    async fn end_now(&self, id: &Id) {
-        if let Err(e) = self.end_session(id, EndReason::Expired).await {
-            tracing::warn!(error = %e, "session watcher: could not end an expired session");
-        } else {
-            tracing::info!("session reached its time limit with tabs open; signed out");
-        }
     }
 }
 

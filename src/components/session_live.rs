@@ -117,8 +117,11 @@ mod browser {
     const SILENCE_MS: f64 = 70_000.0;
     const MAX_DELAY_MS: f64 = 60_000.0;
 
+    /// The page's one channel, owned by the newest `SessionLive` island (`generation`): after
+    /// the islands router replaced the island, the old one's timers leave it alone.
     #[derive(Default)]
     struct Channel {
+        generation: u32,
         source: Option<EventSource>,
         attempts: u32,
         last_heard: f64,
@@ -145,8 +148,24 @@ mod browser {
         ended: RwSignal<Option<EndReason>>,
         leaving: StoredValue<bool>,
     ) {
+        let generation = CHANNEL.with_borrow_mut(|c| {
+            if let Some(s) = c.source.take() {
+                s.close();
+            }
+            c.generation = c.generation.wrapping_add(1);
+            c.stopped = false;
+            c.attempts = 0;
+            c.generation
+        });
+        // a new island: what the channel told an earlier one is over
+        live().set(Live::default());
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-            CHANNEL.with_borrow_mut(|c| c.last_heard = now());
+            // heard from the server: the back-off starts again from its shortest delay (an
+            // answer that opens and closes at once does not reset it)
+            CHANNEL.with_borrow_mut(|c| {
+                c.last_heard = now();
+                c.attempts = 0;
+            });
             let data = ev.data().as_string().unwrap_or_default();
             match ev.type_().as_str() {
                 "ended" => {
@@ -167,10 +186,7 @@ mod browser {
             }
         });
         let on_open = Closure::<dyn FnMut()>::new(move || {
-            CHANNEL.with_borrow_mut(|c| {
-                c.attempts = 0;
-                c.last_heard = now();
-            });
+            CHANNEL.with_borrow_mut(|c| c.last_heard = now());
             update(|l| l.connected = true);
         });
         let on_error = Closure::<dyn FnMut()>::new(reopen_later);
@@ -187,9 +203,12 @@ mod browser {
         let handle = set_interval_with_handle(
             move || {
                 let gone = root.get_untracked().is_some_and(|el| !el.is_connected());
-                let stopped = CHANNEL.with_borrow(|c| c.stopped);
-                if gone || stopped {
-                    stop();
+                let (stopped, replaced) =
+                    CHANNEL.with_borrow(|c| (c.stopped, c.generation != generation));
+                if gone || stopped || replaced {
+                    if !replaced {
+                        stop();
+                    }
                     if let Some(h) = watchdog.get_value() {
                         h.clear();
                     }
@@ -208,7 +227,7 @@ mod browser {
 
     fn open() {
         CHANNEL.with_borrow_mut(|c| {
-            if c.stopped {
+            if c.stopped || c.source.is_some() {
                 return;
             }
             let Ok(source) = EventSource::new(EVENTS_PATH) else {

@@ -223,7 +223,7 @@ impl RemoteLock for RedisLock {
 /// The pub/sub channel that carries session events between instances (`crate::auth::events`).
 const EVENTS_CHANNEL: &str = "signin:events";
 
-/// Session events between instances over Redis pub/sub: published with the store's pool,
+/// Session events between instances over Redis pub/sub: published by a client of its own,
 /// received by a subscriber connection of its own (fred's `SubscriberClient`, which subscribes
 /// again after a reconnect; a notice published while it was away is caught by the session
 /// watchers' heartbeat re-read).

@@ -155,6 +155,45 @@ async fn two_instances_on_one_redis() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     expect_ended(&mut on_b, "provider").await;
     assert!(started.elapsed() < PROMPT);
+
+    // and so does a Universal Logout received by A
+    let mut jar = Jar::default();
+    b.mock_sign_in(&mut jar).await;
+    let mut on_b = open(&b, &jar).await;
+    let started = Instant::now();
+    let r = crate::provider_logout::send_valid_universal_logout(&a, &op).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    expect_ended(&mut on_b, "provider").await;
+    assert!(started.elapsed() < PROMPT);
+}
+
+/// The absolute lifetime ends a session in use, and its open tab hears it on time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_absolute_lifetime_ends_the_tabs() {
+    let h = Harness::dev(&[("SESSION_ABSOLUTE_TIMEOUT_SECS", "4")]).await;
+    let mut jar = Jar::default();
+    h.sign_in(&mut jar, None).await;
+    let end = h.stored(&jar).await.unwrap().signed_in_at + 4;
+    let mut tab = open(&h, &jar).await;
+    let ended = tab.expect("ended", Duration::from_secs(8)).await.unwrap();
+    let now = chrono::Utc::now().timestamp();
+    assert_eq!(ended.data, "expired");
+    assert!(
+        now >= end && now <= end + 2,
+        "ended {now}, lifetime ends {end}"
+    );
+}
+
+/// A stopping process ends its open channels (so the graceful stop need not wait for them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_closes_the_channels() {
+    let h = Harness::dev(&[]).await;
+    let mut jar = Jar::default();
+    h.sign_in(&mut jar, None).await;
+    let mut tab = open(&h, &jar).await;
+    h.state.keeper.events.close_all();
+    assert_eq!(tab.next(PROMPT).await, Next::Closed);
+    assert_eq!(h.state.keeper.events.open_streams(), 0);
 }
 
 /// The provider refuses the refresh for good: the tab hears `refresh_failed`.
@@ -266,4 +305,19 @@ async fn the_channel_is_bounded_and_marked_for_proxies() {
     forged.cookie = Some("sid=AAAAAAAAAAAAAAAAAAAAAA".into());
     let mut forged = h.open_events(&forged).await.unwrap();
     expect_ended(&mut forged, "signed_out").await;
+}
+
+/// A session that vanishes from the store with no notice (another process sharing a SQLite
+/// file, a store's own expiry): the session's watcher notices at its next heartbeat and the
+/// tab hears it — it is never left looking signed in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_gone_without_a_notice_is_noticed_at_the_heartbeat() {
+    let h = Harness::dev(&[("EVENTS_HEARTBEAT_SECS", "1")]).await;
+    let mut jar = Jar::default();
+    h.sign_in(&mut jar, None).await;
+    let mut tab = open(&h, &jar).await;
+    let id: tower_sessions::session::Id = jar.session_id().unwrap().parse().unwrap();
+    h.state.keeper.store.delete(&id).await.unwrap();
+    let ended = tab.expect("ended", Duration::from_secs(1) + PROMPT).await.unwrap();
+    assert_eq!(ended.data, "signed_out");
 }

@@ -249,6 +249,12 @@ fn revocation_claims(op: &MockOp) -> (Value, Value) {
     )
 }
 
+/// A valid Universal Logout of the mock's person (by email), sent to `h`.
+pub async fn send_valid_universal_logout(h: &Harness, op: &MockOp) -> Resp {
+    let (header, claims) = revocation_claims(op);
+    revoke_globally(h, Some(&op.jwt(header, claims, Signer::Good)), BY_EMAIL).await
+}
+
 async fn revoke_globally(h: &Harness, bearer: Option<&str>, body: &str) -> Resp {
     let mut req =
         Request::post("/global-token-revocation").header(header::CONTENT_TYPE, "application/json");
