@@ -1,10 +1,12 @@
 //! `GET /auth/events`: the live session channel, Server-Sent Events to each signed-in tab.
 //!
 //! Events (the hydrated app's `SessionLive` island listens, `crate::components::session_live`):
-//! - `ended` — data: why ([`EndReason::as_str`]); the last event, the stream closes after it;
+//! - `ended` — data: two lines, why ([`EndReason::as_str`]) and what to tell the person
+//!   ([`EndReason::message`]); the last event, the stream closes after it;
 //! - `refreshed` — data: the [`Profile`](super::types::Profile) as JSON (display claims and
 //!   times, never a token);
-//! - `ping` — every `EVENTS_HEARTBEAT_SECS`, so the browser knows the channel is alive.
+//! - `ping` — at once, then every `EVENTS_HEARTBEAT_SECS`, so the browser knows the channel
+//!   is alive.
 //!
 //! The channel is not activity: the session is read straight from the store (no "touch", no
 //! refresh, no cookie), so an open tab never keeps an idle session alive — the session's
@@ -67,7 +69,8 @@ fn updates(
     subscription: Subscription,
     heartbeat: Duration,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    // the first `ping` goes out at once: the browser knows the channel is up
+    let mut ticks = tokio::time::interval(heartbeat);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let open = Open {
         state,
@@ -122,7 +125,7 @@ impl Open {
 
     fn end(&mut self, why: EndReason) -> Event {
         self.done = true;
-        Event::default().event("ended").data(why.as_str())
+        ended_event(why)
     }
 }
 
@@ -143,9 +146,14 @@ fn stream_response(
 
 /// A channel that has only this to say: the session is over (or never was).
 fn ended(why: EndReason) -> Response {
-    stream_response(stream::iter([Ok(Event::default()
+    stream_response(stream::iter([Ok(ended_event(why))]))
+}
+
+/// `ended`: why, then the words for the person (two data lines).
+fn ended_event(why: EndReason) -> Event {
+    Event::default()
         .event("ended")
-        .data(why.as_str()))]))
+        .data(format!("{}\n{}", why.as_str(), why.message()))
 }
 
 fn refuse(status: StatusCode, retry_after: &'static str) -> Response {

@@ -1,6 +1,7 @@
 //! The navigation bar: brand, links, and who is signed in (with Sign in / Sign out). Rendered
-//! by the server on every page and navigation; for a signed-in person the "who" part is the
-//! [`SessionLive`] island, which switches to the signed-out state when the session ends.
+//! by the server on every page and navigation; for a signed-in person the [`SessionLive`]
+//! island beside the name listens to the live session channel and switches the bar to the
+//! signed-out state when the session ends.
 
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -26,7 +27,11 @@ pub fn Nav() -> impl IntoView {
                 <div class="who">
                     {match auth.user {
                         Some(user) => Either::Left(view! {
-                            <SessionLive name=user.display_name().to_string() />
+                            <span class="signed-in">
+                                <span class="user" data-testid="nav-user">{user.display_name().to_string()}</span>
+                                <SignOutButton />
+                            </span>
+                            <SessionLive />
                         }),
                         None => Either::Right(view! { <SignInLink /> }),
                     }}
@@ -43,5 +48,19 @@ pub fn SignInLink(#[prop(optional, into)] class: Option<String>) -> impl IntoVie
         <a href="/login" rel="external" class=class.unwrap_or_else(|| "button".into())>
             "Sign in"
         </a>
+    }
+}
+
+/// A plain form that POSTs to `/logout`, which ends the session and redirects (303) to the
+/// provider's end-session endpoint. `data-leave` keeps the islands router from turning it into
+/// a `fetch` (see `app::LeaveAppForms`), so it behaves the same with or without JavaScript.
+#[component]
+pub fn SignOutButton() -> impl IntoView {
+    view! {
+        <form method="post" action="/logout" class="inline" data-leave="">
+            <button type="submit" class="button secondary" data-testid="sign-out">
+                "Sign out"
+            </button>
+        </form>
     }
 }

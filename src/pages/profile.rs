@@ -16,7 +16,10 @@ use crate::{
         guard::{ErrorNotice, current_path, go_to_login, leave_for_sign_in},
         types::{ApiError, Profile},
     },
-    components::time::{relative, utc},
+    components::{
+        session_live,
+        time::{relative, utc},
+    },
 };
 
 /// Unix seconds now (browser clock after hydration, server clock while rendering).
@@ -72,30 +75,14 @@ fn ProfileLive(profile: Profile) -> impl IntoView {
     let root = NodeRef::<leptos::html::Div>::new();
     let gone = move || root.get_untracked().is_some_and(|el| !el.is_connected());
 
-    // What the live channel says (browser only): a newer profile, the session's end.
-    let channel_up = StoredValue::new(false);
-    let ended = StoredValue::new(false);
+    // Tick every second in the browser (effects do not run on the server), and take the
+    // profiles the live channel pushes.
     Effect::new(move |_| {
-        let live = crate::components::session_live::live();
-        let live = live.read();
-        channel_up.set_value(live.connected);
-        ended.set_value(live.ended.is_some());
-        if let Some(pushed) = &live.profile {
-            let newer = data.with_untracked(|d| {
-                d.as_ref()
-                    .is_ok_and(|p| pushed.server_time >= p.server_time && pushed != p)
-            });
-            if newer {
-                data.set(Ok(pushed.clone()));
-            }
-        }
-    });
-    // Tick every second in the browser (effects do not run on the server).
-    Effect::new(move |_| {
+        session_live::on_profile(data);
         let ticker = StoredValue::new(None::<IntervalHandle>);
         let handle = set_interval_with_handle(
             move || {
-                if gone() || ended.get_value() {
+                if gone() || session_live::session_ended() {
                     if let Some(h) = ticker.get_value() {
                         h.clear();
                     }
@@ -112,7 +99,8 @@ fn ProfileLive(profile: Profile) -> impl IntoView {
     });
     Effect::new(move |_| {
         let t = now.get();
-        if channel_up.get_value() || ended.get_value() {
+        // the live channel pushes each refresh; without it, ask (as before the channel)
+        if session_live::channel_up() || session_live::session_ended() {
             return;
         }
         let due = data.with_untracked(

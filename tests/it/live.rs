@@ -38,16 +38,20 @@ async fn store_url(store: Store, dir: &tempfile::TempDir) -> (String, Option<Red
     }
 }
 
+/// Opens a channel, which says `ping` at once (the browser then knows it is up).
 async fn open(h: &Harness, jar: &Jar) -> EventStream {
-    let events = h.open_events(jar).await.unwrap();
+    let mut events = h.open_events(jar).await.unwrap();
     assert_eq!(events.status, StatusCode::OK);
+    events.expect("ping", PROMPT).await.unwrap();
     events
 }
 
 /// The stream says `ended` with `why` within [`PROMPT`], then closes.
 async fn expect_ended(events: &mut EventStream, why: &str) {
     let ended = events.expect("ended", PROMPT).await.unwrap();
-    assert_eq!(ended.data, why);
+    let (reason, words) = ended.data.split_once('\n').unwrap();
+    assert_eq!(reason, why);
+    assert!(words.starts_with("You have been signed out"), "{words}");
     assert_eq!(
         events.next(PROMPT).await,
         Next::Closed,
@@ -177,7 +181,7 @@ async fn the_absolute_lifetime_ends_the_tabs() {
     let mut tab = open(&h, &jar).await;
     let ended = tab.expect("ended", Duration::from_secs(8)).await.unwrap();
     let now = chrono::Utc::now().timestamp();
-    assert_eq!(ended.data, "expired");
+    assert!(ended.data.starts_with("expired\n"), "{}", ended.data);
     assert!(
         now >= end && now <= end + 2,
         "ended {now}, lifetime ends {end}"
@@ -247,7 +251,7 @@ async fn refreshes_are_pushed_and_the_channel_is_not_activity() {
     };
     let idle_end = signed_in.last_seen_at + 6;
     let now = chrono::Utc::now().timestamp();
-    assert_eq!(ended.data, "expired");
+    assert!(ended.data.starts_with("expired\n"), "{}", ended.data);
     assert!(
         now >= idle_end && now <= idle_end + 2,
         "ended {now}, idle end {idle_end}"
@@ -318,6 +322,9 @@ async fn a_session_gone_without_a_notice_is_noticed_at_the_heartbeat() {
     let mut tab = open(&h, &jar).await;
     let id: tower_sessions::session::Id = jar.session_id().unwrap().parse().unwrap();
     h.state.keeper.store.delete(&id).await.unwrap();
-    let ended = tab.expect("ended", Duration::from_secs(1) + PROMPT).await.unwrap();
-    assert_eq!(ended.data, "signed_out");
+    let ended = tab
+        .expect("ended", Duration::from_secs(1) + PROMPT)
+        .await
+        .unwrap();
+    assert!(ended.data.starts_with("signed_out\n"), "{}", ended.data);
 }
