@@ -305,8 +305,9 @@ async fn the_channel_is_bounded_and_marked_for_proxies() {
     // no session (or an unknown one): told at once, and closed
     let mut nobody = h.open_events(&Jar::default()).await.unwrap();
     expect_ended(&mut nobody, "signed_out").await;
-    let mut forged = Jar::default();
-    forged.cookie = Some("sid=AAAAAAAAAAAAAAAAAAAAAA".into());
+    let forged = Jar {
+        cookie: Some("sid=AAAAAAAAAAAAAAAAAAAAAA".into()),
+    };
     let mut forged = h.open_events(&forged).await.unwrap();
     expect_ended(&mut forged, "signed_out").await;
 }
