@@ -152,12 +152,24 @@ async fn signed_in_pages_hydrate_only_their_islands() {
     assert!(island(&reports.body, "DetailsToggle"));
     assert!(!island(&reports.body, "ProfileLive"));
 
-    let home = h.get(&mut jar, "/").await;
     assert!(
-        !home.body.contains("<leptos-island"),
-        "the home page has no island"
+        island(&profile.body, "SessionLive"),
+        "the live session channel"
     );
+    assert!(island(&reports.body, "SessionLive"));
+    let home = h.get(&mut jar, "/").await;
+    assert_eq!(
+        home.body.matches("<leptos-island").count(),
+        1,
+        "a signed-in home page has one island, the live session channel's"
+    );
+    assert!(island(&home.body, "SessionLive"));
     assert!(home.body.contains("data-testid=\"greeting\""));
+    let signed_out = h.get(&mut Jar::default(), "/").await;
+    assert!(
+        !signed_out.body.contains("<leptos-island"),
+        "a signed-out page has no island"
+    );
 }
 
 /// With sign-in required everywhere and the provider down when a refresh is due, a
