@@ -18,11 +18,14 @@ use leptos_router::{
 };
 
 use crate::{
-    auth::guard::{Guard, provide_auth},
+    auth::{
+        guard::{Guard, provide_auth},
+        policy::Require,
+    },
     components::nav::Nav,
     pages::{
-        about::AboutPage, auth_error::AuthErrorPage, home::HomePage, not_found::NotFound,
-        profile::ProfilePage, reports::ReportsPage,
+        about::AboutPage, admin::AdminPage, auth_error::AuthErrorPage, home::HomePage,
+        not_found::NotFound, profile::ProfilePage, reports::ReportsPage,
     },
 };
 
@@ -92,6 +95,11 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("/reports")
                         view=|| view! { <Guard protected=true><ReportsPage /></Guard> }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/admin")
+                        view=|| view! { <Guard require=Require::group("Admins")><AdminPage /></Guard> }
                         ssr=SsrMode::Async
                     />
                     <Route path=path!("/auth/error") view=AuthErrorPage ssr=SsrMode::Async />

@@ -10,13 +10,19 @@
 //!   cross-origin redirect) gets the page with the [`LeaveForSignIn`] island, which makes the
 //!   browser load `/login` itself.
 //!
+//! A route can require more than sign-in — a group, a claim ([`Require`]): a person who is
+//! signed in but not allowed gets a clear page with status 403 (on a page load and a
+//! navigation alike), never a sign-in loop.
+//!
 //! The guard is UX; the security boundary is the server functions, which check the session
-//! themselves, and the auth middleware when settings require sign-in everywhere.
+//! themselves (`super::require`), and the auth middleware when settings require sign-in
+//! everywhere.
 
-use leptos::either::EitherOf3;
+use leptos::either::EitherOf4;
 use leptos::prelude::*;
 
 use super::{
+    policy::Require,
     return_to::login_url,
     types::{ApiError, User},
 };
@@ -49,6 +55,24 @@ fn user_now() -> Option<User> {
 
 pub fn use_auth() -> AuthContext {
     use_context::<AuthContext>().unwrap_or_else(provide_auth)
+}
+
+/// The signed-in person (display claims), or `None` — in any server-rendered component.
+pub fn use_user() -> Option<User> {
+    use_auth().user
+}
+
+/// Whether the person viewing this page meets `requirement` (server-rendered components: to
+/// show a link or a section only to those it is open to; the page or server function behind
+/// it checks again). `false` when nobody is signed in.
+pub fn allowed(requirement: &Require) -> bool {
+    #[cfg(feature = "ssr")]
+    return super::require::require_quietly(requirement).is_ok();
+    #[cfg(not(feature = "ssr"))]
+    {
+        let _ = requirement;
+        false
+    }
 }
 
 /// The current path with its query string: the router's location on the server, the
@@ -138,43 +162,57 @@ pub fn leave_for_sign_in() -> impl IntoView {
 enum Decision {
     Allowed,
     SignIn,
+    NotAllowed,
     Unavailable(ApiError),
 }
 
-/// Renders `children` only for a signed-in person when the route needs it (`protected`, or
-/// sign-in required everywhere by settings and the path is not public).
+/// Renders `children` only for a signed-in person when the route needs it (`protected`, a
+/// `require`ment, or sign-in required everywhere by settings and the path is not public), and
+/// only to a person who meets `require` (403 otherwise).
+///
+/// ```ignore
+/// <Route path=path!("/admin") view=|| view! {
+///     <Guard require=Require::group("Admins")><AdminPage /></Guard>
+/// } ssr=SsrMode::Async />
+/// ```
 #[component]
-pub fn Guard(#[prop(optional)] protected: bool, children: ChildrenFn) -> impl IntoView {
+pub fn Guard(
+    #[prop(optional)] protected: bool,
+    #[prop(optional, into)] require: Option<Require>,
+    children: ChildrenFn,
+) -> impl IntoView {
     let bare_path = leptos_router::hooks::use_location()
         .pathname
         .get_untracked();
-    match decide_now(&bare_path, protected) {
-        Decision::Allowed => EitherOf3::A(children()),
-        Decision::SignIn => EitherOf3::B(go_to_login(&current_path())),
-        Decision::Unavailable(error) => EitherOf3::C(view! { <ErrorNotice error /> }),
+    match decide_now(&bare_path, protected, require.as_ref()) {
+        Decision::Allowed => EitherOf4::A(children()),
+        Decision::SignIn => EitherOf4::B(go_to_login(&current_path())),
+        Decision::NotAllowed => EitherOf4::C(view! { <ErrorNotice error=ApiError::NotAllowed /> }),
+        Decision::Unavailable(error) => EitherOf4::D(view! { <ErrorNotice error /> }),
     }
 }
 
 /// The decision from the request's resolved session.
 #[cfg(feature = "ssr")]
-fn decide_now(path: &str, protected: bool) -> Decision {
-    use super::api::ssr::current_auth;
+fn decide_now(path: &str, protected: bool, require: Option<&Require>) -> Decision {
     let Some(state) = use_context::<crate::state::AppState>() else {
         return Decision::Unavailable(ApiError::Internal);
     };
+    let protected = protected || require.is_some();
     if !state.guard_policy().requires_sign_in(path, protected) {
         return Decision::Allowed;
     }
-    match current_auth().require() {
+    match super::require::require_quietly(require.unwrap_or(&Require::SignedIn)) {
         Ok(_) => Decision::Allowed,
         Err(ApiError::Unauthorized) => Decision::SignIn,
+        Err(ApiError::NotAllowed) => Decision::NotAllowed,
         Err(e) => Decision::Unavailable(e),
     }
 }
 
 /// Pages are rendered by the server only (islands mode); this is never called in the browser.
 #[cfg(not(feature = "ssr"))]
-fn decide_now(_path: &str, _protected: bool) -> Decision {
+fn decide_now(_path: &str, _protected: bool, _require: Option<&Require>) -> Decision {
     Decision::Unavailable(ApiError::Internal)
 }
 
@@ -186,9 +224,13 @@ pub fn ErrorNotice(error: ApiError) -> impl IntoView {
     {
         super::api::ssr::failed(error.clone());
     }
+    let title = match error {
+        ApiError::NotAllowed => "This page is not open to you",
+        _ => "We could not load this page",
+    };
     view! {
-        <section class="card error" role="alert">
-            <h1>"We could not load this page"</h1>
+        <section class="card error" role="alert" data-testid="error-notice">
+            <h1>{title}</h1>
             <p>{error.to_string()}</p>
             <p>
                 <a class="button" href=current_path() rel="external">"Try again"</a>

@@ -1,6 +1,7 @@
 //! Authentication: everything about signing people in and keeping them signed in.
 //!
-//! Shared by server and browser: [`types`] (what the browser may know), [`return_to`],
+//! Shared by server and browser: [`types`] (what the browser may know), [`policy`] (who may
+//! see what), [`return_to`],
 //! [`reason`] (error kinds in plain words), [`routes`] (contract paths), [`api`] (server
 //! functions) and [`guard`] (route guards). Server only (`ssr`): [`oidc`] (the provider client), [`session`] (session
 //! contents), [`sealing`] (the signed-in state encrypted at rest), [`store`] (what a session store must do beyond tower-sessions), [`index`] (all
@@ -8,10 +9,11 @@
 //! (ending sessions, revocation), [`events`] and [`watch`] (live session events and the
 //! watcher of sessions with open tabs), [`live`] (the live channel, `GET /auth/events`), [`jwt`], [`logout_request`] and [`provider_logout`]
 //! (back-channel logout, Okta Universal Logout), [`middleware`] (resolves the session once per request) and
-//! [`error`].
+//! [`error`]; [`require`] is authorization for server functions.
 
 pub mod api;
 pub mod guard;
+pub mod policy;
 pub mod reason;
 pub mod return_to;
 pub mod routes;
@@ -39,6 +41,8 @@ pub mod provider_logout;
 pub mod redirect;
 #[cfg(feature = "ssr")]
 pub mod refresh;
+#[cfg(feature = "ssr")]
+pub mod require;
 #[cfg(feature = "ssr")]
 pub mod sealing;
 #[cfg(feature = "ssr")]

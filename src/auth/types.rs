@@ -92,6 +92,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("This request was refused (it did not come from this site).")]
     Forbidden,
+    /// Signed in, but without what this needs (a group, a claim).
+    #[error("You are signed in, but this is not open to you.")]
+    NotAllowed,
     #[error("The sign-in provider cannot be reached right now. Please try again in a moment.")]
     ProviderUnavailable,
     #[error("Sign-in sessions are unavailable right now. Please try again in a moment.")]
@@ -109,7 +112,7 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::Unauthorized => 401,
-            ApiError::Forbidden => 403,
+            ApiError::Forbidden | ApiError::NotAllowed => 403,
             ApiError::ProviderUnavailable | ApiError::SessionStoreUnavailable => 503,
             ApiError::Request => 400,
             ApiError::Internal => 500,

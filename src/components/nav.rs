@@ -7,7 +7,13 @@ use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::{auth::guard::use_auth, components::session_live::SessionLive};
+use crate::{
+    auth::{
+        guard::{allowed, use_auth},
+        policy::Require,
+    },
+    components::session_live::SessionLive,
+};
 
 #[component]
 pub fn Nav() -> impl IntoView {
@@ -22,6 +28,8 @@ pub fn Nav() -> impl IntoView {
                 <nav class="links">
                     <A href="/profile">"Profile"</A>
                     <A href="/reports">"Reports"</A>
+                    // shown to those it is open to (the page checks again)
+                    {allowed(&Require::group("Admins")).then(|| view! { <A href="/admin">"Admin"</A> })}
                     <A href="/about">"About"</A>
                 </nav>
                 <div class="who">

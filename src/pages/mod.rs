@@ -1,5 +1,6 @@
 //! The pages. Each is a component rendered by the router in [`crate::app`].
 pub mod about;
+pub mod admin;
 pub mod auth_error;
 pub mod home;
 pub mod not_found;

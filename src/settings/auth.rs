@@ -11,6 +11,7 @@
 //! | `AUTH_REFRESH` | `true` | |
 //! | `AUTH_REFRESH_MARGIN_SECS` | `30` | 0–3600 (at most half a token's lifetime in use) |
 //! | `AUTH_ROTATION_GRACE_SECS` | `30` | 0–60 |
+//! | `AUTH_GROUPS_CLAIM` | `groups` | the claim holding the person's groups (Okta's groups claim, as named in the authorization server) |
 
 use std::time::Duration;
 
@@ -35,6 +36,8 @@ pub struct AuthSettings {
     /// The provider's refresh-token rotation grace period (Okta: 0–60 s, default 30). With 0,
     /// refreshes of one session are strictly serialized across instances.
     pub rotation_grace: Duration,
+    /// The claim that lists the person's groups.
+    pub groups_claim: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -49,6 +52,7 @@ pub(super) struct RawAuth {
     refresh: bool,
     refresh_margin_secs: i64,
     rotation_grace_secs: i64,
+    groups_claim: String,
 }
 
 impl Default for RawAuth {
@@ -71,6 +75,7 @@ impl Default for RawAuth {
             refresh: true,
             refresh_margin_secs: 30,
             rotation_grace_secs: 30,
+            groups_claim: "groups".into(),
         }
     }
 }
@@ -96,6 +101,13 @@ impl RawAuth {
                 3600,
             )?,
             rotation_grace: secs("AUTH_ROTATION_GRACE_SECS", self.rotation_grace_secs, 0, 60)?,
+            groups_claim: {
+                let name = self.groups_claim.trim();
+                if name.is_empty() || name.len() > 100 {
+                    return Err(invalid("AUTH_GROUPS_CLAIM", "must be a claim name"));
+                }
+                name.to_string()
+            },
         })
     }
 }

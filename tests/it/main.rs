@@ -2,6 +2,7 @@
 //! ([`common::Harness`]) driving `app(state)` in-process against a real OpenID Provider on a
 //! loopback socket — the embedded development provider, or the scriptable [`common::mock_op`].
 //!
+//! - [`authorization`]: pages and server functions for one group (issue 15);
 //! - [`conformance`]: the OpenID Foundation's RP certification cases, one test each;
 //! - [`flow`]: the whole sign-in flow, callback errors, pages, headers;
 //! - [`validation`]: ID-token validation failures;
@@ -16,6 +17,7 @@
 // A failed assumption in a test is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod authorization;
 mod common;
 mod conformance;
 mod flow;
