@@ -26,9 +26,8 @@ pub async fn get_reports() -> Result<Vec<Report>, ApiError> {
 /// The reports from the request's resolved session (server only).
 #[cfg(feature = "ssr")]
 fn reports_now() -> Result<Vec<Report>, ApiError> {
-    use crate::{auth::api::ssr::current_auth, util::now};
-    let auth = current_auth();
-    let signed_in = auth.require().map_err(crate::auth::api::ssr::failed)?;
+    use crate::util::now;
+    let signed_in = crate::auth::require::require_user()?;
     let minutes = (now() - signed_in.signed_in_at) / 60;
     Ok(vec![
         Report {
