@@ -27,6 +27,7 @@ use crate::{
     auth::{
         api::ssr::Query,
         live,
+        me::{ME_PATH, me},
         middleware::{AuthLayer, resolve_auth},
         provider_logout::{self, backchannel_logout, global_token_revocation},
         redirect::response as see_other,
@@ -106,6 +107,7 @@ fn routes(state: &AppState) -> Router<AppState> {
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(EVENTS_PATH, get(live::events))
+        .route(ME_PATH, get(me))
         .route(
             BACKCHANNEL_LOGOUT_PATH,
             post(backchannel_logout).layer(DefaultBodyLimit::max(provider_logout::MAX_BODY)),

@@ -34,6 +34,8 @@ pub struct AppStateInner {
     pub settings: Arc<Settings>,
     pub keeper: Arc<SessionKeeper>,
     pub provider_logout: ProviderLogoutState,
+    /// The issuer's signing keys, for API clients' access tokens (`auth::me`).
+    pub bearer_keys: crate::auth::jwt::KeyCache,
     guard_policy: GuardPolicy,
     /// The registered server functions' paths (they check the session themselves).
     server_fn_paths: std::collections::HashSet<&'static str>,
@@ -82,6 +84,7 @@ impl AppState {
             locks,
             settings.clone(),
         ));
+        let bearer_keys = crate::auth::jwt::KeyCache::new(issuer.clone(), http.clone());
         let provider_logout = ProviderLogoutState(Arc::new(ProviderLogout::new(
             keeper.clone(),
             issuer.clone(),
@@ -110,6 +113,7 @@ impl AppState {
             settings,
             keeper,
             provider_logout,
+            bearer_keys,
             guard_policy,
             server_fn_paths: leptos::server_fn::axum::server_fn_paths()
                 .map(|(path, _)| path)

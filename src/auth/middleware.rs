@@ -113,10 +113,13 @@ pub async fn resolve_auth(
         && islands_router_navigation(&req)
         && pages.contains(&path);
     let auth_settings = &state.settings.auth;
+    // API routes (the registered server functions, `/api/me`) answer for themselves, never
+    // with a redirect; any other path is guarded like a page
+    let api = state.is_server_fn(&path) || path == super::me::ME_PATH;
     if auth_settings.require_auth_everywhere
         && !left_to_page
         && !state.guard_policy().is_public(&path)
-        && !state.is_server_fn(&path)
+        && !api
     {
         match &auth {
             CurrentAuth::SignedIn(_) => {}

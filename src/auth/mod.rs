@@ -9,7 +9,8 @@
 //! (ending sessions, revocation), [`events`] and [`watch`] (live session events and the
 //! watcher of sessions with open tabs), [`live`] (the live channel, `GET /auth/events`), [`jwt`], [`logout_request`] and [`provider_logout`]
 //! (back-channel logout, Okta Universal Logout), [`middleware`] (resolves the session once per request) and
-//! [`error`]; [`require`] is authorization for server functions.
+//! [`error`]; [`require`] is authorization for server functions; [`bearer`] and [`me`]
+//! (`GET /api/me`) accept API clients' access tokens.
 
 pub mod api;
 pub mod guard;
@@ -19,6 +20,8 @@ pub mod return_to;
 pub mod routes;
 pub mod types;
 
+#[cfg(feature = "ssr")]
+pub mod bearer;
 #[cfg(feature = "ssr")]
 pub mod error;
 #[cfg(feature = "ssr")]
@@ -31,6 +34,8 @@ pub mod jwt;
 pub mod live;
 #[cfg(feature = "ssr")]
 pub mod logout_request;
+#[cfg(feature = "ssr")]
+pub mod me;
 #[cfg(feature = "ssr")]
 pub mod middleware;
 #[cfg(feature = "ssr")]

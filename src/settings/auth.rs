@@ -11,6 +11,7 @@
 //! | `AUTH_REFRESH` | `true` | |
 //! | `AUTH_REFRESH_MARGIN_SECS` | `30` | 0–3600 (at most half a token's lifetime in use) |
 //! | `AUTH_ROTATION_GRACE_SECS` | `30` | 0–60 |
+//! | `AUTH_API_AUDIENCE` | `api://default` | the `aud` an API client's access token must carry (`GET /api/me`) |
 //! | `AUTH_GROUPS_CLAIM` | `groups` | the claim holding the person's groups (Okta's groups claim, as named in the authorization server) |
 
 use std::time::Duration;
@@ -38,6 +39,8 @@ pub struct AuthSettings {
     pub rotation_grace: Duration,
     /// The claim that lists the person's groups.
     pub groups_claim: String,
+    /// The audience of access tokens presented to the app's API.
+    pub api_audience: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -53,6 +56,7 @@ pub(super) struct RawAuth {
     refresh_margin_secs: i64,
     rotation_grace_secs: i64,
     groups_claim: String,
+    api_audience: String,
 }
 
 impl Default for RawAuth {
@@ -76,6 +80,7 @@ impl Default for RawAuth {
             refresh_margin_secs: 30,
             rotation_grace_secs: 30,
             groups_claim: "groups".into(),
+            api_audience: "api://default".into(),
         }
     }
 }
@@ -107,6 +112,13 @@ impl RawAuth {
                     return Err(invalid("AUTH_GROUPS_CLAIM", "must be a claim name"));
                 }
                 name.to_string()
+            },
+            api_audience: {
+                let aud = self.api_audience.trim();
+                if aud.is_empty() {
+                    return Err(invalid("AUTH_API_AUDIENCE", "must not be empty"));
+                }
+                aud.to_string()
             },
         })
     }

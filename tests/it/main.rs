@@ -3,6 +3,7 @@
 //! loopback socket — the embedded development provider, or the scriptable [`common::mock_op`].
 //!
 //! - [`authorization`]: pages and server functions for one group (issue 15);
+//! - [`bearer`]: `GET /api/me` with access tokens (issue 15);
 //! - [`conformance`]: the OpenID Foundation's RP certification cases, one test each;
 //! - [`flow`]: the whole sign-in flow, callback errors, pages, headers;
 //! - [`validation`]: ID-token validation failures;
@@ -18,6 +19,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod authorization;
+mod bearer;
 mod common;
 mod conformance;
 mod flow;
