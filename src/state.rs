@@ -74,7 +74,8 @@ impl AppState {
             &settings.app_base(),
             settings.auth.clock_skew,
             settings.auth.use_userinfo,
-        )?;
+        )?
+        .with_groups_claim(&settings.auth.groups_claim);
         let http = oidc.http().clone();
         let issuer = oidc.issuer().to_string();
         let settings = Arc::new(settings);

@@ -97,3 +97,33 @@ async fn the_groups_claim_is_configurable() {
     );
     assert_eq!(overview(&h, &mut ada).await.status, StatusCode::FORBIDDEN);
 }
+
+/// A person removed from a group loses it at the next refresh: a provider leaves the groups
+/// claim out when no group matches any more (Okta's groups filter), and the previous list is
+/// not carried over the refresh as other claims are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_removed_at_the_provider_is_gone_after_the_refresh() {
+    use crate::common::mock_op::{Behaviour, MockOp};
+    let op = MockOp::start(Behaviour {
+        access_ttl: 3600,
+        userinfo_extra: serde_json::json!({"groups": ["Everyone", "Admins"]}),
+        ..Behaviour::default()
+    })
+    .await;
+    let h = Harness::mock(&op, &[]).await;
+    let mut jar = Jar::default();
+    h.mock_sign_in(&mut jar).await;
+    assert_eq!(h.get(&mut jar, "/admin").await.status, StatusCode::OK);
+
+    op.set(|b| b.userinfo_extra = serde_json::json!({}));
+    h.age_access_token(&jar, std::time::Duration::from_secs(3600))
+        .await;
+    let r = h.get(&mut jar, "/admin").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let stored = h.stored(&jar).await.unwrap();
+    assert!(stored.verified.claims.get("groups").is_none());
+    assert!(
+        stored.verified.claims.contains_key("email"),
+        "other claims are still carried over"
+    );
+}

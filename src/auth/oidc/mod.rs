@@ -114,6 +114,8 @@ pub struct OidcClient {
     post_logout_redirect_uri: String,
     skew: Duration,
     use_userinfo: bool,
+    /// The claim listing the person's groups (never carried over a refresh).
+    groups_claim: String,
     http: reqwest::Client,
     discovery: DiscoveryCache,
     /// Outbound calls made (discovery counts as one per document), for benchmarks and tests.
@@ -153,10 +155,17 @@ impl OidcClient {
             post_logout_redirect_uri: format!("{app_base}/"),
             skew,
             use_userinfo,
+            groups_claim: "groups".into(),
             http,
             discovery,
             calls,
         })
+    }
+
+    /// Names the claim that lists the person's groups (`AUTH_GROUPS_CLAIM`).
+    pub fn with_groups_claim(mut self, claim: &str) -> Self {
+        self.groups_claim = claim.to_string();
+        self
     }
 
     pub fn issuer(&self) -> &str {
@@ -344,9 +353,14 @@ impl OidcClient {
             )));
         }
         if let Some(p) = previous {
-            // claims from the previous userinfo call that this ID token does not repeat
+            // claims from the previous userinfo call that this ID token does not repeat — but
+            // never the groups: authorization reads them, and a provider leaves the claim out
+            // when the person is no longer in any matching group (Okta's groups filter), so an
+            // old list must not outlive the refresh that dropped it
             for (k, v) in &p.claims {
-                claims.entry(k.clone()).or_insert_with(|| v.clone());
+                if *k != self.groups_claim {
+                    claims.entry(k.clone()).or_insert_with(|| v.clone());
+                }
             }
         }
 
