@@ -6,6 +6,11 @@
 //!   default `api://default`, as Okta's default custom authorization server issues);
 //! - `exp` is required and in the future, `nbf` (when present) in the past, both with the
 //!   configured clock skew; `sub` is required;
+//! - the client it was issued to (`cid` at Okta, `client_id` in RFC 9068) is one the app
+//!   accepts (`AUTH_API_CLIENT_IDS`, by default only this app's own client id): on Okta's
+//!   default authorization server every app's tokens carry `aud=api://default`, so the
+//!   audience alone would let another app's token in. ID tokens name no such client;
+//! - a `typ` header, when present, is `at+jwt` or `JWT` (no logout or ID token by mistake);
 //! - the route's required scopes are all in `scp` (Okta: an array) or `scope` (RFC 8693 /
 //!   RFC 9068: a space-separated string).
 //!
@@ -54,6 +59,8 @@ pub struct Principal {
 pub struct Rules<'a> {
     pub issuer: &'a str,
     pub audience: &'a str,
+    /// The clients whose tokens are accepted.
+    pub clients: &'a [String],
     pub now: i64,
     pub skew: i64,
 }
@@ -80,6 +87,12 @@ pub fn check(
     {
         return Err(invalid("the token is not valid yet"));
     }
+    let client = string(claims, "cid").or_else(|| string(claims, "client_id"));
+    match client {
+        Some(c) if rules.clients.iter().any(|allowed| allowed == c) => {}
+        Some(_) => return Err(invalid("the token was issued to another client")),
+        None => return Err(invalid("the token names no client (cid or client_id)")),
+    }
     let sub = required(claims, "sub")
         .map_err(|e| BearerError::InvalidToken(e.to_string()))?
         .to_string();
@@ -97,6 +110,17 @@ pub fn check(
         scopes,
         claims: claims.clone(),
     })
+}
+
+/// The `typ` header, when there is one, says access token (RFC 9068) or plain JWT.
+pub fn check_header(header: &Map<String, Value>) -> Result<(), BearerError> {
+    use super::jwt::claims::typ_is;
+    match (typ_is(header, "at+jwt"), typ_is(header, "jwt")) {
+        (None, _) | (Some(true), _) | (_, Some(true)) => Ok(()),
+        _ => Err(BearerError::InvalidToken(
+            "the token is not an access token".into(),
+        )),
+    }
 }
 
 /// `scp` (an array, or a space-separated string) or else `scope` (space-separated).
@@ -130,15 +154,19 @@ mod tests {
         }
     }
 
-    const RULES: Rules<'static> = Rules {
-        issuer: "https://op.example",
-        audience: "api://default",
-        now: 1_000_000,
-        skew: 60,
-    };
+    fn rules() -> Rules<'static> {
+        static CLIENTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        Rules {
+            issuer: "https://op.example",
+            audience: "api://default",
+            clients: CLIENTS.get_or_init(|| vec!["app".to_string()]),
+            now: 1_000_000,
+            skew: 60,
+        }
+    }
 
     fn token() -> Value {
-        json!({"iss": "https://op.example", "aud": "api://default", "sub": "u1",
+        json!({"iss": "https://op.example", "aud": "api://default", "sub": "u1", "cid": "app",
                "exp": 1_000_300, "iat": 999_900, "scp": ["openid", "profile"]})
     }
 
@@ -150,11 +178,11 @@ mod tests {
 
     #[test]
     fn every_rule() {
-        let ok = check(&claims(token()), &RULES, &["profile"]).unwrap();
+        let ok = check(&claims(token()), &rules(), &["profile"]).unwrap();
         assert_eq!(ok.sub, "u1");
         assert_eq!(ok.scopes, ["openid", "profile"]);
         let refused =
-            |c: Map<String, Value>, scopes: &[&str]| check(&c, &RULES, scopes).unwrap_err();
+            |c: Map<String, Value>, scopes: &[&str]| check(&c, &rules(), scopes).unwrap_err();
         assert!(matches!(
             refused(
                 with(|c| {
@@ -178,7 +206,7 @@ mod tests {
                 &with(|c| {
                     c.insert("aud".into(), json!(["x", "api://default"]));
                 }),
-                &RULES,
+                &rules(),
                 &[]
             )
             .is_ok()
@@ -209,7 +237,7 @@ mod tests {
                 &with(|c| {
                     c.insert("exp".into(), json!(999_990));
                 }),
-                &RULES,
+                &rules(),
                 &[]
             )
             .is_ok(),
@@ -241,7 +269,7 @@ mod tests {
             c.remove("scp");
             c.insert("scope".into(), json!("openid  profile"));
         });
-        assert!(check(&spaced, &RULES, &["profile"]).is_ok());
+        assert!(check(&spaced, &rules(), &["profile"]).is_ok());
         assert!(matches!(
             refused(
                 with(|c| {
@@ -251,5 +279,38 @@ mod tests {
             ),
             BearerError::InsufficientScope(_)
         ));
+    }
+
+    #[test]
+    fn the_client_and_the_typ() {
+        let refused = |c: Map<String, Value>| check(&c, &rules(), &[]).is_err();
+        assert!(refused(with(|c| {
+            c.insert("cid".into(), json!("another-app"));
+        })));
+        assert!(
+            refused(with(|c| {
+                c.remove("cid");
+            })),
+            "an ID token names no client"
+        );
+        let rfc9068 = with(|c| {
+            c.remove("cid");
+            c.insert("client_id".into(), json!("app"));
+        });
+        assert!(check(&rfc9068, &rules(), &[]).is_ok());
+        for (typ, ok) in [
+            (None, true),
+            (Some("at+jwt"), true),
+            (Some("application/at+JWT"), true),
+            (Some("JWT"), true),
+            (Some("logout+jwt"), false),
+            (Some("id+jwt"), false),
+        ] {
+            let header = claims(match typ {
+                Some(t) => json!({"alg": "RS256", "typ": t}),
+                None => json!({"alg": "RS256"}),
+            });
+            assert_eq!(check_header(&header).is_ok(), ok, "{typ:?}");
+        }
     }
 }

@@ -274,9 +274,15 @@ type Parts = (Map<String, Value>, Map<String, Value>, String, Vec<u8>);
 /// Splits a compact JWS into its header, claims, signing input and signature.
 /// The header and claims of compact JWT `token`, **unverified**: only to turn away a token
 /// that could not pass the rules anyway before any key is looked up (see `super::me`).
-pub fn unverified(token: &str) -> Result<(Map<String, Value>, Map<String, Value>), JwtError> {
+pub fn unverified(token: &str) -> Result<Unverified, JwtError> {
     let (header, claims, _, _) = split(token)?;
-    Ok((header, claims))
+    Ok(Unverified { header, claims })
+}
+
+/// A token's header and claims as sent, signature not checked.
+pub struct Unverified {
+    pub header: Map<String, Value>,
+    pub claims: Map<String, Value>,
 }
 
 fn split(token: &str) -> Result<Parts, JwtError> {

@@ -1,7 +1,8 @@
 //! `GET /api/me`: who is asking, as JSON — the person's `sub` and display claims — for the
 //! session cookie (the app's own pages) or an `Authorization: Bearer` JWT access token (API
 //! clients, `super::bearer`: RS256 with the issuer's keys, `iss`, `aud` = `AUTH_API_AUDIENCE`,
-//! `exp`/`nbf` with the clock skew, and the scope `profile`).
+//! `exp`/`nbf` with the clock skew, a client from `AUTH_API_CLIENT_IDS` (by default this app's
+//! own), and the scope `profile`).
 //!
 //! An API route answers for itself, never with a redirect (the auth middleware leaves it alone
 //! even when sign-in is required everywhere): no credentials → 401 with
@@ -19,7 +20,8 @@ use openidconnect::core::CoreJwsSigningAlgorithm as Alg;
 use serde_json::{Map, Value, json};
 
 use super::{
-    bearer::{BearerError, Rules, check},
+    bearer::{BearerError, Rules, check, check_header},
+    jwt,
     middleware::CurrentAuth,
 };
 use crate::{state::AppState, util::now};
@@ -66,19 +68,38 @@ pub async fn me(State(state): State<AppState>, req: Request) -> Response {
         );
     };
     let skew = i64::try_from(state.settings.auth.clock_skew.as_secs()).unwrap_or(60);
+    // by default only this app's own tokens (the development provider sets the client id at
+    // start, after the settings were read)
+    let clients = match state.settings.auth.api_client_ids.as_slice() {
+        [] => vec![state.settings.oidc.client_id.clone()],
+        listed => listed.to_vec(),
+    };
     let rules = Rules {
         issuer: state.oidc().issuer(),
         audience: &state.settings.auth.api_audience,
+        clients: &clients,
         now: now(),
         skew,
     };
-    let accepted = match state
-        .bearer_keys
-        .verify(token, &[Alg::RsaSsaPkcs1V15Sha256])
-        .await
-    {
-        Ok(verified) => check(&verified.claims, &rules, ME_SCOPES),
-        Err(e) => Err(BearerError::from(e)),
+    // A token that could not pass the rules is refused before any key is looked up: a made-up
+    // `kid` waits for the next allowed key refetch, which only plausible tokens may cause.
+    let plausible = jwt::unverified(token)
+        .map_err(BearerError::from)
+        .and_then(|t| {
+            check_header(&t.header)?;
+            check(&t.claims, &rules, &[])
+        });
+    let accepted = match plausible {
+        Err(e) => Err(e),
+        Ok(_) => match state
+            .bearer_keys
+            .verify(token, &[Alg::RsaSsaPkcs1V15Sha256])
+            .await
+        {
+            Ok(verified) => check_header(&verified.header)
+                .and_then(|()| check(&verified.claims, &rules, ME_SCOPES)),
+            Err(e) => Err(BearerError::from(e)),
+        },
     };
     match accepted {
         Ok(principal) => {
@@ -93,7 +114,7 @@ pub async fn me(State(state): State<AppState>, req: Request) -> Response {
             }))
         }
         Err(BearerError::InvalidToken(why)) => {
-            tracing::info!(reason = %why, "bearer token refused");
+            tracing::debug!(reason = %why, "bearer token refused");
             challenge(
                 &state,
                 StatusCode::UNAUTHORIZED,

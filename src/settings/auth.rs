@@ -12,6 +12,7 @@
 //! | `AUTH_REFRESH_MARGIN_SECS` | `30` | 0–3600 (at most half a token's lifetime in use) |
 //! | `AUTH_ROTATION_GRACE_SECS` | `30` | 0–60 |
 //! | `AUTH_API_AUDIENCE` | `api://default` | the `aud` an API client's access token must carry (`GET /api/me`) |
+//! | `AUTH_API_CLIENT_IDS` | *(this app's client id)* | comma list: the clients (`cid` / `client_id`) whose access tokens the API accepts |
 //! | `AUTH_GROUPS_CLAIM` | `groups` | the claim holding the person's groups (Okta's groups claim, as named in the authorization server) |
 
 use std::time::Duration;
@@ -41,6 +42,8 @@ pub struct AuthSettings {
     pub groups_claim: String,
     /// The audience of access tokens presented to the app's API.
     pub api_audience: String,
+    /// The clients whose access tokens the API accepts; empty: this app's own client id.
+    pub api_client_ids: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -57,6 +60,7 @@ pub(super) struct RawAuth {
     rotation_grace_secs: i64,
     groups_claim: String,
     api_audience: String,
+    api_client_ids: Vec<String>,
 }
 
 impl Default for RawAuth {
@@ -81,6 +85,7 @@ impl Default for RawAuth {
             rotation_grace_secs: 30,
             groups_claim: "groups".into(),
             api_audience: "api://default".into(),
+            api_client_ids: Vec::new(),
         }
     }
 }
@@ -120,6 +125,12 @@ impl RawAuth {
                 }
                 aud.to_string()
             },
+            api_client_ids: self
+                .api_client_ids
+                .iter()
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect(),
         })
     }
 }

@@ -221,6 +221,12 @@ impl Settings {
         if production {
             settings.require_for_production()?;
         }
+        if settings.auth.api_audience == settings.oidc.client_id {
+            return Err(invalid(
+                "AUTH_API_AUDIENCE",
+                "must not be the client id (that is the audience of ID tokens)",
+            ));
+        }
         Ok(settings)
     }
 }
@@ -308,6 +314,22 @@ mod tests {
             let s = load("", &[("LEPTOS_ENV", "PROD"), ("APP_URL", loopback)]);
             assert!(s.is_ok(), "{loopback}");
         }
+    }
+
+    /// The API audience must not be the client id: ID tokens carry that audience.
+    #[test]
+    fn the_api_audience_is_not_the_client_id() {
+        let e = load(
+            "",
+            &[("OIDC_CLIENT_ID", "app"), ("AUTH_API_AUDIENCE", "app")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("AUTH_API_AUDIENCE"), "{e}");
+        let s = load("", &[("OIDC_CLIENT_ID", "app")]).unwrap();
+        assert_eq!(s.auth.api_audience, "api://default");
+        let s = load("", &[("AUTH_API_CLIENT_IDS", "app, cli-tool")]).unwrap();
+        assert_eq!(s.auth.api_client_ids, ["app", "cli-tool"]);
     }
 
     #[test]

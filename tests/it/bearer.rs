@@ -28,6 +28,7 @@ fn access_token(op: &MockOp) -> (Value, Value) {
             "iat": now(),
             "exp": now() + 300,
             "scp": ["openid", "profile"],
+            "cid": crate::common::mock_op::CLIENT_ID,
             "email": "mock-user-1@mock.test",
         }),
     )
@@ -116,6 +117,19 @@ async fn every_bearer_rule_is_enforced() {
                 c.remove("sub");
             }),
         ),
+        (
+            "another app's token",
+            edit(&|c| {
+                c.insert("cid".into(), json!("another-app"));
+            }),
+        ),
+        (
+            "an ID token (no client, the client id as audience)",
+            edit(&|c| {
+                c.remove("cid");
+                c.insert("aud".into(), json!(crate::common::mock_op::CLIENT_ID));
+            }),
+        ),
     ] {
         let r = with_token(&h, &op.jwt(header.clone(), claims, Signer::Good)).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{case}");
@@ -130,6 +144,27 @@ async fn every_bearer_rule_is_enforced() {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{case}");
         challenged(&r, StatusCode::UNAUTHORIZED, Some("invalid_token"));
     }
+    let r = with_token(
+        &h,
+        &op.jwt(json!({"typ": "logout+jwt"}), claims.clone(), Signer::Good),
+    )
+    .await;
+    challenged(&r, StatusCode::UNAUTHORIZED, Some("invalid_token"));
+    // a made-up key id on an implausible token: refused at once, no wait for a key refetch
+    let started = std::time::Instant::now();
+    let r = with_token(
+        &h,
+        &op.jwt(
+            json!({"kid": "made-up"}),
+            edit(&|c| {
+                c.insert("aud".into(), json!("api://other"));
+            }),
+            Signer::Good,
+        ),
+    )
+    .await;
+    challenged(&r, StatusCode::UNAUTHORIZED, Some("invalid_token"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
     let r = with_token(&h, "not-a-jwt").await;
     challenged(&r, StatusCode::UNAUTHORIZED, Some("invalid_token"));
 
