@@ -38,4 +38,18 @@ test('Grace (not in Admins) gets a 403 page, not a sign-in loop', async ({ page,
   // still signed in: the rest of the app works
   await page.getByRole('link', { name: 'Profile' }).click();
   await expect(page.getByTestId('profile-name')).toHaveText('Grace Hopper');
+
+  // a client-side navigation (the islands router's fetch) gets the same 403 page
+  // (Grace has no link to /admin: point an existing one there, leaving the page's shape as the
+  // router's diff expects it)
+  await page.evaluate(() => {
+    document.querySelector('nav.links a[href="/reports"]')?.setAttribute('href', '/admin');
+  });
+  const answer = page.waitForResponse((r) => new URL(r.url()).pathname === '/admin');
+  await page.getByRole('link', { name: 'Reports' }).click();
+  const navigation = await answer;
+  expect(navigation.status()).toBe(403);
+  expect(navigation.request().headers()['islands-router']).toBeTruthy();
+  await expect(page.getByRole('heading', { name: 'This page is not open to you' })).toBeVisible();
+  await expect(page.getByTestId('nav-user')).toHaveText('Grace Hopper');
 });
