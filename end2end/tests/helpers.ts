@@ -71,3 +71,23 @@ export async function confirmSignOutAtProvider(page: Page, provider: ProviderKin
 export function displayName(provider: ProviderKind, user = 'alice') {
   return provider === 'dev-provider' ? (user === 'alice' ? 'Ada Lovelace' : user) : `Test ${user}`;
 }
+
+/** Signs the demo person out at the provider (which tells the app by back-channel logout):
+ *  every session of Ada at the development provider, or oidc-provider's end-session page. */
+export async function signOutAtProvider(page: Page, provider: ProviderKind, devProvider: string, oidcProvider: string) {
+  if (provider === 'dev-provider') {
+    // sign out every provider session of the person (earlier tests may have left some)
+    await page.goto(`${devProvider}/sessions`);
+    const sessions = page.getByTestId('session').filter({ hasText: 'ada@example.com' });
+    await expect(sessions.first()).toBeVisible();
+    while ((await sessions.count()) > 0) {
+      await sessions.first().getByTestId('sign-out').click();
+      await expect(page.getByTestId('notice')).toContainText('back-channel logout');
+    }
+  } else {
+    // the provider's own end-session page, without the app's involvement
+    await page.goto(`${oidcProvider}/session/end`);
+    await page.locator('button[autofocus], button[type=submit]').first().click();
+    await page.waitForLoadState();
+  }
+}

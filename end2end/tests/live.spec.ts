@@ -8,6 +8,7 @@ import {
   hydrated,
   offline,
   providerOf,
+  signOutAtProvider,
   signInAtProvider,
   signedInOnProfile,
 } from './helpers';
@@ -92,18 +93,7 @@ test('signing out at the provider (back-channel logout) tells the open tab', asy
 
   const provider_tab = await context.newPage();
   await offline(provider_tab);
-  if (provider === 'dev-provider') {
-    await provider_tab.goto(`${devProvider}/sessions`);
-    const sessions = provider_tab.getByTestId('session').filter({ hasText: 'ada@example.com' });
-    while ((await sessions.count()) > 0) {
-      await sessions.first().getByTestId('sign-out').click();
-      await expect(provider_tab.getByTestId('notice')).toContainText('back-channel logout');
-    }
-  } else {
-    await provider_tab.goto(`${oidcProvider}/session/end`);
-    await provider_tab.locator('button[autofocus], button[type=submit]').first().click();
-    await provider_tab.waitForLoadState();
-  }
+  await signOutAtProvider(provider_tab, provider, devProvider, oidcProvider);
   await expectNotice(tab, /sign-in provider/, '/profile');
 });
 

@@ -4,7 +4,7 @@
 //    in two browser contexts are gone.
 import { expect, test, type Page } from '@playwright/test';
 import { ports } from '../playwright.config';
-import { displayName, offline, providerOf, signInAtProvider, type ProviderKind } from './helpers';
+import { displayName, offline, providerOf, signInAtProvider, signOutAtProvider, type ProviderKind } from './helpers';
 
 const devProvider = `http://127.0.0.1:${ports.devOp}`;
 const oidcProvider = `http://127.0.0.1:${ports.op}`;
@@ -32,21 +32,7 @@ async function expectSignedOut(page: Page, baseURL: string) {
 test('signing out at the provider ends the app session (back-channel logout)', async ({ page, baseURL }, info) => {
   const provider = providerOf(info);
   await signIn(page, baseURL!, provider);
-  if (provider === 'dev-provider') {
-    // sign out every provider session of the person (earlier tests may have left some)
-    await page.goto(`${devProvider}/sessions`);
-    const sessions = page.getByTestId('session').filter({ hasText: 'ada@example.com' });
-    await expect(sessions.first()).toBeVisible();
-    while ((await sessions.count()) > 0) {
-      await sessions.first().getByTestId('sign-out').click();
-      await expect(page.getByTestId('notice')).toContainText('back-channel logout');
-    }
-  } else {
-    // the provider's own end-session page, without the app's involvement
-    await page.goto(`${oidcProvider}/session/end`);
-    await page.locator('button[autofocus], button[type=submit]').first().click();
-    await page.waitForLoadState();
-  }
+  await signOutAtProvider(page, provider, devProvider, oidcProvider);
   await expectSignedOut(page, baseURL!);
 });
 

@@ -207,20 +207,10 @@ impl TestApp {
     pub async fn request_with_body(
         &self,
         jar: &mut Jar,
-        mut req: Builder,
+        req: Builder,
         body: Body,
     ) -> TestResult<Resp> {
-        if let Some(c) = &jar.cookie {
-            req = req.header(header::COOKIE, c);
-        }
-        let req = req.body(body).map_err(|e| e.to_string())?;
-        let res = self
-            .router
-            .clone()
-            .oneshot(req)
-            .await
-            .map_err(|e| e.to_string())?;
-        let (parts, body) = res.into_parts();
+        let (parts, body) = self.send(jar, req, body).await?.into_parts();
         let bytes = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
         let resp = Resp {
             status: parts.status,
@@ -231,21 +221,29 @@ impl TestApp {
         Ok(resp)
     }
 
-    /// Opens the live channel with the jar's cookie; the stream is read as it arrives.
-    pub async fn open_events(&self, jar: &Jar) -> TestResult<super::EventStream> {
-        let mut req = Request::get(crate::auth::routes::EVENTS_PATH)
-            .header(header::ACCEPT, "text/event-stream");
+    /// Sends `req` with the jar's cookie through the router; the body is left unread.
+    async fn send(
+        &self,
+        jar: &Jar,
+        mut req: Builder,
+        body: Body,
+    ) -> TestResult<axum::response::Response> {
         if let Some(c) = &jar.cookie {
             req = req.header(header::COOKIE, c);
         }
-        let req = req.body(Body::empty()).map_err(|e| e.to_string())?;
-        let res = self
-            .router
+        let req = req.body(body).map_err(|e| e.to_string())?;
+        self.router
             .clone()
             .oneshot(req)
             .await
-            .map_err(|e| e.to_string())?;
-        let (parts, body) = res.into_parts();
+            .map_err(|e| e.to_string())
+    }
+
+    /// Opens the live channel with the jar's cookie; the stream is read as it arrives.
+    pub async fn open_events(&self, jar: &Jar) -> TestResult<super::EventStream> {
+        let req = Request::get(crate::auth::routes::EVENTS_PATH)
+            .header(header::ACCEPT, "text/event-stream");
+        let (parts, body) = self.send(jar, req, Body::empty()).await?.into_parts();
         let chunks = futures::StreamExt::map(body.into_data_stream(), |c| {
             c.map(|b| b.to_vec()).map_err(|e| e.to_string())
         });
