@@ -27,6 +27,13 @@ impl StoreError {
     }
 }
 
+/// For the stores' `SessionStore` methods written on top of the auth code's writes.
+impl From<StoreError> for tower_sessions::session_store::Error {
+    fn from(e: StoreError) -> Self {
+        Self::Backend(e.0)
+    }
+}
+
 /// A session store as the auth code uses it. Implementations must be safe to share between
 /// instances of the app where the store is shared (SQLite file, Redis).
 #[async_trait::async_trait]

@@ -135,13 +135,10 @@ impl SessionStore for MemoryStore {
         }
     }
 
+    /// Updates the record only if it still exists: one deleted meanwhile (a sign-out) or
+    /// expired is not written back.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let record = record.clone();
-        self.cache
-            .entry(record.id)
-            .and_compute_with(|_| async move { Op::Put(record) })
-            .await;
-        Ok(())
+        Ok(self.save_existing(record).await.map(drop)?)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {

@@ -1,5 +1,5 @@
-//! `SESSION_STORE=redis://HOST:PORT`: tower-sessions-redis-store for the records (each key
-//! expires with its session), plus, under the `signin:` prefix:
+//! `SESSION_STORE=redis://HOST:PORT`: sessions as Redis keys (each expiring with its session;
+//! tower-sessions-redis-store reads and deletes them), plus, under the `signin:` prefix:
 //! - `signin:lock:<session>`: the cross-instance refresh lock (`SET NX PX`, released by a
 //!   compare-and-delete script);
 //! - `signin:idx:<key>`: the session index, a set of session ids per key, expiring with the
@@ -8,8 +8,11 @@
 //! - `signin:events`: the pub/sub channel carrying session events between instances
 //!   ([`relay`]).
 //!
-//! The conditional write is `SET … XX` with the record encoded exactly as the store encodes
-//! it (MessagePack of the `Record`), so a record deleted by a sign-out is never re-created.
+//! Records are written here, not by the record store (which only reads and deletes them):
+//! `SET … NX` to create, `SET … XX` for every write of an existing record — the auth code's
+//! conditional write and the session layer's `save` — with the record encoded exactly as the
+//! store encodes it (MessagePack of the `Record`) and its expiry to the millisecond (`PXAT`),
+//! so a record deleted by a sign-out, or expired, is never re-created.
 
 use std::{sync::Arc, time::Duration};
 
@@ -78,13 +81,46 @@ fn index_key(key: &str) -> String {
     format!("signin:idx:{key}")
 }
 
+/// The expiry of `record` to the millisecond (`EXAT`, which the record store uses, rounds
+/// down to the second: a record could vanish up to a second early).
+fn expires(record: &Record) -> Expiration {
+    Expiration::PXAT((record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+impl RedisStore {
+    /// `SET id record PXAT … NX|XX`, encoded exactly as the record store decodes it; `false`
+    /// when the condition failed (Redis answers nil — which fred will not turn into a `bool`,
+    /// so the record store's own `create`/`save` failed there with a bare 500).
+    async fn set_record(&self, record: &Record, only: SetOptions) -> Result<bool, StoreError> {
+        let data = rmp_serde::to_vec(record).map_err(StoreError::new)?;
+        let set: Option<String> = self
+            .pool
+            .set(
+                record.id.to_string(),
+                data.as_slice(),
+                Some(expires(record)),
+                Some(only),
+                false,
+            )
+            .await
+            .map_err(StoreError::new)?;
+        Ok(set.is_some())
+    }
+}
+
 #[async_trait::async_trait]
 impl SessionStore for RedisStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        self.records.create(record).await
+        // a taken id (never in practice: 128 random bits) gets a new one
+        while !self.set_record(record, SetOptions::NX).await? {
+            record.id = Id::default();
+        }
+        Ok(())
     }
+    /// Updates the record only if it still exists: one deleted meanwhile (a sign-out) or
+    /// expired is not written back.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.records.save(record).await
+        Ok(self.set_record(record, SetOptions::XX).await.map(drop)?)
     }
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         self.records.load(id).await
@@ -97,19 +133,7 @@ impl SessionStore for RedisStore {
 #[async_trait::async_trait]
 impl SessionBackend for RedisStore {
     async fn save_existing(&self, record: &Record) -> Result<bool, StoreError> {
-        let data = rmp_serde::to_vec(record).map_err(StoreError::new)?;
-        let set: Option<String> = self
-            .pool
-            .set(
-                record.id.to_string(),
-                data.as_slice(),
-                Some(Expiration::EXAT(record.expiry_date.unix_timestamp())),
-                Some(SetOptions::XX),
-                false,
-            )
-            .await
-            .map_err(StoreError::new)?;
-        Ok(set.is_some())
+        self.set_record(record, SetOptions::XX).await
     }
 
     async fn index_add(&self, keys: &[String], id: &Id, until: i64) -> Result<(), StoreError> {

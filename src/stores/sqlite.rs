@@ -4,9 +4,10 @@
 //! - `signin_session_index`: the session index (`key`, `session_id`, `until`);
 //! - `signin_used_ids`: the replay cache (`key`, `until`).
 //!
-//! The conditional write is an `UPDATE … WHERE id = ?` on the store's own table, with the
-//! record encoded exactly as the store encodes it (MessagePack of the `Record`), so a record
-//! deleted by a sign-out is never re-created.
+//! Every write of an existing record — the auth code's conditional write and the session
+//! layer's `save` — is an `UPDATE … WHERE id = ? AND expiry_date > now` on the store's own
+//! table, with the record encoded exactly as the store encodes it (MessagePack of the
+//! `Record`), so a record deleted by a sign-out, or expired, is never re-created.
 
 use std::time::Duration;
 
@@ -123,8 +124,10 @@ impl SessionStore for SqliteStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         self.records.create(record).await
     }
+    /// Updates the record only if it still exists: one deleted meanwhile (a sign-out) or
+    /// expired is not written back (the record store's own `save` is an upsert).
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.records.save(record).await
+        Ok(self.save_existing(record).await.map(drop)?)
     }
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         self.records.load(id).await
@@ -139,11 +142,12 @@ impl SessionBackend for SqliteStore {
     async fn save_existing(&self, record: &Record) -> Result<bool, StoreError> {
         let data = rmp_serde::to_vec(record).map_err(StoreError::new)?;
         let done = sqlx::query(&format!(
-            "update {RECORDS} set data = ?, expiry_date = ? where id = ?"
+            "update {RECORDS} set data = ?, expiry_date = ? where id = ? and expiry_date > ?"
         ))
         .bind(data)
         .bind(record.expiry_date)
         .bind(record.id.to_string())
+        .bind(time::OffsetDateTime::now_utc())
         .execute(&self.pool)
         .await
         .map_err(StoreError::new)?;
