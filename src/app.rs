@@ -20,12 +20,18 @@ use leptos_router::{
 use crate::{
     auth::{
         guard::{Guard, provide_auth},
-        policy::Require,
+        policy::{ADMINS, Require},
     },
     components::nav::Nav,
     pages::{
-        about::AboutPage, admin::AdminPage, auth_error::AuthErrorPage, home::HomePage,
-        not_found::NotFound, profile::ProfilePage, reports::ReportsPage,
+        about::AboutPage,
+        admin::AdminPage,
+        auth_error::AuthErrorPage,
+        home::HomePage,
+        not_found::NotFound,
+        profile::ProfilePage,
+        reports::ReportsPage,
+        sensitive::{SENSITIVE_MAX_AGE, SensitivePage},
     },
 };
 
@@ -99,7 +105,16 @@ pub fn App() -> impl IntoView {
                     />
                     <Route
                         path=path!("/admin")
-                        view=|| view! { <Guard require=Require::group("Admins")><AdminPage /></Guard> }
+                        view=|| view! { <Guard require=Require::group(ADMINS)><AdminPage /></Guard> }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/settings/sensitive")
+                        view=|| view! {
+                            <Guard require=Require::recent_sign_in(SENSITIVE_MAX_AGE)>
+                                <SensitivePage />
+                            </Guard>
+                        }
                         ssr=SsrMode::Async
                     />
                     <Route path=path!("/auth/error") view=AuthErrorPage ssr=SsrMode::Async />

@@ -3,7 +3,9 @@
 //!
 //! - `GET /login[?return_to=/path]` — starts the authorization code flow (PKCE S256, state,
 //!   nonce kept in the server-side session) and redirects to the provider. Also the Okta
-//!   "Initiate login URI".
+//!   "Initiate login URI". With `max_age=N`, `prompt=login` or `acr_values=…` it asks the
+//!   provider for a recent or stronger sign-in (a step-up; the guard builds these links),
+//!   also for a person already signed in, and the callback checks the answer meets it.
 //! - `GET /authorization-code/callback` — checks state, exchanges the code, validates the ID
 //!   token and userinfo, rotates the session id, stores the tokens in the session only, and
 //!   redirects (303) to the saved return path. Any problem: 303 to `/auth/error?reason=…`.
@@ -22,11 +24,17 @@ use super::types::{ApiError, AuthStatus, Profile};
 // decoding can fail before our code runs. Repeated parameters are turned away even earlier,
 // by a middleware in `server.rs`.
 
-/// `GET /login[?return_to=/path]`.
+/// `GET /login[?return_to=/path][&max_age=N][&prompt=login][&acr_values=…]`.
 #[server(prefix = "", endpoint = "login", input = GetUrl)]
 pub async fn login() -> Result<(), ApiError> {
     let q = ssr::query()?;
-    ssr::login(q.get("return_to")).await
+    ssr::login(
+        q.get("return_to"),
+        q.get("max_age"),
+        q.get("prompt"),
+        q.get("acr_values"),
+    )
+    .await
 }
 
 /// `GET /authorization-code/callback?code=…&state=…` (or `?error=…`).
@@ -76,11 +84,12 @@ pub mod ssr {
             error::AuthError,
             index,
             middleware::CurrentAuth,
+            oidc::SignInAsk,
             reason::ErrorReason,
             redirect::{see_other, see_other_or_header},
             return_to::return_to_or,
             session::{self, SignedIn},
-            types::{ApiError, AuthStatus, Claim, Profile},
+            types::{ApiError, AuthStatus, Claim, EndReason, Profile},
         },
         state::AppState,
         util::now,
@@ -158,29 +167,53 @@ pub mod ssr {
         see_other(&format!("/auth/error?reason={}", reason.code()));
     }
 
-    pub async fn login(return_to: Option<String>) -> Result<(), ApiError> {
+    pub async fn login(
+        return_to: Option<String>,
+        max_age: Option<String>,
+        prompt: Option<String>,
+        acr_values: Option<String>,
+    ) -> Result<(), ApiError> {
         let state = state()?;
         let target =
             return_to_or(return_to.as_deref(), &state.settings.auth.default_return_to).to_string();
-        match current_auth() {
-            CurrentAuth::SignedIn(_) => {
+        let ask = match SignInAsk::from_query(
+            max_age.as_deref(),
+            prompt.as_deref(),
+            acr_values.as_deref(),
+        ) {
+            Ok(ask) => ask,
+            Err(e) => {
+                tracing::info!(error = %e, "sign-in link refused");
+                error_page(AuthError::from(e).reason());
+                return Ok(());
+            }
+        };
+        let signed_in = match current_auth() {
+            CurrentAuth::SignedIn(_) if !ask.is_step_up() => {
                 see_other(&target);
                 return Ok(());
             }
+            CurrentAuth::SignedIn(_) => true,
             CurrentAuth::Unavailable(reason) => {
                 error_page(reason);
                 return Ok(());
             }
-            _ => {}
-        }
+            _ => false,
+        };
         let result = async {
-            let (url, pending) = state.oidc().authorize(target).await?;
-            session::push_pending(
-                &session().map_err(|_| AuthError::Internal("no session".into()))?,
-                pending,
-                state.settings.session.pending_timeout,
-            )
-            .await?;
+            let (url, pending) = state.oidc().authorize(target, ask).await?;
+            let session = session().map_err(|_| AuthError::Internal("no session".into()))?;
+            if signed_in {
+                // a step-up: the record is the signed-in session's, written under its lock
+                if !state.keeper.push_step_up(&session, pending).await? {
+                    return Err(AuthError::SessionEnded(
+                        "signed out before the step-up began",
+                    ));
+                }
+            } else {
+                session::push_pending(&session, pending, state.settings.session.pending_timeout)
+                    .await?;
+            }
             Ok::<_, AuthError>(url)
         }
         .await;
@@ -237,11 +270,17 @@ pub mod ssr {
             error_description,
             ..
         } = params;
-        // Consume the pending sign-in first, whatever happens next: a state is good once.
+        // Consume the pending sign-in first, whatever happens next: a state is good once. A
+        // signed-in session's (a step-up) is taken under its lock.
+        let current = current_auth().signed_in().cloned();
         let pending = match state_param.as_deref() {
-            Some(s) if !s.is_empty() => {
-                session::take_pending(session, s, state.settings.session.pending_timeout).await?
-            }
+            Some(s) if !s.is_empty() => match current {
+                Some(_) => state.keeper.take_step_up(session, s).await?,
+                None => {
+                    session::take_pending(session, s, state.settings.session.pending_timeout)
+                        .await?
+                }
+            },
             _ => None,
         };
         // Mix-up defence before anything else is believed (RFC 9207).
@@ -265,7 +304,7 @@ pub mod ssr {
         }
         let Some(pending) = pending else {
             // Back button to an already used callback while signed in: nothing to do.
-            if current_auth().signed_in().is_some() {
+            if current.is_some() {
                 return Ok(state.settings.auth.default_return_to.clone());
             }
             return Err(AuthError::StateMismatch);
@@ -274,6 +313,29 @@ pub mod ssr {
             .filter(|c| !c.is_empty())
             .ok_or(AuthError::MissingCode)?;
         let verified = state.oidc().exchange(&code, &pending).await?;
+        let skew = i64::try_from(state.settings.auth.clock_skew.as_secs()).unwrap_or(0);
+        if let Err(why) = pending
+            .ask
+            .check(&verified.claims, pending.created_at, now(), skew)
+        {
+            // tokens issued for a sign-in that is not used
+            state.keeper.revoke_in_background(verified.tokens.clone());
+            return Err(AuthError::StepUpNotMet(why));
+        }
+        if let Some(current) = current {
+            if current.verified.user.sub == verified.user.sub {
+                state.keeper.complete_step_up(session, verified).await?;
+                return Ok(pending.return_to);
+            }
+            // Someone else signed in at the provider: the old session ends (as a sign-out,
+            // its tabs told, its tokens revoked) before the new one begins.
+            if let Some(id) = session.id() {
+                tracing::info!("another person signed in at a step-up; ending the old session");
+                if let Some(old) = state.keeper.end_session(&id, EndReason::SignedOut).await? {
+                    state.keeper.revoke_in_background(old.verified.tokens);
+                }
+            }
+        }
         let signed_in = SignedIn::new(verified);
         session::establish(
             session,

@@ -26,6 +26,10 @@ pub enum AuthError {
     InvalidIdToken(String),
     #[error("userinfo rejected: {0}")]
     UserInfo(String),
+    #[error("the sign-in does not meet the step-up asked for: {0}")]
+    StepUpNotMet(String),
+    #[error("bad sign-in request: {0}")]
+    BadAsk(#[from] super::oidc::BadAsk),
     #[error("refresh refused by the provider: {0}")]
     RefreshRejected(String),
     #[error("session ended: {0}")]
@@ -43,7 +47,16 @@ impl AuthError {
             AuthError::ProviderRedirectError { code } if code == "access_denied" => {
                 ErrorReason::AccessDenied
             }
+            // OpenID Connect Core 3.1.2.6 / Okta: the provider could not authenticate the
+            // person as strongly as asked
+            AuthError::ProviderRedirectError { code }
+                if code == "unmet_authentication_requirements" =>
+            {
+                ErrorReason::StepUpNotMet
+            }
             AuthError::ProviderRedirectError { .. } => ErrorReason::ProviderError,
+            AuthError::StepUpNotMet(_) => ErrorReason::StepUpNotMet,
+            AuthError::BadAsk(_) => ErrorReason::BadRequest,
             AuthError::CodeRejected(_) => ErrorReason::CodeRejected,
             AuthError::InvalidIdToken(_) | AuthError::UserInfo(_) | AuthError::IssuerMismatch => {
                 ErrorReason::TokenInvalid

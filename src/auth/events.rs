@@ -32,12 +32,16 @@ pub enum Notice {
     Ended(EndReason),
     /// New tokens (and maybe claims) are in the store.
     Refreshed,
+    /// The session continues under a new id (a step-up renewed it): its channels close without
+    /// `ended`, and the tabs open them again with the new cookie.
+    Moved,
 }
 
 impl Notice {
     fn as_str(self) -> &'static str {
         match self {
             Notice::Refreshed => "refreshed",
+            Notice::Moved => "moved",
             Notice::Ended(r) => r.as_str(),
         }
     }
@@ -45,6 +49,7 @@ impl Notice {
     fn parse(s: &str) -> Option<Notice> {
         match s {
             "refreshed" => Some(Notice::Refreshed),
+            "moved" => Some(Notice::Moved),
             other => EndReason::parse(other).map(Notice::Ended),
         }
     }
@@ -224,8 +229,28 @@ impl EventHub {
 
     /// Tells this process's open channels of session `key` (no relay).
     pub fn publish_local(&self, key: &ChannelKey, notice: Notice) {
+        if notice == Notice::Moved {
+            return self.retire_local(key);
+        }
         if let Some(c) = lock(&self.channels).get(key) {
             let _ = c.tx.send(notice); // no receiver left: nobody to tell
+        }
+    }
+
+    /// Session `id` continues under another id (a step-up renewed it): everywhere, its
+    /// channels close without `ended` (the tabs open them again, with the new cookie) and its
+    /// watcher stops. Nothing is published for the old id afterwards here: its channel is gone.
+    pub fn retire(&self, id: &Id) {
+        self.publish(id, Notice::Moved);
+    }
+
+    /// Closes session `key`'s channels here with [`Notice::Moved`] and stops its watcher.
+    fn retire_local(&self, key: &ChannelKey) {
+        if let Some(c) = lock(&self.channels).remove(key) {
+            let _ = c.tx.send(Notice::Moved);
+            if let Some(w) = c.watcher {
+                w.abort();
+            }
         }
     }
 

@@ -12,7 +12,10 @@
 //!
 //! A route can require more than sign-in — a group, a claim ([`Require`]): a person who is
 //! signed in but not allowed gets a clear page with status 403 (on a page load and a
-//! navigation alike), never a sign-in loop.
+//! navigation alike), never a sign-in loop. A route can require a recent or stronger sign-in
+//! (`Require::recent_sign_in`, `Require::acr`): a person whose sign-in is older or weaker is
+//! sent to sign in again the same way, to `/login?return_to=…&max_age=…&prompt=login` or
+//! `…&acr_values=…` (a step-up), and comes back to the page.
 //!
 //! The guard is UX; the security boundary is the server functions, which check the session
 //! themselves (`super::require`), and the auth middleware when settings require sign-in
@@ -111,7 +114,11 @@ fn islands_router_navigation() -> bool {
 /// a 302 for a page load, the [`LeaveForSignIn`] island for an islands-router navigation.
 /// (Islands use [`leave_for_sign_in`].)
 pub fn go_to_login(path: &str) -> impl IntoView + use<> {
-    let url = login_url(path);
+    go_to_sign_in(login_url(path))
+}
+
+/// [`go_to_login`] to a sign-in URL of its own (`/login?…`, e.g. asking for a step-up).
+fn go_to_sign_in(url: String) -> impl IntoView + use<> {
     #[cfg(feature = "ssr")]
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
         use axum::http::{HeaderValue, StatusCode, header};
@@ -161,7 +168,8 @@ pub fn leave_for_sign_in() -> impl IntoView {
 #[cfg_attr(not(feature = "ssr"), allow(dead_code))]
 enum Decision {
     Allowed,
-    SignIn,
+    /// To this sign-in URL: nobody signed in, or a step-up.
+    SignIn(String),
     NotAllowed,
     Unavailable(ApiError),
 }
@@ -186,7 +194,7 @@ pub fn Guard(
         .get_untracked();
     match decide_now(&bare_path, protected, require.as_ref()) {
         Decision::Allowed => EitherOf4::A(children()),
-        Decision::SignIn => EitherOf4::B(go_to_login(&current_path())),
+        Decision::SignIn(url) => EitherOf4::B(go_to_sign_in(url)),
         Decision::NotAllowed => EitherOf4::C(view! { <ErrorNotice error=ApiError::NotAllowed /> }),
         Decision::Unavailable(error) => EitherOf4::D(view! { <ErrorNotice error /> }),
     }
@@ -202,9 +210,14 @@ fn decide_now(path: &str, protected: bool, require: Option<&Require>) -> Decisio
     if !state.guard_policy().requires_sign_in(path, protected) {
         return Decision::Allowed;
     }
-    match super::require::require_quietly(require.unwrap_or(&Require::SignedIn)) {
+    let require = require.unwrap_or(&Require::SignedIn);
+    let here = current_path();
+    match super::require::require_quietly(require) {
         Ok(_) => Decision::Allowed,
-        Err(ApiError::Unauthorized) => Decision::SignIn,
+        Err(ApiError::Unauthorized) => Decision::SignIn(require.sign_in_ask().login_url(&here)),
+        Err(ApiError::StepUpRequired(query)) => {
+            Decision::SignIn(super::return_to::login_url_with(&here, &query))
+        }
         Err(ApiError::NotAllowed) => Decision::NotAllowed,
         Err(e) => Decision::Unavailable(e),
     }

@@ -115,7 +115,8 @@ impl Open {
                             Err(e) => tracing::warn!(error = %e, "live channel: the session store is unavailable"),
                         }
                     }
-                    Err(RecvError::Closed) => return None,
+                    // a step-up renewed the session's id: the tab opens its channel again
+                    Ok(Notice::Moved) | Err(RecvError::Closed) => return None,
                 },
                 _ = self.ticks.tick() => return Some(Event::default().event("ping").data("")),
                 _ = self.subscription.closing.changed() => return None,

@@ -5,7 +5,8 @@
 //! [`reason`] (error kinds in plain words), [`routes`] (contract paths), [`api`] (server
 //! functions) and [`guard`] (route guards). Server only (`ssr`): [`oidc`] (the provider client), [`session`] (session
 //! contents), [`sealing`] (the signed-in state encrypted at rest), [`store`] (what a session store must do beyond tower-sessions), [`index`] (all
-//! sessions of a person), [`refresh`] (session rules and single-flight refresh), [`signout`]
+//! sessions of a person), [`refresh`] (session rules and single-flight refresh), [`step_up`] (a
+//! recent or stronger sign-in for a signed-in session), [`signout`]
 //! (ending sessions, revocation), [`events`] and [`watch`] (live session events and the
 //! watcher of sessions with open tabs), [`live`] (the live channel, `GET /auth/events`), [`jwt`], [`logout_request`] and [`provider_logout`]
 //! (back-channel logout, Okta Universal Logout), [`middleware`] (resolves the session once per request) and
@@ -54,6 +55,8 @@ pub mod sealing;
 pub mod session;
 #[cfg(feature = "ssr")]
 pub mod signout;
+#[cfg(feature = "ssr")]
+pub mod step_up;
 #[cfg(feature = "ssr")]
 pub mod store;
 #[cfg(feature = "ssr")]

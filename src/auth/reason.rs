@@ -21,12 +21,16 @@ pub enum ErrorReason {
     SessionUnavailable,
     /// The session ended (refresh refused, timed out).
     SessionEnded,
+    /// The sign-in was not as recent or as strong as the page asked for (a step-up).
+    StepUpNotMet,
+    /// `/login` was asked for something it cannot ask the provider.
+    BadRequest,
     /// Anything else.
     Unknown,
 }
 
 impl ErrorReason {
-    pub const ALL: [ErrorReason; 9] = [
+    pub const ALL: [ErrorReason; 11] = [
         Self::AccessDenied,
         Self::ProviderError,
         Self::StateMismatch,
@@ -35,6 +39,8 @@ impl ErrorReason {
         Self::ProviderUnavailable,
         Self::SessionUnavailable,
         Self::SessionEnded,
+        Self::StepUpNotMet,
+        Self::BadRequest,
         Self::Unknown,
     ];
 
@@ -48,6 +54,8 @@ impl ErrorReason {
             Self::ProviderUnavailable => "provider_unavailable",
             Self::SessionUnavailable => "session_unavailable",
             Self::SessionEnded => "session_ended",
+            Self::StepUpNotMet => "step_up_not_met",
+            Self::BadRequest => "bad_request",
             Self::Unknown => "unknown",
         }
     }
@@ -69,6 +77,8 @@ impl ErrorReason {
             Self::ProviderUnavailable => "The sign-in provider is unavailable",
             Self::SessionUnavailable => "Sign-in is temporarily unavailable",
             Self::SessionEnded => "Your session has ended",
+            Self::StepUpNotMet => "This page needs a more recent or stronger sign-in",
+            Self::BadRequest => "This sign-in link is not valid",
             Self::Unknown => "Sign-in did not work",
         }
     }
@@ -97,6 +107,12 @@ impl ErrorReason {
                 "We cannot reach our session store right now. Please try again in a moment."
             }
             Self::SessionEnded => "For your security you were signed out. Please sign in again.",
+            Self::StepUpNotMet => {
+                "The page you opened asks for a sign-in that is recent, or that used a stronger method (such as a second factor), and the sign-in provider did not confirm one, so nothing about your sign-in changed. Try again; if it keeps happening, your account or the provider may not support this kind of sign-in."
+            }
+            Self::BadRequest => {
+                "The link asked the sign-in provider for something it cannot ask for. Go back and try again from the app."
+            }
             Self::Unknown => "Something went wrong while signing you in. Please try again.",
         }
     }
@@ -107,7 +123,7 @@ impl ErrorReason {
         match self {
             Self::AccessDenied => 403,
             Self::ProviderUnavailable | Self::SessionUnavailable => 503,
-            Self::SessionEnded => 401,
+            Self::SessionEnded | Self::StepUpNotMet => 401,
             _ => 400,
         }
     }

@@ -186,7 +186,7 @@ impl SessionKeeper {
 
     /// The store expiry of a session: the idle timeout after it was last seen, capped by the
     /// absolute end.
-    fn expiry_date(&self, s: &SignedIn) -> time::OffsetDateTime {
+    pub(super) fn expiry_date(&self, s: &SignedIn) -> time::OffsetDateTime {
         let idle_end = s.last_seen_at + self.settings.session.idle_timeout.as_secs() as i64;
         let absolute_end = s.signed_in_at + self.settings.session.absolute_timeout.as_secs() as i64;
         time::OffsetDateTime::from_unix_timestamp(idle_end.min(absolute_end))

@@ -33,6 +33,16 @@ pub fn login_url(path: &str) -> String {
     }
 }
 
+/// [`login_url`] with more query parameters (`query`, already encoded; empty for none).
+pub fn login_url_with(path: &str, query: &str) -> String {
+    let base = login_url(path);
+    match query {
+        "" => base,
+        q if base.contains('?') => format!("{base}&{q}"),
+        q => format!("{base}?{q}"),
+    }
+}
+
 /// Percent-encodes everything except unreserved characters and `/`.
 pub fn encode_component(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -41,7 +51,13 @@ pub fn encode_component(value: &str) -> String {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
                 out.push(b as char)
             }
-            _ => out.push_str(&format!("%{b:02X}")),
+            _ => {
+                // by hand: `format!("{:02X}")` would bring hex formatting into the WebAssembly
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                out.push('%');
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 15)] as char);
+            }
         }
     }
     out

@@ -47,32 +47,83 @@ pub struct SignedIn {
     pub signed_in_at: i64,
     pub last_seen_at: i64,
     pub last_refreshed_at: Option<i64>,
+    /// When the person last authenticated at the provider, and how (`auth_time`, `acr` of the
+    /// ID token of the last sign-in or step-up). A refresh never changes them: it is not an
+    /// authentication.
+    #[serde(default)]
+    pub authenticated_at: Option<i64>,
+    #[serde(default)]
+    pub acr: Option<String>,
 }
 
 impl SignedIn {
     pub fn new(verified: Verified) -> Self {
         let t = now();
+        let (authenticated_at, acr) = authentication(&verified);
         Self {
             verified,
             signed_in_at: t,
             last_seen_at: t,
             last_refreshed_at: None,
+            authenticated_at,
+            acr,
+        }
+    }
+
+    /// The same session after a step-up: same session times, the new sign-in's tokens, claims
+    /// and authentication.
+    pub fn stepped_up(&self, verified: Verified) -> Self {
+        let (authenticated_at, acr) = authentication(&verified);
+        Self {
+            verified,
+            signed_in_at: self.signed_in_at,
+            last_seen_at: now(),
+            last_refreshed_at: None,
+            authenticated_at,
+            acr,
         }
     }
 }
 
+/// `auth_time` and `acr` of a validated sign-in.
+pub fn authentication(verified: &Verified) -> (Option<i64>, Option<String>) {
+    (
+        verified.claims.get("auth_time").and_then(Value::as_i64),
+        verified
+            .claims
+            .get("acr")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    )
+}
+
 /// Remembers a started sign-in (dropping expired ones and the oldest beyond the limit). A
 /// session holding only started sign-ins lives no longer than `ttl` (cookie and store).
+/// (A signed-in session asking for a step-up goes through `super::step_up` instead.)
 pub async fn push_pending(
     session: &Session,
     pending: PendingLogin,
     ttl: Duration,
 ) -> Result<(), AuthError> {
-    let mut list: Vec<PendingLogin> = session
+    let list: Vec<PendingLogin> = session
         .get(PENDING_KEY)
         .await
         .map_err(AuthError::store)?
         .unwrap_or_default();
+    session
+        .insert(PENDING_KEY, pending_pushed(list, pending, ttl))
+        .await
+        .map_err(AuthError::store)?;
+    expire_after(session, ttl);
+    save_now(session).await
+}
+
+/// `list` with `pending` added, without expired ones, at most [`MAX_PENDING`] (the oldest go).
+pub fn pending_pushed(
+    mut list: Vec<PendingLogin>,
+    pending: PendingLogin,
+    ttl: Duration,
+) -> Vec<PendingLogin> {
     let t = now();
     list.retain(|p| t - p.created_at < secs(ttl));
     list.push(pending);
@@ -80,12 +131,24 @@ pub async fn push_pending(
         let extra = list.len() - MAX_PENDING;
         list.drain(..extra);
     }
-    session
-        .insert(PENDING_KEY, list)
-        .await
-        .map_err(AuthError::store)?;
-    expire_after(session, ttl);
-    save_now(session).await
+    list
+}
+
+/// Takes the sign-in with `state` out of `list` (dropping expired ones too); `None` when there
+/// is none or it waited longer than `ttl`. States are compared in constant time.
+pub fn pending_taken(
+    list: &mut Vec<PendingLogin>,
+    state: &str,
+    ttl: Duration,
+) -> Option<PendingLogin> {
+    let t = now();
+    let found = list
+        .iter()
+        .position(|p| constant_time_eq(p.state.expose().as_bytes(), state.as_bytes()));
+    let taken = found.map(|i| list.remove(i));
+    let ttl_secs = secs(ttl);
+    list.retain(|p| t - p.created_at < ttl_secs);
+    taken.filter(|p| t - p.created_at < ttl_secs)
 }
 
 /// The session (cookie and record) expires after `ttl` without use.
@@ -122,13 +185,7 @@ pub async fn take_pending(
     else {
         return Ok(None);
     };
-    let t = now();
-    let found = list
-        .iter()
-        .position(|p| constant_time_eq(p.state.expose().as_bytes(), state.as_bytes()));
-    let taken = found.map(|i| list.remove(i));
-    let ttl_secs = secs(ttl);
-    list.retain(|p| t - p.created_at < ttl_secs);
+    let taken = pending_taken(&mut list, state, ttl);
     if list.is_empty() {
         session
             .remove_value(PENDING_KEY)
@@ -141,7 +198,7 @@ pub async fn take_pending(
             .map_err(AuthError::store)?;
         expire_after(session, ttl);
     }
-    Ok(taken.filter(|p| t - p.created_at < ttl_secs))
+    Ok(taken)
 }
 
 /// Completes a sign-in: a new session id (the old one is deleted from the store), the
@@ -346,6 +403,7 @@ mod tests {
             pkce_verifier: Secret::new("v"),
             return_to: format!("/{state}"),
             created_at: now() - age,
+            ask: Default::default(),
         }
     }
 

@@ -85,8 +85,10 @@ pub struct Profile {
     pub server_time: i64,
 }
 
-/// The error of every server function: safe to show, never carries internals.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+/// The error of every server function: safe to show, never carries internals. In JSON as
+/// serde writes an enum: `"Unauthorized"`, `{"StepUpRequired":"max_age=300&prompt=login"}`.
+/// (A new variant is also added to its hand-written `Deserialize` and to the round-trip test.)
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
 pub enum ApiError {
     #[error("You need to sign in to see this.")]
     Unauthorized,
@@ -95,6 +97,11 @@ pub enum ApiError {
     /// Signed in, but without what this needs (a group, a claim).
     #[error("You are signed in, but this is not open to you.")]
     NotAllowed,
+    /// Signed in, but not recently or strongly enough for this: signing in again (a step-up)
+    /// would do. Carries the query that asks for it at `/login` (after `return_to`), e.g.
+    /// `max_age=300&prompt=login` (see `policy::StepUp`).
+    #[error("This needs a more recent or stronger sign-in. Please sign in again.")]
+    StepUpRequired(String),
     #[error("The sign-in provider cannot be reached right now. Please try again in a moment.")]
     ProviderUnavailable,
     #[error("Sign-in sessions are unavailable right now. Please try again in a moment.")]
@@ -111,12 +118,63 @@ impl ApiError {
     /// The HTTP status of this error: the one mapping, used by server functions and pages.
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::Unauthorized => 401,
+            ApiError::Unauthorized | ApiError::StepUpRequired(_) => 401,
             ApiError::Forbidden | ApiError::NotAllowed => 403,
             ApiError::ProviderUnavailable | ApiError::SessionStoreUnavailable => 503,
             ApiError::Request => 400,
             ApiError::Internal => 500,
         }
+    }
+}
+
+impl ApiError {
+    /// The unit variants, by name.
+    fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "Unauthorized" => ApiError::Unauthorized,
+            "Forbidden" => ApiError::Forbidden,
+            "NotAllowed" => ApiError::NotAllowed,
+            "ProviderUnavailable" => ApiError::ProviderUnavailable,
+            "SessionStoreUnavailable" => ApiError::SessionStoreUnavailable,
+            "Internal" => ApiError::Internal,
+            "Request" => ApiError::Request,
+            _ => return None,
+        })
+    }
+}
+
+/// Read by hand, in the shape `Serialize` writes: serde's derive for an enum with a variant
+/// that carries data brings its whole enum machinery into the WebAssembly, about 0.3 KB more
+/// than this (the first page's budget is spent; ARCHITECTURE.md, "Rendering").
+impl<'de> Deserialize<'de> for ApiError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ApiError;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an ApiError")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ApiError, E> {
+                ApiError::named(v).ok_or_else(|| E::custom("unknown ApiError"))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ApiError, A::Error> {
+                use serde::de::Error;
+                match map.next_key::<String>()?.as_deref() {
+                    Some("StepUpRequired") => {
+                        let query: String = map.next_value()?;
+                        match map.next_key::<String>()? {
+                            None => Ok(ApiError::StepUpRequired(query)),
+                            Some(_) => Err(A::Error::custom("one key only")),
+                        }
+                    }
+                    _ => Err(A::Error::custom("unknown ApiError")),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
     }
 }
 
@@ -143,11 +201,39 @@ impl<T: Serialize> leptos::server_fn::Encodes<T> for JsonText {
 }
 
 impl<T: serde::de::DeserializeOwned> leptos::server_fn::Decodes<T> for JsonText {
-    type Error = serde_json::Error;
+    type Error = Unreadable;
 
     fn decode(bytes: leptos::server_fn::Bytes) -> Result<T, Self::Error> {
-        let text = std::str::from_utf8(&bytes).map_err(serde::de::Error::custom)?;
-        serde_json::from_str(text)
+        let text = std::str::from_utf8(&bytes).map_err(Unreadable::from)?;
+        serde_json::from_str(text).map_err(Unreadable::from)
+    }
+}
+
+/// A [`JsonText`] answer that could not be read. The browser keeps no details (it becomes
+/// [`ApiError::Request`] either way): formatting serde_json's error there would pull its
+/// messages, and the standard library's I/O error texts, into the WebAssembly. The server,
+/// which logs it, keeps the words.
+#[derive(Debug)]
+pub struct Unreadable(#[cfg(feature = "ssr")] String);
+
+impl Unreadable {
+    fn from(e: impl std::fmt::Display) -> Self {
+        #[cfg(feature = "ssr")]
+        return Unreadable(e.to_string());
+        #[cfg(not(feature = "ssr"))]
+        {
+            let _ = e;
+            Unreadable()
+        }
+    }
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        #[cfg(feature = "ssr")]
+        return write!(f, "unreadable JSON answer: {}", self.0);
+        #[cfg(not(feature = "ssr"))]
+        f.write_str("unreadable JSON answer")
     }
 }
 
@@ -191,6 +277,41 @@ mod tests {
         assert_eq!(&bytes[..], br#""ProviderUnavailable""#);
         let back: ApiError = <JsonText as Decodes<ApiError>>::decode(bytes).unwrap();
         assert_eq!(back, error);
+        for error in [
+            ApiError::Unauthorized,
+            ApiError::Forbidden,
+            ApiError::NotAllowed,
+            ApiError::StepUpRequired("max_age=300&prompt=login".into()),
+            ApiError::ProviderUnavailable,
+            ApiError::SessionStoreUnavailable,
+            ApiError::Internal,
+            ApiError::Request,
+        ] {
+            let bytes = <JsonText as Encodes<ApiError>>::encode(&error).unwrap();
+            let back: ApiError = <JsonText as Decodes<ApiError>>::decode(bytes).unwrap();
+            assert_eq!(
+                back, error,
+                "the hand-written reader matches serde's writer"
+            );
+        }
+        assert_eq!(
+            &<JsonText as Encodes<ApiError>>::encode(&ApiError::StepUpRequired("q".into()))
+                .unwrap()[..],
+            br#"{"StepUpRequired":"q"}"#
+        );
+        for bad in [
+            &br#""Nope""#[..],
+            br#"{"Nope":"x"}"#,
+            br#"{"StepUpRequired":"q","x":1}"#,
+            b"1",
+            b"{}",
+        ] {
+            assert!(
+                <JsonText as Decodes<ApiError>>::decode(Bytes::copy_from_slice(bad)).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
         let bad = <JsonText as Decodes<ApiError>>::decode(Bytes::from_static(b"\"\xff\""));
         assert!(bad.is_err(), "invalid UTF-8 is an error, not a panic");
     }
@@ -204,6 +325,8 @@ mod tests {
         assert_eq!(e, ApiError::Request);
         assert!(!e.to_string().contains("internal::Type"));
         assert_eq!(ApiError::Unauthorized.status(), 401);
+        assert_eq!(ApiError::StepUpRequired(String::new()).status(), 401);
+        assert_eq!(ApiError::NotAllowed.status(), 403);
         assert_eq!(ApiError::SessionStoreUnavailable.status(), 503);
         assert_eq!(ApiError::Internal.status(), 500);
     }

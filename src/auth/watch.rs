@@ -150,7 +150,7 @@ impl SessionKeeper {
             tokio::select! {
                 () = tokio::time::sleep(wait.max(wait_at_least)) => {}
                 notice = notices.recv() => match notice {
-                    Ok(Notice::Ended(_)) | Err(RecvError::Closed) => return None,
+                    Ok(Notice::Ended(_) | Notice::Moved) | Err(RecvError::Closed) => return None,
                     Ok(Notice::Refreshed) => heard_refresh = true,
                     Err(RecvError::Lagged(_)) => {}
                 },

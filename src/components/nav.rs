@@ -10,7 +10,7 @@ use leptos_router::components::A;
 use crate::{
     auth::{
         guard::{allowed, use_auth},
-        policy::Require,
+        policy::{ADMINS, Require},
     },
     components::session_live::SessionLive,
 };
@@ -29,7 +29,7 @@ pub fn Nav() -> impl IntoView {
                     <A href="/profile">"Profile"</A>
                     <A href="/reports">"Reports"</A>
                     // shown to those it is open to (the page checks again)
-                    {allowed(&Require::group("Admins")).then(|| view! { <A href="/admin">"Admin"</A> })}
+                    {allowed(&Require::group(ADMINS)).then(|| view! { <A href="/admin">"Admin"</A> })}
                     <A href="/about">"About"</A>
                 </nav>
                 <div class="who">

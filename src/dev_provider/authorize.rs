@@ -1,6 +1,13 @@
 //! `/authorize` (the sign-in page: demo users, anyone by email, Deny) and
 //! `/authorize/decision`, which issues the code (`crate::testing::complete_sign_in` drives the
 //! page for tests and the benchmark).
+//!
+//! Step-up, with zero set-up: the page says when the app asked for a fresh sign-in
+//! (`max_age`, `prompt=login`) or a stronger one (`acr_values`). Every sign-in here is new
+//! (`auth_time` = now) unless the person picks "a provider session from 10 minutes ago" — what
+//! single sign-on with an earlier provider session looks like — which is not offered when a
+//! fresh sign-in was asked. The first asked class this provider knows ([`ACR_CLASSES`]) goes
+//! into the ID token's `acr` (a real provider would ask for the second factor here).
 
 use axum::Form;
 use axum::extract::{Query, State};
@@ -26,9 +33,62 @@ pub(super) struct AuthorizeQuery {
     nonce: Option<String>,
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
+    max_age: Option<String>,
+    prompt: Option<String>,
+    acr_values: Option<String>,
+}
+
+/// The authentication context classes this provider can honour (Okta's).
+pub const ACR_CLASSES: [&str; 6] = [
+    "urn:okta:loa:1fa:any",
+    "urn:okta:loa:1fa:pwd",
+    "urn:okta:loa:2fa:any",
+    "urn:okta:loa:2fa:any:ifpossible",
+    "phr",
+    "phrh",
+];
+
+/// How long ago "a provider session from earlier" signed in.
+pub const EARLIER_SIGN_IN_SECS: i64 = 600;
+
+/// What the app asked of a sign-in.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Asked {
+    /// `max_age`, when given.
+    pub max_age: Option<i64>,
+    pub prompt_login: bool,
+    /// The class honoured: the first asked one this provider knows.
+    pub acr: Option<String>,
+    /// `acr_values` as asked (for the page).
+    pub acr_values: Option<String>,
+}
+
+impl Asked {
+    fn from_query(q: &AuthorizeQuery) -> Self {
+        let acr_values = q.acr_values.clone().filter(|v| !v.trim().is_empty());
+        Asked {
+            max_age: q.max_age.as_deref().and_then(|v| v.parse().ok()),
+            prompt_login: q
+                .prompt
+                .as_deref()
+                .is_some_and(|p| p.split(' ').any(|p| p == "login")),
+            acr: acr_values.as_deref().and_then(|v| {
+                v.split(' ')
+                    .find(|c| ACR_CLASSES.contains(c))
+                    .map(str::to_string)
+            }),
+            acr_values,
+        }
+    }
+
+    /// An earlier provider session would do (no fresh sign-in asked, or one older than it).
+    pub fn earlier_session_allowed(&self) -> bool {
+        !self.prompt_login && self.max_age.is_none_or(|age| age >= EARLIER_SIGN_IN_SECS)
+    }
 }
 
 pub(super) async fn authorize(State(op): State<Op>, Query(q): Query<AuthorizeQuery>) -> Response {
+    let asked = Asked::from_query(&q);
     // Problems with the client or redirect URI are shown here, never redirected.
     if q.client_id.as_deref() != Some(CLIENT_ID) {
         return (
@@ -90,6 +150,7 @@ pub(super) async fn authorize(State(op): State<Op>, Query(q): Query<AuthorizeQue
                 code_challenge: challenge,
                 scope,
                 created_at: t,
+                asked: asked.clone(),
             },
         );
     }
@@ -101,7 +162,7 @@ pub(super) async fn authorize(State(op): State<Op>, Query(q): Query<AuthorizeQue
                 email: u.email.clone(),
             })
             .collect();
-    no_store(Html(page::sign_in_page(&interaction, "Signin", &buttons)).into_response())
+    no_store(Html(page::sign_in_page(&interaction, "Signin", &buttons, &asked)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -110,6 +171,8 @@ pub(super) struct DecisionForm {
     user: Option<String>,
     email: Option<String>,
     action: Option<String>,
+    /// "1": continue with a provider session from [`EARLIER_SIGN_IN_SECS`] ago.
+    earlier: Option<String>,
 }
 
 /// A stable subject for an email address.
@@ -195,6 +258,7 @@ pub(super) async fn decision(State(op): State<Op>, Form(form): Form<DecisionForm
         })
     };
     let t = now();
+    let earlier = form.earlier.as_deref() == Some("1") && request.asked.earlier_session_allowed();
     let code = op.grants().add_code(CodeGrant {
         client_id: CLIENT_ID.into(),
         redirect_uri: request.redirect_uri.clone(),
@@ -202,7 +266,8 @@ pub(super) async fn decision(State(op): State<Op>, Form(form): Form<DecisionForm
         code_challenge: request.code_challenge.clone(),
         scope: request.scope.clone(),
         identity,
-        auth_time: t,
+        auth_time: if earlier { t - EARLIER_SIGN_IN_SECS } else { t },
+        acr: request.asked.acr.clone(),
         sid: random_token()[..16].to_string(),
         created_at: t,
         redeemed_family: None,

@@ -52,6 +52,7 @@ pub(super) fn discovery_document(issuer: &str) -> Result<serde_json::Value, Stri
             "exp",
             "iat",
             "auth_time",
+            "acr",
             "nonce",
             "name",
             "email",
@@ -79,6 +80,10 @@ pub(super) fn discovery_document(issuer: &str) -> Result<serde_json::Value, Stri
             true.into(),
         );
         obj.insert("backchannel_logout_session_supported".into(), true.into());
+        obj.insert(
+            "acr_values_supported".into(),
+            serde_json::json!(super::authorize::ACR_CLASSES),
+        );
     }
     Ok(json)
 }

@@ -33,6 +33,9 @@ pub struct CodeGrant {
     pub scope: String,
     pub identity: Identity,
     pub auth_time: i64,
+    /// The authentication context class honoured (`acr`), when one was asked for.
+    #[serde(default)]
+    pub acr: Option<String>,
     pub sid: String,
     pub created_at: i64,
     /// Set on first redemption: the family it created (revoked on replay).
@@ -45,6 +48,8 @@ pub struct Family {
     pub scope: String,
     pub identity: Identity,
     pub auth_time: i64,
+    #[serde(default)]
+    pub acr: Option<String>,
     pub sid: String,
     pub revoked: bool,
     pub created_at: i64,
@@ -94,6 +99,7 @@ pub struct Issued {
     pub identity: Identity,
     pub nonce: Option<String>,
     pub auth_time: i64,
+    pub acr: Option<String>,
     pub sid: String,
     pub scope: String,
 }
@@ -210,6 +216,7 @@ impl Grants {
                 scope: grant.scope.clone(),
                 identity: grant.identity.clone(),
                 auth_time: grant.auth_time,
+                acr: grant.acr.clone(),
                 sid: grant.sid.clone(),
                 revoked: false,
                 created_at: now,
@@ -227,6 +234,7 @@ impl Grants {
             identity: grant.identity,
             nonce: grant.nonce,
             auth_time: grant.auth_time,
+            acr: grant.acr,
             sid: grant.sid,
             scope: grant.scope,
         })
@@ -283,6 +291,7 @@ impl Grants {
             identity: family.identity,
             nonce: None,
             auth_time: family.auth_time,
+            acr: family.acr,
             sid: family.sid,
             scope: family.scope,
         })
@@ -460,6 +469,7 @@ mod tests {
             scope: scope.into(),
             identity: identity(),
             auth_time: 1000,
+            acr: None,
             sid: "sid1".into(),
             created_at: 1000,
             redeemed_family: None,

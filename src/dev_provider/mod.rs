@@ -101,6 +101,8 @@ struct AuthRequest {
     code_challenge: String,
     scope: String,
     created_at: i64,
+    /// What the app asked of the sign-in (`max_age`, `prompt=login`, `acr_values`).
+    asked: authorize::Asked,
 }
 
 struct Inner {

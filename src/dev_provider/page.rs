@@ -1,7 +1,11 @@
 //! The development provider's pages (sign-in, signed-out, errors), as plain HTML strings.
 //! Every dynamic value goes through [`esc`].
 
-use super::{DemoButton, grants::LiveSession};
+use super::{
+    DemoButton,
+    authorize::{Asked, EARLIER_SIGN_IN_SECS},
+    grants::LiveSession,
+};
 
 /// HTML-escapes text for element content and quoted attribute values.
 pub fn esc(text: &str) -> String {
@@ -47,8 +51,15 @@ fn layout(title: &str, body: &str) -> String {
     )
 }
 
-/// The sign-in page: demo users, sign in as anyone by email, or deny.
-pub fn sign_in_page(interaction: &str, client_name: &str, users: &[DemoButton]) -> String {
+/// The sign-in page: demo users, sign in as anyone by email, or deny — with a note on what the
+/// app asked of this sign-in (a step-up), and, when an earlier sign-in would do, the choice to
+/// continue with a provider session from earlier (demo users).
+pub(super) fn sign_in_page(
+    interaction: &str,
+    client_name: &str,
+    users: &[DemoButton],
+    asked: &Asked,
+) -> String {
     let buttons: String = users
         .iter()
         .enumerate()
@@ -61,11 +72,48 @@ pub fn sign_in_page(interaction: &str, client_name: &str, users: &[DemoButton]) 
             )
         })
         .collect();
+    let mut notes = String::new();
+    if asked.prompt_login || asked.max_age.is_some() {
+        let within = match asked.max_age {
+            Some(age) => format!(" (within the last {})", duration(age)),
+            None => String::new(),
+        };
+        notes.push_str(&format!(
+            "<p class=\"notice\" data-testid=\"fresh-sign-in-asked\">The app asked for a fresh \
+             sign-in{within}: please sign in again.</p>"
+        ));
+    }
+    if let Some(values) = &asked.acr_values {
+        let what = match &asked.acr {
+            Some(class) => format!(
+                "It will be recorded as <code>{}</code> (a real provider would ask for a second \
+                 factor now).",
+                esc(class)
+            ),
+            None => "This provider knows none of these, so the sign-in will not say it met one."
+                .to_string(),
+        };
+        notes.push_str(&format!(
+            "<p class=\"notice\" data-testid=\"stronger-sign-in-asked\">The app asked for a \
+             stronger sign-in: <code>{}</code>. {what}</p>",
+            esc(values)
+        ));
+    }
+    let earlier = if asked.earlier_session_allowed() {
+        format!(
+            "<label class=\"muted\"><input type=\"checkbox\" name=\"earlier\" value=\"1\" \
+             data-testid=\"earlier-session\" style=\"width:auto\"> Continue with a provider \
+             session from {} ago (single sign-on: no new sign-in)</label>",
+            duration(EARLIER_SIGN_IN_SECS)
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
-        "<h1>Sign in to {client}</h1>\
+        "<h1>Sign in to {client}</h1>{notes}\
          <form method=\"post\" action=\"authorize/decision\">\
          <input type=\"hidden\" name=\"interaction\" value=\"{interaction}\">\
-         <div class=\"users\">{buttons}</div></form><hr>\
+         <div class=\"users\">{buttons}</div>{earlier}</form><hr>\
          <form method=\"post\" action=\"authorize/decision\">\
          <input type=\"hidden\" name=\"interaction\" value=\"{interaction}\">\
          <label class=\"muted\" for=\"email\">Or sign in as anyone</label>\
@@ -78,6 +126,15 @@ pub fn sign_in_page(interaction: &str, client_name: &str, users: &[DemoButton]) 
         interaction = esc(interaction),
     );
     layout("Sign in", &body)
+}
+
+/// "5 minutes", "45 seconds".
+fn duration(secs: i64) -> String {
+    match secs {
+        s if s >= 120 && s % 60 == 0 => format!("{} minutes", s / 60),
+        60 => "a minute".to_string(),
+        s => format!("{s} seconds"),
+    }
 }
 
 /// A page for requests that cannot be redirected back (bad client or redirect URI).
@@ -147,7 +204,7 @@ mod tests {
             name: "<script>alert(1)</script>".into(),
             email: "a\"@x".into(),
         }];
-        let html = sign_in_page("abc", "app", &users);
+        let html = sign_in_page("abc", "app", &users, &Asked::default());
         assert!(!html.contains("<script>alert"));
         assert!(html.contains("&lt;script&gt;"));
         assert!(html.contains("a&quot;@x"));

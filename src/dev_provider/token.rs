@@ -176,6 +176,12 @@ pub(super) fn token_response(op: &Op, issued: &Issued) -> Result<serde_json::Val
     )
     .set_nonce(issued.nonce.clone().map(Nonce::new))
     .set_auth_time(Utc.timestamp_opt(issued.auth_time, 0).single())
+    .set_auth_context_ref(
+        issued
+            .acr
+            .clone()
+            .map(openidconnect::AuthenticationContextClass::new),
+    )
     .set_authorized_party(Some(ClientId::new(CLIENT_ID.into())));
     let access_token = AccessToken::new(issued.access_token.clone());
     let id_token = DevIdToken::new(

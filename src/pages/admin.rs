@@ -1,5 +1,5 @@
 //! `/admin`: a page for one group, the `Admins` (README: "Add a page for one group"). The
-//! route's `Guard require=Require::group("Admins")` decides what renders — a 403 page for
+//! route's `Guard require=Require::group(ADMINS)` decides what renders — a 403 page for
 //! anyone else signed in — and the page's server function, [`get_admin_overview`], checks the
 //! group again itself: the server function is the boundary, the guard is UX.
 
@@ -18,7 +18,7 @@ pub struct AdminOverview {
 /// The admin page's data: for the `Admins` group only (401 signed out, 403 otherwise, as JSON).
 #[server(endpoint = "admin/overview", output = crate::auth::types::JsonTextOutput)]
 pub async fn get_admin_overview() -> Result<AdminOverview, ApiError> {
-    crate::auth::require::require_group("Admins")?;
+    crate::auth::require::require_group(crate::auth::policy::ADMINS)?;
     admin_overview()
 }
 
@@ -56,7 +56,7 @@ pub fn AdminPage() -> impl IntoView {
 
 #[cfg(feature = "ssr")]
 fn server_overview() -> Result<AdminOverview, ApiError> {
-    crate::auth::require::require_group("Admins")?;
+    crate::auth::require::require_group(crate::auth::policy::ADMINS)?;
     admin_overview()
 }
 

@@ -40,7 +40,13 @@ fn unix_now() -> i64 {
 #[component]
 pub fn ProfilePage() -> impl IntoView {
     match profile_now() {
-        Ok(profile) => EitherOf3::A(view! { <ProfileLive profile /> }),
+        Ok(profile) => EitherOf3::A(view! {
+            <ProfileLive profile />
+            <p class="muted">
+                <a href="/settings/sensitive" data-testid="sensitive-link">"Sensitive settings"</a>
+                " — asks for a sign-in within the last 5 minutes"
+            </p>
+        }),
         Err(ApiError::Unauthorized) => EitherOf3::B(go_to_login(&current_path())),
         Err(error) => EitherOf3::C(view! { <ErrorNotice error /> }),
     }

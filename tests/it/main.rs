@@ -30,4 +30,5 @@ mod provider_logout;
 mod refresh;
 mod rendering;
 mod sessions;
+mod step_up;
 mod validation;

@@ -10,19 +10,21 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use openidconnect::{
-    AccessToken, AccessTokenHash, AuthorizationCode, ClaimsVerificationError, ClientId, CsrfToken,
-    LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
-    PostLogoutRedirectUrl, RefreshToken, RequestTokenError, Scope, SignatureVerificationError,
-    SubjectIdentifier, TokenResponse as _, UserInfoError,
-    core::{CoreAuthenticationFlow, CoreJsonWebKey, CoreJwsSigningAlgorithm},
+    AccessToken, AccessTokenHash, AuthenticationContextClass, AuthorizationCode,
+    ClaimsVerificationError, ClientId, CsrfToken, LogoutRequest, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, RefreshToken, RequestTokenError,
+    Scope, SignatureVerificationError, SubjectIdentifier, TokenResponse as _, UserInfoError,
+    core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreJsonWebKey, CoreJwsSigningAlgorithm},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod ask;
 mod calls;
 mod discovery;
 mod metadata;
 
+pub use ask::{BadAsk, SignInAsk};
 pub use calls::CallCounter;
 pub use metadata::{ExtraProviderMetadata, IdToken, OidcTokenResponse, OtherClaims};
 
@@ -70,6 +72,9 @@ pub struct PendingLogin {
     pub pkce_verifier: Secret,
     pub return_to: String,
     pub created_at: i64,
+    /// A recent or stronger sign-in asked for (a step-up); checked at the callback.
+    #[serde(default)]
+    pub ask: SignInAsk,
 }
 
 /// Tokens of a signed-in session. Server-side only.
@@ -207,8 +212,13 @@ impl OidcClient {
         }
     }
 
-    /// Starts a sign-in: the provider URL to redirect to and what to remember.
-    pub async fn authorize(&self, return_to: String) -> Result<(String, PendingLogin), AuthError> {
+    /// Starts a sign-in: the provider URL to redirect to and what to remember. `ask`: a
+    /// recent or stronger sign-in (`max_age`, `prompt=login`, `acr_values`).
+    pub async fn authorize(
+        &self,
+        return_to: String,
+        ask: SignInAsk,
+    ) -> Result<(String, PendingLogin), AuthError> {
         let d = self.discovered(false).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = d.client.authorize_url(
@@ -219,6 +229,15 @@ impl OidcClient {
         for scope in self.settings.scopes.iter().filter(|s| *s != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
         }
+        if let Some(age) = ask.max_age {
+            request = request.set_max_age(Duration::from_secs(age));
+        }
+        if ask.prompt_login {
+            request = request.add_prompt(CoreAuthPrompt::Login);
+        }
+        for class in ask.acr_values.iter().flat_map(|v| v.split(' ')) {
+            request = request.add_auth_context_value(AuthenticationContextClass::new(class.into()));
+        }
         let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
         Ok((
             url.to_string(),
@@ -228,6 +247,7 @@ impl OidcClient {
                 pkce_verifier: Secret::new(verifier.secret().clone()),
                 return_to,
                 created_at: now(),
+                ask,
             },
         ))
     }

@@ -128,6 +128,8 @@ pub struct Behaviour {
     pub id_token: Tweak,
     /// `auth_time` of the ID tokens (unix seconds).
     pub auth_time: Option<i64>,
+    /// `acr` of the ID tokens.
+    pub acr: Option<String>,
     /// How a refreshed ID token differs from the first one.
     pub refresh_change: Option<RefreshChange>,
     /// Extra members of userinfo's answer (e.g. an `acr` it must not be believed about).
@@ -174,6 +176,7 @@ impl Default for Behaviour {
         Self {
             id_token: Tweak::Good,
             auth_time: None,
+            acr: None,
             refresh_change: None,
             userinfo_extra: serde_json::json!({}),
             access_ttl: 300,
@@ -470,7 +473,12 @@ impl MockOp {
         )
         .set_nonce(nonce.map(Nonce::new))
         .set_authorized_party(azp.map(ClientId::new))
-        .set_auth_time(b.auth_time.and_then(|t| Utc.timestamp_opt(t, 0).single()));
+        .set_auth_time(b.auth_time.and_then(|t| Utc.timestamp_opt(t, 0).single()))
+        .set_auth_context_ref(
+            b.acr
+                .clone()
+                .map(openidconnect::AuthenticationContextClass::new),
+        );
         let token = match b.id_token {
             Tweak::NoIdToken => return None,
             Tweak::OtherKey => MockIdToken::new(
