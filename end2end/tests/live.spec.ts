@@ -90,11 +90,17 @@ test('signing out at the provider (back-channel logout) tells the open tab', asy
   const tab = await context.newPage();
   await signedIn(tab, baseURL!, provider);
   await mark(tab);
+  // the home page's greeting reads use_user(), which the channel keeps current
+  const home = await context.newPage();
+  await home.goto('/');
+  await hydrated(home);
+  await expect(home.getByTestId('greeting')).toHaveText(`Welcome back, ${displayName(provider)}!`);
 
   const provider_tab = await context.newPage();
   await offline(provider_tab);
   await signOutAtProvider(provider_tab, provider, devProvider, oidcProvider);
   await expectNotice(tab, /sign-in provider/, '/profile');
+  await expect(home.getByTestId('greeting')).toHaveText('You are signed out.', { timeout: 3_000 });
 });
 
 test('a refresh updates the profile page without a reload or a request from the page', async ({ page, baseURL }, info) => {

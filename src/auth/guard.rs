@@ -60,9 +60,70 @@ pub fn use_auth() -> AuthContext {
     use_context::<AuthContext>().unwrap_or_else(provide_auth)
 }
 
-/// The signed-in person (display claims), or `None` — in any server-rendered component.
-pub fn use_user() -> Option<User> {
-    use_auth().user
+/// The signed-in person (display claims), or `None` — reactive, in any component:
+///
+/// - rendered on the server, from the request's session (it does not change while the page
+///   renders);
+/// - in an island, from the page (the navigation bar carries the person: `data-sub`, …), then
+///   kept current by the live session channel: the new claims after a refresh, `None` once
+///   the session ended (`crate::components::session_live`).
+///
+/// ```ignore
+/// let user = use_user();
+/// view! { <p>{move || user.get().map(|u| u.display_name().to_string())}</p> }
+/// ```
+///
+/// What it shows is UX: a server function checks the session itself (`super::require`).
+pub fn use_user() -> ReadSignal<Option<User>> {
+    #[cfg(feature = "ssr")]
+    return signal(use_auth().user).0;
+    #[cfg(not(feature = "ssr"))]
+    return browser_user::signal().read_only().into();
+}
+
+/// The signed-in person as the page knows it, in the browser (islands).
+#[cfg(not(feature = "ssr"))]
+mod browser_user {
+    use std::cell::OnceCell;
+
+    use leptos::prelude::*;
+
+    use crate::auth::types::User;
+
+    thread_local! {
+        static USER: OnceCell<ArcRwSignal<Option<User>>> = const { OnceCell::new() };
+    }
+
+    /// One signal per page, read from the navigation bar the first time an island asks.
+    pub fn signal() -> ArcRwSignal<Option<User>> {
+        USER.with(|u| u.get_or_init(|| ArcRwSignal::new(from_page())).clone())
+    }
+
+    fn from_page() -> Option<User> {
+        let bar = document().query_selector(".signed-in[data-sub]").ok()??;
+        Some(User {
+            sub: bar.get_attribute("data-sub")?,
+            name: bar.get_attribute("data-name"),
+            email: bar.get_attribute("data-email"),
+            preferred_username: bar.get_attribute("data-username"),
+        })
+    }
+
+    /// What the live channel learned; nothing to do when no island asked.
+    pub fn changed(user: Option<User>) {
+        USER.with(|u| {
+            if let Some(s) = u.get() {
+                s.set(user);
+            }
+        });
+    }
+}
+
+/// The live session channel's news for [`use_user`] in the browser: the person after a
+/// refresh, `None` once the session ended.
+#[cfg(not(feature = "ssr"))]
+pub fn user_changed(user: Option<User>) {
+    browser_user::changed(user);
 }
 
 /// Whether the person viewing this page meets `requirement` (server-rendered components: to

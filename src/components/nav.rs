@@ -35,7 +35,14 @@ pub fn Nav() -> impl IntoView {
                 <div class="who">
                     {match auth.user {
                         Some(user) => Either::Left(view! {
-                            <span class="signed-in">
+                            // the person, for the islands' `use_user()`
+                            <span
+                                class="signed-in"
+                                data-sub=user.sub.clone()
+                                data-name=user.name.clone()
+                                data-email=user.email.clone()
+                                data-username=user.preferred_username.clone()
+                            >
                                 <span class="user" data-testid="nav-user">{user.display_name().to_string()}</span>
                                 <SignOutButton />
                             </span>

@@ -6,7 +6,8 @@
 //!   typed or opened stays. The notice is a live region (`role="alert"`), and its link is in
 //!   the tab order.
 //! - `refreshed`: the new profile (display claims and times) goes to the profile page's
-//!   island through [`on_profile`] — it updates without asking.
+//!   island through [`on_profile`] — it updates without asking — and the person to the
+//!   islands' `use_user()` (`crate::auth::guard`), which `ended` sets to `None`.
 //! - `ping`: the heartbeat. After 70 s without a word the channel is opened again.
 //!
 //! The browser's own reconnection is not used: on an error the channel is closed and opened
@@ -182,13 +183,16 @@ mod browser {
                     .map_or("You have been signed out.", |(_, m)| m);
                 stop();
                 with(|c| c.ended = true);
+                crate::auth::guard::user_changed(None);
                 super::show_ended(message);
             }
             "refreshed" => {
                 // the same deserializer `JsonText` uses (one copy in the wasm)
-                if let Ok(pushed) = serde_json::from_str::<Profile>(&data)
-                    && let Some(sink) = with(|c| c.on_profile)
-                {
+                let Ok(pushed) = serde_json::from_str::<Profile>(&data) else {
+                    return;
+                };
+                crate::auth::guard::user_changed(Some(pushed.user.clone()));
+                if let Some(sink) = with(|c| c.on_profile) {
                     // newer only: a push may predate the page
                     let newer = sink.with_untracked(|d| {
                         d.as_ref()

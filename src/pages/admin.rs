@@ -33,6 +33,7 @@ fn admin_overview() -> Result<AdminOverview, ApiError> {
 #[component]
 pub fn AdminPage() -> impl IntoView {
     let name = use_user()
+        .get_untracked()
         .map(|u| u.display_name().to_string())
         .unwrap_or_default();
     // rendered on the server: read the data directly (the server function's own check runs too)

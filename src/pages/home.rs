@@ -1,10 +1,15 @@
-//! `/`: what the app is, and a way in (or a greeting).
+//! `/`: what the app is, and a way in (or a greeting). The greeting is an island that reads
+//! `use_user()`: it says so at once when the session ends while the page is open (the live
+//! session channel), without a reload.
 
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::{auth::guard::use_auth, components::nav::SignInLink};
+use crate::{
+    auth::guard::{use_auth, use_user},
+    components::nav::SignInLink,
+};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -17,11 +22,9 @@ pub fn HomePage() -> impl IntoView {
                 "Tokens never leave the server; pages render your profile on the server and stay live in the browser."
             </p>
             {match auth.user {
-                Some(user) => Either::Left(view! {
+                Some(_) => Either::Left(view! {
                     <div class="card welcome">
-                        <p class="greeting" data-testid="greeting">
-                            "Welcome back, " <strong>{user.display_name().to_string()}</strong> "!"
-                        </p>
+                        <Greeting />
                         <p>
                             <A href="/profile" attr:class="button">"See your profile"</A>
                             " "
@@ -51,5 +54,19 @@ pub fn HomePage() -> impl IntoView {
                 <p>"The browser holds only a session id in an HttpOnly cookie. Sign-out ends the session here and at the provider."</p>
             </article>
         </section>
+    }
+}
+
+/// "Welcome back, Ada!" — or, once the session ended while the page is open, that it did.
+#[island]
+fn Greeting() -> impl IntoView {
+    let user = use_user();
+    view! {
+        <p class="greeting" data-testid="greeting">
+            {move || match user.get() {
+                Some(u) => format!("Welcome back, {}!", u.display_name()),
+                None => "You are signed out.".to_string(),
+            }}
+        </p>
     }
 }

@@ -86,8 +86,8 @@ fn DetailsToggle() -> impl IntoView {
         <button class="button secondary" on:click=move |_| set_open.update(|o| *o = !*o) data-testid="details-toggle">
             {move || if open.get() { "Hide details" } else { "Show details" }}
         </button>
-        <Show when=move || open.get()>
-            <p data-testid="details">"These figures come from your server-side session; no token was sent to this page."</p>
-        </Show>
+        <p data-testid="details" hidden=move || !open.get()>
+            "These figures come from your server-side session; no token was sent to this page."
+        </p>
     }
 }

@@ -160,15 +160,56 @@ async fn signed_in_pages_hydrate_only_their_islands() {
     let home = h.get(&mut jar, "/").await;
     assert_eq!(
         home.body.matches("<leptos-island").count(),
-        1,
-        "a signed-in home page has one island, the live session channel's"
+        2,
+        "a signed-in home page has two islands: the live session channel's and the greeting"
     );
     assert!(island(&home.body, "SessionLive"));
+    assert!(island(&home.body, "Greeting"));
     assert!(home.body.contains("data-testid=\"greeting\""));
+    assert!(
+        home.body.contains("Welcome back, Ada Lovelace!"),
+        "{}",
+        home.body
+    );
     let signed_out = h.get(&mut Jar::default(), "/").await;
     assert!(
         !signed_out.body.contains("<leptos-island"),
         "a signed-out page has no island"
+    );
+}
+
+/// The navigation bar carries the signed-in person for the islands' `use_user()` — display
+/// claims only, escaped like any attribute (a name is whatever the provider says).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_navigation_bar_carries_the_person_for_islands() {
+    let h = Harness::dev(&[]).await;
+    let mut jar = Jar::default();
+    let r =
+        h.0.sign_in_as(
+            &mut jar,
+            None,
+            &[("email", "o\"><img src=x onerror=alert(1)>@example.com")],
+        )
+        .await
+        .unwrap();
+    assert!(r.status.is_redirection(), "{}", r.status);
+    let home = h.get(&mut jar, "/").await;
+    let at = home
+        .body
+        .find("class=\"signed-in\"")
+        .unwrap_or_else(|| panic!("the signed-in part of the bar: {}", home.body));
+    let start = home.body[..at].rfind("<span").unwrap();
+    let bar = &home.body[start..at + home.body[at..].find('>').unwrap()];
+    let stored = h.stored(&jar).await.unwrap();
+    assert!(
+        bar.contains(&format!("data-sub=\"{}\"", stored.verified.user.sub)),
+        "{bar}"
+    );
+    assert!(bar.contains("data-email=\"o&quot;&gt;&lt;img"), "{bar}");
+    assert!(!home.body.contains("<img src=x"), "escaped");
+    assert!(
+        !bar.contains(stored.verified.tokens.access_token.expose()),
+        "display claims only"
     );
 }
 
