@@ -63,6 +63,11 @@ pub fn app(state: AppState) -> Router {
         app_origin: state.settings.app_origin(),
     };
     let guarded = routes(&state)
+        // (inner) a third-party-initiated login from an unknown issuer gets a page of its own
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::auth::initiate::refuse_unknown_issuer,
+        ))
         .layer(from_fn_with_state(state.clone(), repeated_params))
         .layer(from_fn_with_state(
             AuthLayer {

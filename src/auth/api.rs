@@ -24,16 +24,21 @@ use super::types::{ApiError, AuthStatus, Profile};
 // decoding can fail before our code runs. Repeated parameters are turned away even earlier,
 // by a middleware in `server.rs`.
 
-/// `GET /login[?return_to=/path][&max_age=N][&prompt=login][&acr_values=…]`.
+/// `GET /login[?return_to=/path][&max_age=N][&prompt=login][&acr_values=…][&login_hint=…]`,
+/// and the third-party-initiated form `GET /login?iss=…&target_link_uri=…[&login_hint=…]`
+/// (`super::initiate`).
 #[server(prefix = "", endpoint = "login", input = GetUrl)]
 pub async fn login() -> Result<(), ApiError> {
     let q = ssr::query()?;
-    ssr::login(
-        q.get("return_to"),
-        q.get("max_age"),
-        q.get("prompt"),
-        q.get("acr_values"),
-    )
+    ssr::login(ssr::LoginParams {
+        return_to: q.get("return_to"),
+        iss: q.get("iss"),
+        target_link_uri: q.get("target_link_uri"),
+        login_hint: q.get("login_hint"),
+        max_age: q.get("max_age"),
+        prompt: q.get("prompt"),
+        acr_values: q.get("acr_values"),
+    })
     .await
 }
 
@@ -82,7 +87,7 @@ pub mod ssr {
     use crate::{
         auth::{
             error::AuthError,
-            index,
+            index, initiate,
             middleware::CurrentAuth,
             oidc::SignInAsk,
             reason::ErrorReason,
@@ -167,15 +172,38 @@ pub mod ssr {
         see_other(&format!("/auth/error?reason={}", reason.code()));
     }
 
-    pub async fn login(
-        return_to: Option<String>,
-        max_age: Option<String>,
-        prompt: Option<String>,
-        acr_values: Option<String>,
-    ) -> Result<(), ApiError> {
+    /// `/login`'s parameters.
+    pub struct LoginParams {
+        pub return_to: Option<String>,
+        /// Third-party-initiated login: the provider that sent the browser (checked against
+        /// the configured one by `initiate::refuse_unknown_issuer` before this runs).
+        pub iss: Option<String>,
+        pub target_link_uri: Option<String>,
+        pub login_hint: Option<String>,
+        pub max_age: Option<String>,
+        pub prompt: Option<String>,
+        pub acr_values: Option<String>,
+    }
+
+    pub async fn login(params: LoginParams) -> Result<(), ApiError> {
+        let LoginParams {
+            return_to,
+            iss,
+            target_link_uri,
+            login_hint,
+            max_age,
+            prompt,
+            acr_values,
+        } = params;
         let state = state()?;
-        let target =
-            return_to_or(return_to.as_deref(), &state.settings.auth.default_return_to).to_string();
+        let default = &state.settings.auth.default_return_to;
+        let target = match (&iss, target_link_uri.as_deref()) {
+            // third-party-initiated: a target on this app's origin, else the default page
+            (Some(_), Some(uri)) => initiate::target_path(uri, &state.settings.app_origin())
+                .unwrap_or_else(|| default.clone()),
+            _ => return_to_or(return_to.as_deref(), default).to_string(),
+        };
+        let login_hint = login_hint.as_deref().and_then(initiate::login_hint);
         let ask = match SignInAsk::from_query(
             max_age.as_deref(),
             prompt.as_deref(),
@@ -201,7 +229,7 @@ pub mod ssr {
             _ => false,
         };
         let result = async {
-            let (url, pending) = state.oidc().authorize(target, ask).await?;
+            let (url, pending) = state.oidc().authorize(target, ask, login_hint).await?;
             let session = session().map_err(|_| AuthError::Internal("no session".into()))?;
             if signed_in {
                 // a step-up: the record is the signed-in session's, written under its lock

@@ -9,7 +9,8 @@
 //! recent or stronger sign-in for a signed-in session), [`signout`]
 //! (ending sessions, revocation), [`events`] and [`watch`] (live session events and the
 //! watcher of sessions with open tabs), [`live`] (the live channel, `GET /auth/events`), [`jwt`], [`logout_request`] and [`provider_logout`]
-//! (back-channel logout, Okta Universal Logout), [`middleware`] (resolves the session once per request) and
+//! (back-channel logout, Okta Universal Logout), [`initiate`] (third-party-initiated login),
+//! [`middleware`] (resolves the session once per request) and
 //! [`error`]; [`require`] is authorization for server functions; [`bearer`] and [`me`]
 //! (`GET /api/me`) accept API clients' access tokens.
 
@@ -29,6 +30,8 @@ pub mod error;
 pub mod events;
 #[cfg(feature = "ssr")]
 pub mod index;
+#[cfg(feature = "ssr")]
+pub mod initiate;
 #[cfg(feature = "ssr")]
 pub mod jwt;
 #[cfg(feature = "ssr")]

@@ -25,12 +25,14 @@ pub enum ErrorReason {
     StepUpNotMet,
     /// `/login` was asked for something it cannot ask the provider.
     BadRequest,
+    /// A third-party-initiated login named a provider this app does not use.
+    UnknownIssuer,
     /// Anything else.
     Unknown,
 }
 
 impl ErrorReason {
-    pub const ALL: [ErrorReason; 11] = [
+    pub const ALL: [ErrorReason; 12] = [
         Self::AccessDenied,
         Self::ProviderError,
         Self::StateMismatch,
@@ -41,6 +43,7 @@ impl ErrorReason {
         Self::SessionEnded,
         Self::StepUpNotMet,
         Self::BadRequest,
+        Self::UnknownIssuer,
         Self::Unknown,
     ];
 
@@ -56,6 +59,7 @@ impl ErrorReason {
             Self::SessionEnded => "session_ended",
             Self::StepUpNotMet => "step_up_not_met",
             Self::BadRequest => "bad_request",
+            Self::UnknownIssuer => "unknown_issuer",
             Self::Unknown => "unknown",
         }
     }
@@ -79,6 +83,7 @@ impl ErrorReason {
             Self::SessionEnded => "Your session has ended",
             Self::StepUpNotMet => "This page needs a more recent or stronger sign-in",
             Self::BadRequest => "This sign-in link is not valid",
+            Self::UnknownIssuer => "This sign-in link names another provider",
             Self::Unknown => "Sign-in did not work",
         }
     }
@@ -112,6 +117,9 @@ impl ErrorReason {
             }
             Self::BadRequest => {
                 "The link asked the sign-in provider for something it cannot ask for. Go back and try again from the app."
+            }
+            Self::UnknownIssuer => {
+                "The link that brought you here says it comes from a sign-in provider this app does not use, so we did not send you anywhere. Start again from the app or your organisation's dashboard."
             }
             Self::Unknown => "Something went wrong while signing you in. Please try again.",
         }

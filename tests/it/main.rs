@@ -11,8 +11,10 @@
 //! - [`sessions`]: session rules against every store (memory, SQLite, Redis);
 //! - [`provider_logout`]: back-channel logout and Okta Universal Logout;
 //! - [`hardening`]: what is refused, bounded or hidden (issue 12);
+//! - [`initiate`]: third-party-initiated login (issue 16);
 //! - [`rendering`]: islands rendering and the islands router's navigations (issue 13);
 //! - [`live`]: the live session channel and its events (issue 14);
+//! - [`step_up`]: recent and stronger sign-ins (issue 15);
 //! - [`instances`]: the real binary — several processes, restarts, start-up failures.
 
 // A failed assumption in a test is a failed test.
@@ -24,6 +26,7 @@ mod common;
 mod conformance;
 mod flow;
 mod hardening;
+mod initiate;
 mod instances;
 mod live;
 mod provider_logout;

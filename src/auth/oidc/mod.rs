@@ -213,11 +213,13 @@ impl OidcClient {
     }
 
     /// Starts a sign-in: the provider URL to redirect to and what to remember. `ask`: a
-    /// recent or stronger sign-in (`max_age`, `prompt=login`, `acr_values`).
+    /// recent or stronger sign-in (`max_age`, `prompt=login`, `acr_values`); `login_hint`:
+    /// who is signing in, as a third-party-initiated login said.
     pub async fn authorize(
         &self,
         return_to: String,
         ask: SignInAsk,
+        login_hint: Option<&str>,
     ) -> Result<(String, PendingLogin), AuthError> {
         let d = self.discovered(false).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -234,6 +236,9 @@ impl OidcClient {
         }
         if ask.prompt_login {
             request = request.add_prompt(CoreAuthPrompt::Login);
+        }
+        if let Some(hint) = login_hint {
+            request = request.add_extra_param("login_hint", hint.to_string());
         }
         for class in ask.acr_values.iter().flat_map(|v| v.split(' ')) {
             request = request.add_auth_context_value(AuthenticationContextClass::new(class.into()));
