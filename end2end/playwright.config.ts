@@ -20,6 +20,9 @@ export const ports = {
   idleOp: port('E2E_IDLE_OP_PORT', 3105),
 };
 const binary = process.env.E2E_APP_BINARY ?? './target/debug/signin';
+/** The app binary, for tests that run it themselves (`signin doctor`). */
+export const appBinary = path.resolve(root, binary);
+export const projectRoot = root;
 const tmp = path.join(root, 'end2end', '.tmp');
 
 const common = {

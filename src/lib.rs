@@ -17,6 +17,8 @@ pub mod csp;
 #[cfg(feature = "ssr")]
 pub mod csrf;
 #[cfg(feature = "ssr")]
+pub mod doctor;
+#[cfg(feature = "ssr")]
 pub mod limits;
 #[cfg(feature = "ssr")]
 pub mod path_check;

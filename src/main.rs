@@ -1,4 +1,5 @@
-//! Server entry point (the `ssr` build). All the work is in [`signin::startup`].
+//! Server entry point (the `ssr` build). All the work is in [`signin::startup`]: `signin`
+//! serves the app; `signin doctor` checks the provider set-up (`signin::doctor`).
 
 // Server-side rendering allocates a lot from both worker threads; mimalloc keeps that from
 // contending the way glibc's allocator does (see the benchmark in the README).
@@ -9,7 +10,16 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    signin::startup::run().await
+    match std::env::args().nth(1).as_deref() {
+        None => signin::startup::run().await,
+        Some("doctor") => signin::startup::doctor().await,
+        Some(other) => {
+            eprintln!(
+                "error: unknown command {other:?} (commands: doctor; none starts the server)"
+            );
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 #[cfg(not(feature = "ssr"))]

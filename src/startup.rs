@@ -38,6 +38,43 @@ fn fail(line: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// `signin doctor`: the provider set-up checked the way sign-in will use it, one line per
+/// finding on stdout (`crate::doctor`); exit status 1 when one is an error. Without an issuer
+/// it checks the development provider (when compiled in).
+pub async fn doctor() -> ExitCode {
+    load_dotenv();
+    let settings_path = crate::settings::file_path();
+    #[allow(unused_mut)]
+    let mut settings = match Settings::load(Path::new(&settings_path)) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    #[cfg(feature = "dev-provider")]
+    let _dev = if settings.oidc.issuer.is_none() {
+        match crate::dev_provider::start(&settings).await {
+            Ok(dev) => {
+                dev.configure(&mut settings);
+                println!("(no OIDC_ISSUER: checking the embedded development provider)");
+                Some(dev)
+            }
+            Err(e) => return fail(format!("development provider: {e}")),
+        }
+    } else {
+        None
+    };
+    let report = crate::doctor::check(&settings).await;
+    for finding in &report.0 {
+        println!("{finding}");
+    }
+    if report.has_errors() {
+        println!("sign-in will not work until the errors above are fixed");
+        ExitCode::FAILURE
+    } else {
+        println!("no errors");
+        ExitCode::SUCCESS
+    }
+}
+
 pub async fn run() -> ExitCode {
     load_dotenv();
     init_tracing();

@@ -5,6 +5,7 @@
 //! - [`authorization`]: pages and server functions for one group (issue 15);
 //! - [`bearer`]: `GET /api/me` with access tokens (issue 15);
 //! - [`conformance`]: the OpenID Foundation's RP certification cases, one test each;
+//! - [`doctor`]: `signin doctor` (issue 16);
 //! - [`flow`]: the whole sign-in flow, callback errors, pages, headers;
 //! - [`validation`]: ID-token validation failures;
 //! - [`refresh`]: refresh timing, single flight, rotation, userinfo failures;
@@ -24,6 +25,7 @@ mod authorization;
 mod bearer;
 mod common;
 mod conformance;
+mod doctor;
 mod flow;
 mod hardening;
 mod initiate;
