@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::settings::{Settings, TokenAuthMethod};
+use crate::settings::{ParMode, Settings, TokenAuthMethod};
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,11 +61,14 @@ pub struct Report(pub Vec<Finding>);
 
 impl Report {
     fn add(&mut self, level: Level, topic: &'static str, text: impl Into<String>) {
-        self.0.push(Finding {
-            level,
-            topic,
-            text: text.into(),
-        });
+        // what the provider sent is printed too: no control characters (terminal escapes,
+        // forged lines)
+        let text: String = text
+            .into()
+            .chars()
+            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+            .collect();
+        self.0.push(Finding { level, topic, text });
     }
 
     pub fn has_errors(&self) -> bool {
@@ -126,6 +129,13 @@ pub async fn check(settings: &Settings) -> Report {
         .get(reqwest::header::DATE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    // a cached answer (a CDN in front of discovery) is `Age` seconds older than its `Date`
+    let age = response
+        .headers()
+        .get(reqwest::header::AGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_secs);
     if !status.is_success() {
         let hint = if status.is_redirection() {
             "a redirect: OIDC_ISSUER is probably not the exact issuer"
@@ -155,16 +165,40 @@ pub async fn check(settings: &Settings) -> Report {
         "discovery",
         format!("{url} answered in {} ms", elapsed.as_millis()),
     );
-    clock(&mut r, date.as_deref(), settings.auth.clock_skew, elapsed);
-    announced_issuer(&mut r, &issuer, &doc);
+    clock(
+        &mut r,
+        date.as_deref(),
+        age,
+        settings.auth.clock_skew,
+        elapsed,
+    );
+    let issuer_ok = announced_issuer(&mut r, &issuer, &doc);
     endpoints(&mut r, &doc);
     grants_and_scopes(&mut r, settings, &doc);
     pkce_and_auth(&mut r, settings, &doc);
-    extras(&mut r, &doc);
+    extras(&mut r, settings, &doc);
     keys(&mut r, &http, &doc).await;
+    // the probes send the client's id (and, to the token endpoint, its secret): only to the
+    // provider the app would talk to — the exact issuer, endpoints over https
+    if !issuer_ok {
+        r.add(
+            Level::Info,
+            "credentials",
+            "not tried: the discovery document is not this issuer's (the client secret is not sent to it)",
+        );
+        return r;
+    }
     redirect_registered(&mut r, settings, &http, &doc).await;
     credentials(&mut r, settings, &http, &doc).await;
     r
+}
+
+/// Whether the app would send credentials to `url`: https, or plain http on this machine.
+fn safe_endpoint(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| {
+        u.scheme() == "https"
+            || u.scheme() == "http" && u.host_str().is_some_and(crate::settings::is_loopback_host)
+    })
 }
 
 /// Starts an authorization request as sign-in would (never finished): a provider refuses an
@@ -210,6 +244,14 @@ async fn redirect_registered(
                 settings.oidc.client_id
             ),
         ),
+        Ok(res) if res.status().is_server_error() => r.add(
+            Level::Warn,
+            "redirect",
+            format!(
+                "the authorization endpoint answered {}: try again later",
+                res.status()
+            ),
+        ),
         Ok(res) => {
             let location = res
                 .headers()
@@ -248,12 +290,21 @@ async fn credentials(r: &mut Report, settings: &Settings, http: &reqwest::Client
     let Some(token) = endpoint(doc, "token_endpoint") else {
         return;
     };
+    if !safe_endpoint(&token) {
+        r.add(
+            Level::Error,
+            "credentials",
+            format!(
+                "token_endpoint {token} is not https: the client secret would travel unencrypted"
+            ),
+        );
+        return;
+    }
     let secret = settings
         .oidc
         .client_secret
         .as_ref()
-        .map(|s| s.expose().to_string())
-        .unwrap_or_default();
+        .map(|s| s.expose().to_string());
     let redirect = settings.redirect_uri();
     let mut form = vec![
         ("grant_type", "authorization_code"),
@@ -265,13 +316,16 @@ async fn credentials(r: &mut Report, settings: &Settings, http: &reqwest::Client
         ),
     ];
     let client_id = settings.oidc.client_id.as_str();
-    let request = match settings.oidc.token_auth_method {
-        TokenAuthMethod::ClientSecretBasic => http
+    // as the app authenticates (without a secret: the client id in the form)
+    let request = match (settings.oidc.token_auth_method, secret.as_deref()) {
+        (TokenAuthMethod::ClientSecretBasic, Some(secret)) => http
             .post(&token)
-            .basic_auth(form_encode(client_id), Some(form_encode(&secret))),
-        TokenAuthMethod::ClientSecretPost => {
+            .basic_auth(form_encode(client_id), Some(form_encode(secret))),
+        (_, secret) => {
             form.push(("client_id", client_id));
-            form.push(("client_secret", secret.as_str()));
+            if let Some(secret) = secret {
+                form.push(("client_secret", secret));
+            }
             http.post(&token)
         }
     };
@@ -290,10 +344,15 @@ async fn credentials(r: &mut Report, settings: &Settings, http: &reqwest::Client
         }
     };
     match answer.as_ref().and_then(|v| v.get("error")).and_then(Value::as_str) {
-        Some("invalid_client" | "unauthorized_client") => r.add(
+        Some("invalid_client") => r.add(
             Level::Error,
             "credentials",
             "the provider refused this client's credentials: check OIDC_CLIENT_ID and OIDC_CLIENT_SECRET (and OIDC_TOKEN_AUTH_METHOD)",
+        ),
+        Some("unauthorized_client") => r.add(
+            Level::Error,
+            "credentials",
+            "the provider does not allow this client the authorization code grant: enable it for the app (Okta: Grant type → Authorization Code)",
         ),
         Some("invalid_grant") => r.add(
             Level::Ok,
@@ -331,7 +390,7 @@ fn issuer_form(r: &mut Report, issuer: &str) {
         "okta-gov.com",
     ]
     .iter()
-    .any(|d| host.ends_with(d));
+    .any(|d| host == *d || host.ends_with(&format!(".{d}")));
     let path = url.path().trim_end_matches('/');
     if okta {
         if path.is_empty() {
@@ -404,7 +463,7 @@ fn app_url(r: &mut Report, settings: &Settings) {
     }
 }
 
-fn clock(r: &mut Report, date: Option<&str>, skew: Duration, elapsed: Duration) {
+fn clock(r: &mut Report, date: Option<&str>, age: Duration, skew: Duration, elapsed: Duration) {
     let Some(date) = date else {
         r.add(
             Level::Info,
@@ -422,7 +481,8 @@ fn clock(r: &mut Report, date: Option<&str>, skew: Duration, elapsed: Duration) 
         return;
     };
     // the Date header has whole seconds, and the answer took `elapsed`
-    let offset = (chrono::Utc::now() - theirs.with_timezone(&chrono::Utc)).num_seconds();
+    let offset = (chrono::Utc::now() - theirs.with_timezone(&chrono::Utc)).num_seconds()
+        - age.as_secs() as i64;
     let tolerance = 1 + elapsed.as_secs() as i64;
     let skew = skew.as_secs() as i64;
     let text = format!("this machine's clock is {offset:+} s from the provider's");
@@ -445,10 +505,12 @@ fn clock(r: &mut Report, date: Option<&str>, skew: Duration, elapsed: Duration) 
     }
 }
 
-fn announced_issuer(r: &mut Report, issuer: &str, doc: &Value) {
+/// `true` when discovery announces exactly `issuer`.
+fn announced_issuer(r: &mut Report, issuer: &str, doc: &Value) -> bool {
     match doc.get("issuer").and_then(Value::as_str) {
         Some(announced) if announced == issuer => {
-            r.add(Level::Ok, "issuer", "discovery announces exactly this issuer")
+            r.add(Level::Ok, "issuer", "discovery announces exactly this issuer");
+            return true;
         }
         Some(announced) if announced.trim_end_matches('/') == issuer => r.add(
             Level::Error,
@@ -464,6 +526,7 @@ fn announced_issuer(r: &mut Report, issuer: &str, doc: &Value) {
         ),
         None => r.add(Level::Error, "issuer", "the discovery document has no issuer"),
     }
+    false
 }
 
 fn endpoint(doc: &Value, name: &str) -> Option<String> {
@@ -599,7 +662,7 @@ fn pkce_and_auth(r: &mut Report, settings: &Settings, doc: &Value) {
     }
 }
 
-fn extras(r: &mut Report, doc: &Value) {
+fn extras(r: &mut Report, settings: &Settings, doc: &Value) {
     let flag = |name: &str| doc.get(name).and_then(Value::as_bool).unwrap_or(false);
     r.add(
         Level::Info,
@@ -611,21 +674,27 @@ fn extras(r: &mut Report, doc: &Value) {
         },
     );
     let par = endpoint(doc, "pushed_authorization_request_endpoint");
-    r.add(
-        if flag("require_pushed_authorization_requests") {
-            Level::Warn
-        } else {
-            Level::Info
-        },
-        "par",
-        match (&par, flag("require_pushed_authorization_requests")) {
-            (Some(_), true) => {
-                "the provider requires pushed authorization requests, which this app does not send yet: sign-in will fail"
-            }
-            (Some(_), false) => "the provider offers pushed authorization requests (not used yet)",
-            (None, _) => "no pushed authorization requests",
-        },
-    );
+    let required = flag("require_pushed_authorization_requests");
+    let (level, text) = match (par.is_some(), required, settings.oidc.par) {
+        (true, _, ParMode::Auto | ParMode::Always) => (
+            Level::Ok,
+            "the provider offers pushed authorization requests: used (OIDC_PAR)",
+        ),
+        (true, true, ParMode::Never) => (
+            Level::Ok,
+            "the provider requires pushed authorization requests: used despite OIDC_PAR=never",
+        ),
+        (true, false, ParMode::Never) => (
+            Level::Info,
+            "the provider offers pushed authorization requests; OIDC_PAR=never does not use them",
+        ),
+        (false, _, ParMode::Always) => (
+            Level::Error,
+            "OIDC_PAR=always, but the provider has no pushed_authorization_request_endpoint: sign-in will fail (set OIDC_PAR=auto)",
+        ),
+        (false, _, _) => (Level::Info, "no pushed authorization requests"),
+    };
+    r.add(level, "par", text);
     r.add(
         Level::Info,
         "dpop",
@@ -708,6 +777,7 @@ mod tests {
             clock(
                 &mut r,
                 Some(&theirs.to_rfc2822().replace("+0000", "GMT")),
+                Duration::ZERO,
                 Duration::from_secs(60),
                 Duration::ZERO,
             );
@@ -721,10 +791,22 @@ mod tests {
         clock(
             &mut r,
             Some("yesterday"),
+            Duration::ZERO,
             Duration::from_secs(60),
             Duration::ZERO,
         );
         assert_eq!(r.0[0].level, Level::Info);
+        // a cached discovery answer: its Date is Age seconds old, not the clock
+        let mut r = Report::default();
+        let cached = chrono::Utc::now() - chrono::Duration::seconds(300);
+        clock(
+            &mut r,
+            Some(&cached.to_rfc2822().replace("+0000", "GMT")),
+            Duration::from_secs(300),
+            Duration::from_secs(60),
+            Duration::ZERO,
+        );
+        assert_eq!(r.0[0].level, Level::Ok, "{:?}", r.0);
     }
 
     #[test]
@@ -743,6 +825,11 @@ mod tests {
         assert_eq!(level("https://dev-1.okta.com/oauth2/default").0, Level::Ok);
         assert_eq!(level("https://dev-1.okta.com/other").0, Level::Warn);
         assert_eq!(level("https://login.example.com").0, Level::Ok);
+        assert_eq!(
+            level("https://notokta.com").0,
+            Level::Ok,
+            "not an Okta host"
+        );
     }
 
     #[test]

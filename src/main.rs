@@ -10,12 +10,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match std::env::args().nth(1).as_deref() {
+    let command = std::env::args_os().nth(1);
+    match command.as_ref().map(|c| c.to_str()) {
         None => signin::startup::run().await,
-        Some("doctor") => signin::startup::doctor().await,
+        Some(Some("doctor")) => signin::startup::doctor().await,
         Some(other) => {
             eprintln!(
-                "error: unknown command {other:?} (commands: doctor; none starts the server)"
+                "error: unknown command {:?} (commands: doctor; none starts the server)",
+                other.unwrap_or("?")
             );
             std::process::ExitCode::FAILURE
         }

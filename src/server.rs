@@ -63,12 +63,13 @@ pub fn app(state: AppState) -> Router {
         app_origin: state.settings.app_origin(),
     };
     let guarded = routes(&state)
-        // (inner) a third-party-initiated login from an unknown issuer gets a page of its own
+        .layer(from_fn_with_state(state.clone(), repeated_params))
+        // (before the one above) a third-party-initiated login from an unknown issuer, or
+        // naming two, gets a page of its own: no redirect at all
         .layer(from_fn_with_state(
             state.clone(),
             crate::auth::initiate::refuse_unknown_issuer,
         ))
-        .layer(from_fn_with_state(state.clone(), repeated_params))
         .layer(from_fn_with_state(
             AuthLayer {
                 state: state.clone(),

@@ -33,7 +33,12 @@ test('sign in from the home page', async ({ page, baseURL }, info) => {
   const provider = providerOf(info);
   await page.goto('/');
   await expect(page.getByText('You are not signed in.')).toBeVisible();
+  // the first request to the provider: a pushed authorization request (RFC 9126) leaves only
+  // client_id and request_uri to the browser — both providers offer PAR
+  const toProvider = page.waitForRequest((r) => !r.url().startsWith(baseURL!) && r.isNavigationRequest());
   await page.getByRole('link', { name: 'Sign in' }).first().click();
+  const first = new URL((await toProvider).url());
+  expect([...first.searchParams.keys()].sort()).toEqual(['client_id', 'request_uri']);
   await page.waitForURL((url) => !url.href.startsWith(baseURL!));
   await signInAtProvider(page, provider);
   await page.waitForURL(`${baseURL}/profile`);

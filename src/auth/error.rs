@@ -26,6 +26,8 @@ pub enum AuthError {
     InvalidIdToken(String),
     #[error("userinfo rejected: {0}")]
     UserInfo(String),
+    #[error("pushed authorization request refused: {0}")]
+    Par(String),
     #[error("the sign-in does not meet the step-up asked for: {0}")]
     StepUpNotMet(String),
     #[error("bad sign-in request: {0}")]
@@ -54,7 +56,9 @@ impl AuthError {
             {
                 ErrorReason::StepUpNotMet
             }
-            AuthError::ProviderRedirectError { .. } => ErrorReason::ProviderError,
+            AuthError::ProviderRedirectError { .. } | AuthError::Par(_) => {
+                ErrorReason::ProviderError
+            }
             AuthError::StepUpNotMet(_) => ErrorReason::StepUpNotMet,
             AuthError::BadAsk(_) => ErrorReason::BadRequest,
             AuthError::CodeRejected(_) => ErrorReason::CodeRejected,

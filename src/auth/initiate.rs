@@ -2,9 +2,10 @@
 //! provider, or a portal such as the Okta dashboard, sends the browser to
 //! `/login?iss=…&target_link_uri=…[&login_hint=…]`.
 //!
-//! - `iss` must be this app's provider, exactly (a trailing `/` aside): anything else gets a
-//!   400 page here, and no redirect anywhere — an unknown issuer must not be able to bounce
-//!   the browser through this app;
+//! - `iss` must be this app's provider, exactly (a trailing `/` aside) — the configured issuer
+//!   or the Okta org behind it: anything else, or `iss` given twice, gets a 400 page here,
+//!   and no redirect anywhere. (This is hygiene, not authentication: anyone can write the
+//!   right `iss` into a link; it only starts a sign-in at this app's own provider.)
 //! - `target_link_uri` becomes the return path when it is on this app's origin; otherwise the
 //!   default page;
 //! - `login_hint` (who is signing in) is passed on to the provider, bounded.
@@ -28,6 +29,13 @@ pub const MAX_LOGIN_HINT: usize = 254;
 /// Whether `iss` names `issuer` (the configured one): equal, or equal but for a trailing `/`.
 pub fn same_issuer(iss: &str, issuer: &str) -> bool {
     iss == issuer || iss.trim_end_matches('/') == issuer.trim_end_matches('/') && !iss.is_empty()
+}
+
+/// Whether `iss` names this app's provider: the configured issuer, or the Okta org behind it
+/// (the dashboard's login may name the org even when the app uses a custom authorization
+/// server; `OIDC_ORG_ISSUER`, else the issuer without `/oauth2/…`).
+pub fn known_issuer(iss: &str, issuer: &str, org: Option<&str>) -> bool {
+    same_issuer(iss, issuer) || org.is_some_and(|org| same_issuer(iss, org))
 }
 
 /// The return path in `target_link_uri`, when it is on `origin` (`scheme://host[:port]`, as
@@ -63,16 +71,20 @@ pub async fn refuse_unknown_issuer(
     if req.uri().path() != "/login" {
         return next.run(req).await;
     }
-    // (a repeated parameter was turned away before this runs: `server::repeated_params`)
-    let iss = url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == "iss")
-        .map(|(_, v)| v.into_owned());
-    match iss {
-        Some(iss) if !same_issuer(&iss, state.oidc().issuer()) => {
+    let given: Vec<String> =
+        url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+            .filter(|(k, _)| k == "iss")
+            .map(|(_, v)| v.into_owned())
+            .collect();
+    let org = state.settings.oidc.org_issuer();
+    let known = |iss: &String| known_issuer(iss, state.oidc().issuer(), org.as_deref());
+    match given.as_slice() {
+        [] => next.run(req).await,
+        [iss] if known(iss) => next.run(req).await,
+        _ => {
             tracing::info!("third-party-initiated login from an unknown issuer refused");
             error_page(ErrorReason::UnknownIssuer)
         }
-        _ => next.run(req).await,
     }
 }
 

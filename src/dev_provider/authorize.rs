@@ -1,6 +1,8 @@
 //! `/authorize` (the sign-in page: demo users, anyone by email, Deny) and
 //! `/authorize/decision`, which issues the code (`crate::testing::complete_sign_in` drives the
-//! page for tests and the benchmark).
+//! page for tests and the benchmark). `POST /par` takes a pushed authorization request
+//! (RFC 9126, client-authenticated) and answers a `request_uri`, good for 60 s, which
+//! `/authorize` then reads the request from.
 //!
 //! Step-up, with zero set-up: the page says when the app asked for a fresh sign-in
 //! (`max_age`, `prompt=login`) or a stronger one (`acr_values`). Every sign-in here is new
@@ -23,7 +25,7 @@ use super::{
     AuthRequest, CLIENT_ID, DemoButton, INTERACTION_TTL, Op, no_store, page, redirect_with,
 };
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 pub(super) struct AuthorizeQuery {
     response_type: Option<String>,
     client_id: Option<String>,
@@ -36,6 +38,91 @@ pub(super) struct AuthorizeQuery {
     max_age: Option<String>,
     prompt: Option<String>,
     acr_values: Option<String>,
+    /// Who is signing in, as the app was told (third-party-initiated login): the email field
+    /// starts with it.
+    login_hint: Option<String>,
+    /// RFC 9126: the request was pushed; the rest comes from `/par`.
+    request_uri: Option<String>,
+}
+
+/// A pushed authorization request, waiting for the browser.
+pub(super) struct Pushed {
+    query: AuthorizeQuery,
+    created_at: i64,
+}
+
+/// How long a `request_uri` is good for.
+const PUSHED_TTL: i64 = 60;
+
+/// The form of `POST /par`: the authorization request, and the client's credentials when
+/// they come in the body.
+#[derive(Deserialize)]
+pub(super) struct PushedForm {
+    #[serde(flatten)]
+    query: AuthorizeQuery,
+    client_secret: Option<String>,
+}
+
+/// `POST /par` (RFC 9126): the client authenticates as at `/token`; the request is checked as
+/// `/authorize` would (client, redirect URI) and kept under a fresh `request_uri`.
+pub(super) async fn pushed(
+    State(op): State<Op>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<PushedForm>,
+) -> Response {
+    let credentials =
+        super::client_credentials(&headers, form.query.client_id.clone(), form.client_secret);
+    let authenticated = credentials.is_some_and(|(id, secret)| {
+        id == CLIENT_ID
+            && crate::util::constant_time_eq(
+                secret.as_bytes(),
+                op.0.client_secret.expose().as_bytes(),
+            )
+    });
+    if !authenticated {
+        return super::oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Unknown client or wrong secret.",
+        );
+    }
+    let query = form.query;
+    if query.client_id.as_deref().is_some_and(|c| c != CLIENT_ID) || query.request_uri.is_some() {
+        return super::oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "client_id must be the authenticated client's; request_uri is not allowed here.",
+        );
+    }
+    if !query
+        .redirect_uri
+        .as_deref()
+        .is_some_and(|r| op.redirect_allowed(r, &op.0.redirect_uris))
+    {
+        return super::oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "This redirect_uri is not registered for the client.",
+        );
+    }
+    let request_uri = format!("urn:ietf:params:oauth:request_uri:{}", random_token());
+    {
+        let mut map = lock(&op.0.pushed);
+        let t = now();
+        map.retain(|_, p| t - p.created_at < PUSHED_TTL);
+        map.insert(
+            request_uri.clone(),
+            Pushed {
+                query,
+                created_at: t,
+            },
+        );
+    }
+    (
+        StatusCode::CREATED,
+        axum::Json(serde_json::json!({ "request_uri": request_uri, "expires_in": PUSHED_TTL })),
+    )
+        .into_response()
 }
 
 /// The authentication context classes this provider can honour (Okta's).
@@ -61,6 +148,8 @@ pub(super) struct Asked {
     pub acr: Option<String>,
     /// `acr_values` as asked (for the page).
     pub acr_values: Option<String>,
+    /// `login_hint`, for the email field.
+    pub login_hint: Option<String>,
 }
 
 impl Asked {
@@ -78,6 +167,7 @@ impl Asked {
                     .map(str::to_string)
             }),
             acr_values,
+            login_hint: q.login_hint.clone().filter(|h| h.len() <= 254),
         }
     }
 
@@ -88,6 +178,30 @@ impl Asked {
 }
 
 pub(super) async fn authorize(State(op): State<Op>, Query(q): Query<AuthorizeQuery>) -> Response {
+    // RFC 9126: a pushed request, for the same client, once
+    let q = match q.request_uri.as_deref() {
+        None => q,
+        Some(uri) => {
+            // (a reload of the sign-in page may use it again within its lifetime, as RFC 9126
+            // allows; the code it leads to is good once)
+            let pushed = lock(&op.0.pushed)
+                .get(uri)
+                .filter(|p| now() - p.created_at < PUSHED_TTL)
+                .map(|p| p.query.clone());
+            match pushed {
+                Some(query) if query.client_id == q.client_id => query,
+                _ => {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        Html(page::error(
+                            "This sign-in request has expired or is not this app's. Go back to the app and start again.",
+                        )),
+                    )
+                        .into_response();
+                }
+            }
+        }
+    };
     let asked = Asked::from_query(&q);
     // Problems with the client or redirect URI are shown here, never redirected.
     if q.client_id.as_deref() != Some(CLIENT_ID) {

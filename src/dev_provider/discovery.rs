@@ -81,6 +81,10 @@ pub(super) fn discovery_document(issuer: &str) -> Result<serde_json::Value, Stri
         );
         obj.insert("backchannel_logout_session_supported".into(), true.into());
         obj.insert(
+            "pushed_authorization_request_endpoint".into(),
+            url("/par").into(),
+        );
+        obj.insert(
             "acr_values_supported".into(),
             serde_json::json!(super::authorize::ACR_CLASSES),
         );

@@ -22,7 +22,7 @@ mod sessions;
 mod token;
 mod userinfo;
 
-use authorize::{authorize, decision};
+use authorize::{authorize, decision, pushed};
 use discovery::{discovery, discovery_document};
 use keys::{jwks, key_id, load_or_create_key, load_or_create_secret};
 use token::{client_credentials, oauth_error, token};
@@ -122,6 +122,8 @@ struct Inner {
     life: Lifetimes,
     grants: Mutex<Grants>,
     interactions: Mutex<HashMap<String, AuthRequest>>,
+    /// Pushed authorization requests (RFC 9126) by `request_uri`, each usable once.
+    pushed: Mutex<HashMap<String, authorize::Pushed>>,
     grants_file: PathBuf,
     dirty: std::sync::atomic::AtomicBool,
 }
@@ -293,6 +295,7 @@ pub async fn start(settings: &Settings) -> Result<DevProvider, String> {
         },
         grants: Mutex::new(grants),
         interactions: Mutex::default(),
+        pushed: Mutex::default(),
         grants_file,
         dirty: std::sync::atomic::AtomicBool::new(false),
     }));
@@ -354,6 +357,7 @@ fn router(op: Op) -> Router {
         .route("/jwks", get(jwks))
         .route("/authorize", get(authorize))
         .route("/authorize/decision", post(decision))
+        .route("/par", post(pushed))
         .route("/token", post(token))
         .route("/userinfo", get(userinfo).post(userinfo))
         .route("/logout", get(logout))

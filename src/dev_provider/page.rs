@@ -117,13 +117,18 @@ pub(super) fn sign_in_page(
          <form method=\"post\" action=\"authorize/decision\">\
          <input type=\"hidden\" name=\"interaction\" value=\"{interaction}\">\
          <label class=\"muted\" for=\"email\">Or sign in as anyone</label>\
-         <input id=\"email\" name=\"email\" type=\"email\" required placeholder=\"name@example.com\" autocomplete=\"email\">\
+         <input id=\"email\" name=\"email\" type=\"email\" required placeholder=\"name@example.com\" autocomplete=\"email\"{hint}>\
          <button class=\"primary\" type=\"submit\" name=\"action\" value=\"email\">Continue</button></form>\
          <form method=\"post\" action=\"authorize/decision\">\
          <input type=\"hidden\" name=\"interaction\" value=\"{interaction}\">\
          <button class=\"deny\" type=\"submit\" name=\"action\" value=\"deny\">Deny — don't sign in</button></form>",
         client = esc(client_name),
         interaction = esc(interaction),
+        hint = asked
+            .login_hint
+            .as_deref()
+            .map(|h| format!(" value=\"{}\" data-testid=\"login-hint\"", esc(h)))
+            .unwrap_or_default(),
     );
     layout("Sign in", &body)
 }

@@ -38,7 +38,7 @@ pub use auth::AuthSettings;
 pub use dev_provider::{DemoUser, DevProviderSettings};
 pub use events::EventSettings;
 pub use limits::{LimitSettings, Rate};
-pub use oidc::{OidcSettings, TokenAuthMethod};
+pub use oidc::{OidcSettings, ParMode, TokenAuthMethod};
 pub use session::{SessionKeys, SessionSettings, StoreKind, decode_key};
 
 use crate::secret::Secret;
@@ -378,6 +378,7 @@ mod tests {
             scopes: vec![],
             token_auth_method: TokenAuthMethod::ClientSecretBasic,
             http_timeout: Duration::from_secs(1),
+            par: ParMode::Auto,
             org_issuer: None,
         };
         assert_eq!(o.org_issuer().as_deref(), Some("https://x.okta.com"));

@@ -8,6 +8,7 @@
 //! | `OIDC_SCOPES` | `openid profile email offline_access` | must include `openid` |
 //! | `OIDC_TOKEN_AUTH_METHOD` | `client_secret_basic` | or `client_secret_post` |
 //! | `OIDC_HTTP_TIMEOUT_SECS` | `10` | 1–120 |
+//! | `OIDC_PAR` | `auto` | pushed authorization requests (RFC 9126): `auto` (when the provider offers them), `always`, `never` |
 //! | `OIDC_ORG_ISSUER` | *(issuer without `/oauth2/…`)* | the Okta org signing Universal Logout requests |
 
 use std::time::Duration;
@@ -25,6 +26,19 @@ pub enum TokenAuthMethod {
     ClientSecretPost,
 }
 
+/// When sign-in uses pushed authorization requests (RFC 9126): the parameters go to the
+/// provider's PAR endpoint over the back channel, the browser carries only `client_id` and
+/// `request_uri`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParMode {
+    /// When discovery advertises a PAR endpoint (and always when the provider requires it).
+    Auto,
+    /// Always; a provider without a PAR endpoint is an error at sign-in.
+    Always,
+    /// Never (unless the provider requires it: then sign-in would fail without).
+    Never,
+}
+
 #[derive(Clone, Debug)]
 pub struct OidcSettings {
     /// `None`: no provider configured (the development provider takes over when compiled in).
@@ -36,6 +50,7 @@ pub struct OidcSettings {
     pub scopes: Vec<String>,
     pub token_auth_method: TokenAuthMethod,
     pub http_timeout: Duration,
+    pub par: ParMode,
     /// The issuer that signs Okta's Universal Logout (Global Token Revocation) requests — the
     /// Okta org (`OIDC_ORG_ISSUER`). `None`: derived from the issuer, see [`Self::org_issuer`].
     pub org_issuer: Option<String>,
@@ -74,6 +89,7 @@ pub(super) struct RawOidc {
     scopes: String,
     token_auth_method: String,
     http_timeout_secs: i64,
+    par: String,
 }
 
 impl Default for RawOidc {
@@ -85,6 +101,7 @@ impl Default for RawOidc {
             scopes: "openid profile email offline_access".into(),
             token_auth_method: "client_secret_basic".into(),
             http_timeout_secs: 10,
+            par: "auto".into(),
         }
     }
 }
@@ -115,6 +132,17 @@ impl RawOidc {
                 "is required (a Web Application integration has a client secret); set it in the environment or .env",
             ));
         }
+        let par = match self.par.trim() {
+            "auto" => ParMode::Auto,
+            "always" => ParMode::Always,
+            "never" => ParMode::Never,
+            other => {
+                return Err(invalid(
+                    "OIDC_PAR",
+                    format!("must be auto, always or never, got {other:?}"),
+                ));
+            }
+        };
         let scopes: Vec<String> = self
             .scopes
             .split([' ', ','])
@@ -131,6 +159,7 @@ impl RawOidc {
             scopes,
             token_auth_method,
             http_timeout: secs("OIDC_HTTP_TIMEOUT_SECS", self.http_timeout_secs, 1, 120)?,
+            par,
             org_issuer: provider_url("OIDC_ORG_ISSUER", &self.org_issuer)?,
         })
     }

@@ -83,6 +83,11 @@ async fn a_provider_that_announces_another_issuer_or_is_down() {
                 .contains("set OIDC_ISSUER=https://someone-else.example")),
         "{report:#?}"
     );
+    assert!(
+        report.about("redirect").is_empty()
+            && report.about("credentials")[0].text.contains("not tried"),
+        "no credentials sent to another issuer's endpoints: {report:#?}"
+    );
 
     op.set(|b| {
         b.discovery_issuer = None;
@@ -105,7 +110,8 @@ fn the_binary_exits_non_zero_on_an_error() {
             .env("RUST_LOG", "off")
             .env("DEV_PROVIDER_PORT", free_port().to_string())
             .env("DEV_PROVIDER_STATE_DIR", dir.path())
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
+            // not the crate's directory: a developer's .env must not take part
+            .current_dir(dir.path());
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -15,6 +15,7 @@
 //! - [`initiate`]: third-party-initiated login (issue 16);
 //! - [`rendering`]: islands rendering and the islands router's navigations (issue 13);
 //! - [`live`]: the live session channel and its events (issue 14);
+//! - [`par`]: pushed authorization requests (issue 16);
 //! - [`step_up`]: recent and stronger sign-ins (issue 15);
 //! - [`instances`]: the real binary — several processes, restarts, start-up failures.
 
@@ -31,6 +32,7 @@ mod hardening;
 mod initiate;
 mod instances;
 mod live;
+mod par;
 mod provider_logout;
 mod refresh;
 mod rendering;

@@ -65,9 +65,9 @@ async fn a_recent_sign_in_is_asked_for_and_the_session_goes_on_under_a_new_id() 
     let r = h.get(&mut jar, STEP_UP).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert!(r.set_cookies().is_empty(), "{:?}", r.set_cookies());
+    // (pushed to the provider: the browser carries a request_uri; the page says what was
+    // asked, and `the_callback_refuses_what_does_not_meet_the_ask` sees the parameters)
     let authorize = r.location().unwrap().to_string();
-    assert!(authorize.contains("max_age=300"), "{authorize}");
-    assert!(authorize.contains("prompt=login"), "{authorize}");
     let record = h.has_record(&id).await;
     assert!(record);
     let page = h
@@ -219,10 +219,6 @@ async fn a_stronger_sign_in_is_asked_for_with_acr_values() {
     assert_eq!(h.stored(&jar).await.unwrap().acr, None);
     let login = "/login?return_to=/profile&acr_values=urn:okta:loa:2fa:any";
     let authorize = to_provider(&h, &mut jar, login).await;
-    assert!(
-        authorize.contains("acr_values=urn%3Aokta%3Aloa%3A2fa%3Aany"),
-        "{authorize}"
-    );
     let page = h
         .http
         .get(&authorize)

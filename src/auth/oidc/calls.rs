@@ -15,6 +15,8 @@ pub struct CallCounter {
     pub refresh: AtomicU64,
     pub userinfo: AtomicU64,
     pub revocation: AtomicU64,
+    /// Pushed authorization requests (RFC 9126).
+    pub par: AtomicU64,
     nanos: AtomicU64,
 }
 

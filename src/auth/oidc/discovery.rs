@@ -49,6 +49,10 @@ pub struct Discovered {
     /// RFC 7009 revocation endpoint, when the provider has one.
     pub revocation: Option<RevocationUrl>,
     pub end_session: Option<openidconnect::EndSessionUrl>,
+    /// RFC 9126: the PAR endpoint, and whether the provider takes authorization requests only
+    /// that way.
+    pub par: Option<url::Url>,
+    pub par_required: bool,
 }
 
 /// What a fetch needs.
@@ -202,6 +206,11 @@ async fn discover(src: &Source) -> Result<Discovered, AuthError> {
     let response_iss = extra
         .authorization_response_iss_parameter_supported
         .unwrap_or(false);
+    let par = extra
+        .pushed_authorization_request_endpoint
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok());
+    let par_required = extra.require_pushed_authorization_requests.unwrap_or(false);
     let redirect = RedirectUrl::new(src.redirect_uri.clone())
         .map_err(|e| AuthError::Internal(format!("redirect URI: {e}")))?;
     let client: Client = openidconnect::Client::from_provider_metadata(
@@ -223,5 +232,7 @@ async fn discover(src: &Source) -> Result<Discovered, AuthError> {
         response_iss,
         client,
         end_session,
+        par,
+        par_required,
     })
 }

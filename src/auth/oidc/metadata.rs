@@ -64,14 +64,19 @@ pub type Client = openidconnect::Client<
 >;
 
 /// Discovery fields beyond OpenID Connect Discovery and RP-initiated logout: the RFC 7009
-/// revocation endpoint (RFC 8414 metadata, advertised by Okta and most providers) and RFC
-/// 9207's promise to name itself in authorization responses.
+/// revocation endpoint (RFC 8414 metadata, advertised by Okta and most providers), RFC
+/// 9207's promise to name itself in authorization responses, and RFC 9126's PAR endpoint.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ExtraProviderMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint: Option<RevocationUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_response_iss_parameter_supported: Option<bool>,
+    /// RFC 9126 pushed authorization requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_authorization_request_endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 impl AdditionalProviderMetadata for ExtraProviderMetadata {}
 

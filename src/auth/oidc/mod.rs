@@ -33,7 +33,7 @@ use self::{
     metadata::{Client, IdTokenClaims, UserInfoClaims},
 };
 use super::{error::AuthError, types::User};
-use crate::settings::{OidcSettings, TokenAuthMethod};
+use crate::settings::{OidcSettings, ParMode, TokenAuthMethod};
 use crate::{
     secret::Secret,
     util::{error_chain, now, now_ms},
@@ -244,8 +244,18 @@ impl OidcClient {
             request = request.add_auth_context_value(AuthenticationContextClass::new(class.into()));
         }
         let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
+        let use_par = match self.settings.par {
+            ParMode::Always => true,
+            ParMode::Auto => d.par.is_some(),
+            ParMode::Never => d.par_required,
+        };
+        let url = if use_par {
+            self.push(&d, &url).await?
+        } else {
+            url.to_string()
+        };
         Ok((
-            url.to_string(),
+            url,
             PendingLogin {
                 state: Secret::new(state.secret().clone()),
                 nonce: Secret::new(nonce.secret().clone()),
@@ -609,22 +619,14 @@ impl OidcClient {
         list.push(("access_token", &tokens.access_token));
         let limit = REVOCATION_TIMEOUT.min(self.settings.http_timeout);
         for (hint, token) in list {
-            let mut form = vec![("token", token.expose()), ("token_type_hint", hint)];
-            let mut request = self.http.post(endpoint.url().clone()).timeout(limit);
-            let id = self.settings.client_id.as_str();
-            let secret = self.settings.client_secret.as_ref().map(|s| s.expose());
-            match (self.settings.token_auth_method, secret) {
-                // RFC 6749 §2.3.1: both parts form-urlencoded before Basic encoding
-                (TokenAuthMethod::ClientSecretBasic, Some(secret)) => {
-                    request = request.basic_auth(form_encode(id), Some(form_encode(secret)));
-                }
-                _ => {
-                    form.push(("client_id", id));
-                    if let Some(secret) = secret {
-                        form.push(("client_secret", secret));
-                    }
-                }
-            }
+            let mut form = vec![
+                ("token".to_string(), token.expose().to_string()),
+                ("token_type_hint".to_string(), hint.to_string()),
+            ];
+            let request = self.client_auth(
+                self.http.post(endpoint.url().clone()).timeout(limit),
+                &mut form,
+            );
             let call = self
                 .calls
                 .timed(&self.calls.revocation, request.form(&form).send());
@@ -641,6 +643,77 @@ impl OidcClient {
             }
         }
         outcome
+    }
+
+    /// The app's client authentication on a back-channel request (revocation, PAR): HTTP
+    /// Basic with both parts form-urlencoded first (RFC 6749 §2.3.1), or the credentials in
+    /// the form, as `OIDC_TOKEN_AUTH_METHOD` says.
+    fn client_auth(
+        &self,
+        request: reqwest::RequestBuilder,
+        form: &mut Vec<(String, String)>,
+    ) -> reqwest::RequestBuilder {
+        let id = self.settings.client_id.as_str();
+        let secret = self.settings.client_secret.as_ref().map(|s| s.expose());
+        match (self.settings.token_auth_method, secret) {
+            // (a PAR request keeps its `client_id` parameter, as the authorization request has it)
+            (TokenAuthMethod::ClientSecretBasic, Some(secret)) => {
+                request.basic_auth(form_encode(id), Some(form_encode(secret)))
+            }
+            (_, secret) => {
+                form.retain(|(k, _)| k != "client_id");
+                form.push(("client_id".into(), id.into()));
+                if let Some(secret) = secret {
+                    form.push(("client_secret".into(), secret.into()));
+                }
+                request
+            }
+        }
+    }
+
+    /// RFC 9126: sends the authorization request's parameters (`authorize`'s query) to the
+    /// provider's PAR endpoint with the client's authentication, and returns where the browser
+    /// goes instead: the authorization endpoint with `client_id` and `request_uri` only — the
+    /// state, nonce, PKCE challenge and asks never pass through the browser.
+    async fn push(&self, d: &Discovered, authorize: &url::Url) -> Result<String, AuthError> {
+        let endpoint = d.par.as_ref().ok_or_else(|| {
+            AuthError::Par(
+                "OIDC_PAR=always, but the provider has no pushed_authorization_request_endpoint"
+                    .into(),
+            )
+        })?;
+        let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+        let request = self.client_auth(self.http.post(endpoint.clone()), &mut form);
+        let response = self
+            .calls
+            .timed(&self.calls.par, request.form(&form).send())
+            .await
+            .map_err(|e| AuthError::ProviderUnavailable(error_chain(&e)))?;
+        let status = response.status();
+        if status.is_server_error() {
+            return Err(AuthError::ProviderUnavailable(format!(
+                "PAR endpoint: {status}"
+            )));
+        }
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| AuthError::Par(format!("{status}, unreadable answer: {e}")))?;
+        if !status.is_success() {
+            let error = body.get("error").and_then(Value::as_str).unwrap_or("?");
+            return Err(AuthError::Par(format!("{status} {error}")));
+        }
+        let request_uri = body
+            .get("request_uri")
+            .and_then(Value::as_str)
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| AuthError::Par("the answer has no request_uri".into()))?;
+        let mut url = authorize.clone();
+        url.set_query(None);
+        url.query_pairs_mut()
+            .append_pair("client_id", &self.settings.client_id)
+            .append_pair("request_uri", request_uri);
+        Ok(url.to_string())
     }
 
     /// The provider's end-session URL with `id_token_hint` and `post_logout_redirect_uri`,
