@@ -47,6 +47,7 @@ impl CallCounter {
             &self.refresh,
             &self.userinfo,
             &self.revocation,
+            &self.par,
         ]
         .iter()
         .map(|c| c.load(Ordering::Relaxed))

@@ -100,7 +100,7 @@ pub async fn sign_in_cost(o: &Opts) -> Res<Vec<Row>> {
             "calls",
             "= 1",
             Some((per_token - 1.0).abs() < f64::EPSILON),
-            format!("{per_out:.1} outbound calls in all (token + userinfo)"),
+            format!("{per_out:.1} outbound calls in all (PAR + token + userinfo)"),
         ),
     ])
 }
