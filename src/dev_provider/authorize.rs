@@ -48,6 +48,8 @@ pub(super) struct AuthorizeQuery {
 /// A pushed authorization request, waiting for the browser.
 pub(super) struct Pushed {
     query: AuthorizeQuery,
+    /// The client that authenticated the push (the browser's `client_id` must be it).
+    client_id: String,
     created_at: i64,
 }
 
@@ -72,20 +74,20 @@ pub(super) async fn pushed(
 ) -> Response {
     let credentials =
         super::client_credentials(&headers, form.query.client_id.clone(), form.client_secret);
-    let authenticated = credentials.is_some_and(|(id, secret)| {
+    let authenticated = credentials.filter(|(id, secret)| {
         id == CLIENT_ID
             && crate::util::constant_time_eq(
                 secret.as_bytes(),
                 op.0.client_secret.expose().as_bytes(),
             )
     });
-    if !authenticated {
+    let Some((client_id, _)) = authenticated else {
         return super::oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "Unknown client or wrong secret.",
         );
-    }
+    };
     let query = form.query;
     if query.client_id.as_deref().is_some_and(|c| c != CLIENT_ID) || query.request_uri.is_some() {
         return super::oauth_error(
@@ -114,6 +116,7 @@ pub(super) async fn pushed(
             request_uri.clone(),
             Pushed {
                 query,
+                client_id,
                 created_at: t,
             },
         );
@@ -187,9 +190,12 @@ pub(super) async fn authorize(State(op): State<Op>, Query(q): Query<AuthorizeQue
             let pushed = lock(&op.0.pushed)
                 .get(uri)
                 .filter(|p| now() - p.created_at < PUSHED_TTL)
-                .map(|p| p.query.clone());
+                .map(|p| (p.client_id.clone(), p.query.clone()));
             match pushed {
-                Some(query) if query.client_id == q.client_id => query,
+                Some((client_id, mut query)) if q.client_id.as_deref() == Some(&client_id) => {
+                    query.client_id = Some(client_id);
+                    query
+                }
                 _ => {
                     return (
                         StatusCode::BAD_REQUEST,

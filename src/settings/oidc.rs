@@ -8,7 +8,7 @@
 //! | `OIDC_SCOPES` | `openid profile email offline_access` | must include `openid` |
 //! | `OIDC_TOKEN_AUTH_METHOD` | `client_secret_basic` | or `client_secret_post` |
 //! | `OIDC_HTTP_TIMEOUT_SECS` | `10` | 1–120 |
-//! | `OIDC_PAR` | `auto` | pushed authorization requests (RFC 9126): `auto` (when the provider offers them), `always`, `never` |
+//! | `OIDC_PAR` | `auto` | pushed authorization requests (RFC 9126): `auto` (when the provider offers them), `always`, `never` (but for a provider that requires them: sign-in could not work otherwise) |
 //! | `OIDC_ORG_ISSUER` | *(issuer without `/oauth2/…`)* | the Okta org signing Universal Logout requests |
 
 use std::time::Duration;

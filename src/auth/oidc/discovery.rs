@@ -206,10 +206,23 @@ async fn discover(src: &Source) -> Result<Discovered, AuthError> {
     let response_iss = extra
         .authorization_response_iss_parameter_supported
         .unwrap_or(false);
+    // The client's credentials go there with every sign-in: https only (or this machine).
     let par = extra
         .pushed_authorization_request_endpoint
         .as_deref()
-        .and_then(|u| url::Url::parse(u).ok());
+        .and_then(|u| match url::Url::parse(u) {
+            Ok(url)
+                if url.scheme() == "https"
+                    || url.scheme() == "http"
+                        && url.host_str().is_some_and(crate::settings::is_loopback_host) =>
+            {
+                Some(url)
+            }
+            _ => {
+                tracing::warn!(endpoint = %u, "the provider's PAR endpoint is not an https URL; not used");
+                None
+            }
+        });
     let par_required = extra.require_pushed_authorization_requests.unwrap_or(false);
     let redirect = RedirectUrl::new(src.redirect_uri.clone())
         .map_err(|e| AuthError::Internal(format!("redirect URI: {e}")))?;

@@ -678,11 +678,11 @@ impl OidcClient {
     async fn push(&self, d: &Discovered, authorize: &url::Url) -> Result<String, AuthError> {
         let endpoint = d.par.as_ref().ok_or_else(|| {
             AuthError::Par(
-                "OIDC_PAR=always, but the provider has no pushed_authorization_request_endpoint"
+                "PAR is asked for (OIDC_PAR=always), but the provider has no usable pushed_authorization_request_endpoint"
                     .into(),
             )
         })?;
-        let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+        let (mut base, mut form) = par_parts(d.client.auth_uri().url(), authorize);
         let request = self.client_auth(self.http.post(endpoint.clone()), &mut form);
         let response = self
             .calls
@@ -700,20 +700,31 @@ impl OidcClient {
             .await
             .map_err(|e| AuthError::Par(format!("{status}, unreadable answer: {e}")))?;
         if !status.is_success() {
-            let error = body.get("error").and_then(Value::as_str).unwrap_or("?");
-            return Err(AuthError::Par(format!("{status} {error}")));
+            // the provider's words, for the log only: bounded, no control characters
+            let text = |name: &str| -> String {
+                body.get(name)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect()
+            };
+            return Err(AuthError::Par(format!(
+                "{status} {} {}",
+                text("error"),
+                text("error_description")
+            )));
         }
         let request_uri = body
             .get("request_uri")
             .and_then(Value::as_str)
             .filter(|u| !u.is_empty())
             .ok_or_else(|| AuthError::Par("the answer has no request_uri".into()))?;
-        let mut url = authorize.clone();
-        url.set_query(None);
-        url.query_pairs_mut()
+        base.query_pairs_mut()
             .append_pair("client_id", &self.settings.client_id)
             .append_pair("request_uri", request_uri);
-        Ok(url.to_string())
+        Ok(base.to_string())
     }
 
     /// The provider's end-session URL with `id_token_hint` and `post_logout_redirect_uri`,
@@ -836,4 +847,42 @@ pub fn user_from_claims(claims: &Map<String, Value>) -> User {
 
 fn form_encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Splits an authorization request URL for PAR: the authorization endpoint as the browser
+/// will get it — its own query kept (Azure AD B2C's `?p=policy`; RFC 6749 §3.1) — and the
+/// request's parameters, the rest, which are pushed.
+fn par_parts(endpoint: &url::Url, authorize: &url::Url) -> (url::Url, Vec<(String, String)>) {
+    let own: Vec<(String, String)> = endpoint.query_pairs().into_owned().collect();
+    let form = authorize
+        .query_pairs()
+        .into_owned()
+        .filter(|pair| !own.contains(pair))
+        .collect();
+    (endpoint.clone(), form)
+}
+
+#[cfg(test)]
+mod par_tests {
+    use super::par_parts;
+
+    #[test]
+    fn the_endpoints_own_query_stays_in_the_browser_url() {
+        let endpoint = url::Url::parse("https://op.example/authorize?p=b2c_1_signin").unwrap();
+        let request = url::Url::parse(
+            "https://op.example/authorize?p=b2c_1_signin&response_type=code&client_id=c&state=s%20t",
+        )
+        .unwrap();
+        let (base, form) = par_parts(&endpoint, &request);
+        assert_eq!(base.as_str(), "https://op.example/authorize?p=b2c_1_signin");
+        let names: Vec<&str> = form.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["response_type", "client_id", "state"]);
+        assert!(form.contains(&("state".into(), "s t".into())));
+        let (base, form) = par_parts(
+            &url::Url::parse("https://op.example/authorize").unwrap(),
+            &url::Url::parse("https://op.example/authorize?response_type=code").unwrap(),
+        );
+        assert_eq!(base.query(), None);
+        assert_eq!(form.len(), 1);
+    }
 }
