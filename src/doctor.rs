@@ -193,12 +193,9 @@ pub async fn check(settings: &Settings) -> Report {
     r
 }
 
-/// Whether the app would send credentials to `url`: https, or plain http on this machine.
+/// Whether the app would send credentials to `url` (as it decides for the PAR endpoint).
 fn safe_endpoint(url: &str) -> bool {
-    url::Url::parse(url).is_ok_and(|u| {
-        u.scheme() == "https"
-            || u.scheme() == "http" && u.host_str().is_some_and(crate::settings::is_loopback_host)
-    })
+    url::Url::parse(url).is_ok_and(|u| crate::settings::secure_endpoint(&u))
 }
 
 /// Starts an authorization request as sign-in would (never finished): a provider refuses an
@@ -318,9 +315,10 @@ async fn credentials(r: &mut Report, settings: &Settings, http: &reqwest::Client
     let client_id = settings.oidc.client_id.as_str();
     // as the app authenticates (without a secret: the client id in the form)
     let request = match (settings.oidc.token_auth_method, secret.as_deref()) {
-        (TokenAuthMethod::ClientSecretBasic, Some(secret)) => http
-            .post(&token)
-            .basic_auth(form_encode(client_id), Some(form_encode(secret))),
+        (TokenAuthMethod::ClientSecretBasic, Some(secret)) => http.post(&token).basic_auth(
+            crate::util::form_encode(client_id),
+            Some(crate::util::form_encode(secret)),
+        ),
         (_, secret) => {
             form.push(("client_id", client_id));
             if let Some(secret) = secret {
@@ -370,11 +368,6 @@ async fn credentials(r: &mut Report, settings: &Settings, http: &reqwest::Client
             "the token endpoint's answer to a made-up code was not an OAuth error",
         ),
     }
-}
-
-/// `client_secret_basic` form-encodes the id and secret before Base64 (RFC 6749 §2.3.1).
-fn form_encode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 fn issuer_form(r: &mut Report, issuer: &str) {

@@ -128,6 +128,12 @@ pub fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Form-urlencodes `s` (as `client_secret_basic` wants the id and secret before Base64,
+/// RFC 6749 §2.3.1).
+pub fn form_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

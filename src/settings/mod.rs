@@ -70,6 +70,13 @@ pub fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Whether a provider endpoint may receive the client's credentials: https, or plain http on
+/// this machine (the development provider, tests).
+pub fn secure_endpoint(url: &url::Url) -> bool {
+    url.scheme() == "https"
+        || url.scheme() == "http" && url.host_str().is_some_and(is_loopback_host)
+}
+
 /// `LEPTOS_ENV` as Leptos reads it (`dev`/`development`, `prod`/`production`, any case):
 /// `Some(true)` in production, `None` for a value Leptos would refuse.
 fn leptos_production(value: Option<&str>) -> Option<bool> {

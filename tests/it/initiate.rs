@@ -26,15 +26,7 @@ async fn the_provider_starts_a_sign_in_that_lands_on_the_target() {
     let authorize = r.location().unwrap().to_string();
     assert!(authorize.starts_with(&iss), "{authorize}");
     // the provider got the hint (pushed with the request): its email field starts with it
-    let page = h
-        .http
-        .get(&authorize)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = h.provider_page(&authorize).await;
     assert!(page.contains("value=\"grace@example.com\""), "{page}");
     let back = h.decide(&authorize, &[("user", "1")]).await;
     assert_eq!(
@@ -133,15 +125,7 @@ async fn a_login_hint_is_bounded() {
             )
             .await;
         let authorize = r.location().unwrap();
-        let page = h
-            .http
-            .get(authorize)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = h.provider_page(authorize).await;
         assert_eq!(
             page.contains("data-testid=\"login-hint\""),
             passed,

@@ -70,15 +70,7 @@ async fn a_recent_sign_in_is_asked_for_and_the_session_goes_on_under_a_new_id() 
     let authorize = r.location().unwrap().to_string();
     let record = h.has_record(&id).await;
     assert!(record);
-    let page = h
-        .http
-        .get(&authorize)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = h.provider_page(&authorize).await;
     assert!(
         page.contains("data-testid=\"fresh-sign-in-asked\""),
         "{page}"
@@ -219,15 +211,7 @@ async fn a_stronger_sign_in_is_asked_for_with_acr_values() {
     assert_eq!(h.stored(&jar).await.unwrap().acr, None);
     let login = "/login?return_to=/profile&acr_values=urn:okta:loa:2fa:any";
     let authorize = to_provider(&h, &mut jar, login).await;
-    let page = h
-        .http
-        .get(&authorize)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = h.provider_page(&authorize).await;
     assert!(
         page.contains("data-testid=\"stronger-sign-in-asked\""),
         "{page}"

@@ -211,13 +211,7 @@ async fn discover(src: &Source) -> Result<Discovered, AuthError> {
         .pushed_authorization_request_endpoint
         .as_deref()
         .and_then(|u| match url::Url::parse(u) {
-            Ok(url)
-                if url.scheme() == "https"
-                    || url.scheme() == "http"
-                        && url.host_str().is_some_and(crate::settings::is_loopback_host) =>
-            {
-                Some(url)
-            }
+            Ok(url) if crate::settings::secure_endpoint(&url) => Some(url),
             _ => {
                 tracing::warn!(endpoint = %u, "the provider's PAR endpoint is not an https URL; not used");
                 None

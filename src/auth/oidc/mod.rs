@@ -657,9 +657,10 @@ impl OidcClient {
         let secret = self.settings.client_secret.as_ref().map(|s| s.expose());
         match (self.settings.token_auth_method, secret) {
             // (a PAR request keeps its `client_id` parameter, as the authorization request has it)
-            (TokenAuthMethod::ClientSecretBasic, Some(secret)) => {
-                request.basic_auth(form_encode(id), Some(form_encode(secret)))
-            }
+            (TokenAuthMethod::ClientSecretBasic, Some(secret)) => request.basic_auth(
+                crate::util::form_encode(id),
+                Some(crate::util::form_encode(secret)),
+            ),
             (_, secret) => {
                 form.retain(|(k, _)| k != "client_id");
                 form.push(("client_id".into(), id.into()));
@@ -843,10 +844,6 @@ pub fn user_from_claims(claims: &Map<String, Value>) -> User {
         email: text("email"),
         preferred_username: text("preferred_username"),
     }
-}
-
-fn form_encode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// Splits an authorization request URL for PAR: the authorization endpoint as the browser

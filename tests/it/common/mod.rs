@@ -126,6 +126,18 @@ impl Harness {
             .expect("sign-in page")
     }
 
+    /// The provider's page at `url` (its sign-in page, with what the app asked), as text.
+    pub async fn provider_page(&self, url: &str) -> String {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .expect("provider reachable")
+            .text()
+            .await
+            .expect("a page")
+    }
+
     /// Follows the provider's redirect back into the app (the callback).
     pub async fn callback(&self, jar: &mut Jar, redirect: &str) -> Resp {
         self.0.callback(jar, redirect).await.expect("callback")
