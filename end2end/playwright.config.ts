@@ -1,11 +1,14 @@
 // End-to-end tests in Debian's Chromium, against two providers:
 //  - "dev-provider": the app with no issuer configured, using its embedded development provider;
-//  - "oidc-provider": the app pointed at node-oidc-provider (OpenID Certified), started here.
+//  - "oidc-provider": the app pointed at node-oidc-provider (OpenID Certified), started here,
+//    authenticating with private_key_jwt and sending pushed authorization requests.
 //  - "idle-timeout": the app with its development provider and an 8-second idle timeout (the
 //    live channel's "session expired" notice; live-idle.spec.ts only).
 // Ports come from the environment (scripts/test picks free ones); the app binary is the one
 // `cargo leptos build` produced.
 import { defineConfig } from '@playwright/test';
+import { generateKeyPairSync } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,6 +27,19 @@ const binary = process.env.E2E_APP_BINARY ?? './target/debug/signin';
 export const appBinary = path.resolve(root, binary);
 export const projectRoot = root;
 const tmp = path.join(root, 'end2end', '.tmp');
+
+/** The key the app authenticates to node-oidc-provider with (private_key_jwt): made once per
+ * run (scripts/test clears .tmp); the provider registers its public half. */
+export const clientKeyFile = path.join(tmp, 'client-key.pem');
+if (!fs.existsSync(clientKeyFile)) {
+  fs.mkdirSync(tmp, { recursive: true });
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  try {
+    fs.writeFileSync(clientKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { flag: 'wx', mode: 0o600 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+}
 
 const common = {
   ...process.env,
@@ -88,7 +104,12 @@ export default defineConfig({
       command: 'node end2end/provider/oidc-provider.mjs',
       cwd: root,
       url: `http://127.0.0.1:${ports.op}/.well-known/openid-configuration`,
-      env: { ...process.env, OP_PORT: String(ports.op), APP_URL: `http://localhost:${ports.opApp}` },
+      env: {
+        ...process.env,
+        OP_PORT: String(ports.op),
+        APP_URL: `http://localhost:${ports.opApp}`,
+        OP_JWT_CLIENT_KEY_FILE: clientKeyFile,
+      },
       reuseExistingServer: false,
       stdout: 'ignore',
       stderr: 'pipe',
@@ -145,8 +166,11 @@ export default defineConfig({
         APP_URL: `http://localhost:${ports.opApp}`,
         LEPTOS_SITE_ADDR: `127.0.0.1:${ports.opApp}`,
         OIDC_ISSUER: `http://127.0.0.1:${ports.op}`,
-        OIDC_CLIENT_ID: 'signin-e2e',
-        OIDC_CLIENT_SECRET: 'e2e-secret-not-for-production',
+        // private_key_jwt (and PAR, which node-oidc-provider offers): every client-authenticated
+        // call carries an assertion signed with this key, never a secret
+        OIDC_CLIENT_ID: 'signin-e2e-jwt',
+        OIDC_TOKEN_AUTH_METHOD: 'private_key_jwt',
+        OIDC_CLIENT_PRIVATE_KEY_FILE: clientKeyFile,
       },
       reuseExistingServer: false,
       stdout: 'ignore',

@@ -22,7 +22,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::settings::{ParMode, Settings, TokenAuthMethod};
+use crate::{
+    auth::oidc::ClientAuth,
+    settings::{ParMode, Settings},
+};
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -297,13 +300,8 @@ async fn credentials(r: &mut Report, settings: &Settings, http: &reqwest::Client
         );
         return;
     }
-    let secret = settings
-        .oidc
-        .client_secret
-        .as_ref()
-        .map(|s| s.expose().to_string());
     let redirect = settings.redirect_uri();
-    let mut form = vec![
+    let mut form: Vec<(String, String)> = [
         ("grant_type", "authorization_code"),
         ("code", "signin-doctor-made-up-code"),
         ("redirect_uri", redirect.as_str()),
@@ -311,20 +309,17 @@ async fn credentials(r: &mut Report, settings: &Settings, http: &reqwest::Client
             "code_verifier",
             "signin-doctor-made-up-verifier-signin-doctor-made-up",
         ),
-    ];
-    let client_id = settings.oidc.client_id.as_str();
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     // as the app authenticates (without a secret: the client id in the form)
-    let request = match (settings.oidc.token_auth_method, secret.as_deref()) {
-        (TokenAuthMethod::ClientSecretBasic, Some(secret)) => http.post(&token).basic_auth(
-            crate::util::form_encode(client_id),
-            Some(crate::util::form_encode(secret)),
-        ),
-        (_, secret) => {
-            form.push(("client_id", client_id));
-            if let Some(secret) = secret {
-                form.push(("client_secret", secret));
-            }
-            http.post(&token)
+    let request = match ClientAuth::new(&settings.oidc).apply(http.post(&token), &mut form, &token)
+    {
+        Ok(request) => request,
+        Err(e) => {
+            r.add(Level::Error, "credentials", e.to_string());
+            return;
         }
     };
     let answer = match request.form(&form).send().await {
@@ -345,7 +340,11 @@ async fn credentials(r: &mut Report, settings: &Settings, http: &reqwest::Client
         Some("invalid_client") => r.add(
             Level::Error,
             "credentials",
-            "the provider refused this client's credentials: check OIDC_CLIENT_ID and OIDC_CLIENT_SECRET (and OIDC_TOKEN_AUTH_METHOD)",
+            if settings.oidc.token_auth_method == crate::settings::TokenAuthMethod::PrivateKeyJwt {
+                "the provider refused this client's assertion: check OIDC_CLIENT_ID, that the provider has this key's public JWK (`signin jwk` prints it) and OIDC_CLIENT_KEY_ID"
+            } else {
+                "the provider refused this client's credentials: check OIDC_CLIENT_ID and OIDC_CLIENT_SECRET (and OIDC_TOKEN_AUTH_METHOD)"
+            },
         ),
         Some("unauthorized_client") => r.add(
             Level::Error,
@@ -634,10 +633,7 @@ fn pkce_and_auth(r: &mut Report, settings: &Settings, doc: &Value) {
             "the provider does not say it supports PKCE (code_challenge_methods_supported); this app always sends S256",
         ),
     }
-    let method = match settings.oidc.token_auth_method {
-        TokenAuthMethod::ClientSecretBasic => "client_secret_basic",
-        TokenAuthMethod::ClientSecretPost => "client_secret_post",
-    };
+    let method = settings.oidc.token_auth_method.name();
     // absent means client_secret_basic (OpenID Connect Discovery)
     let methods = list(doc, "token_endpoint_auth_methods_supported")
         .unwrap_or_else(|| vec!["client_secret_basic"]);

@@ -38,6 +38,57 @@ fn fail(line: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// `signin jwk`: prints the public JWK of the client key (`OIDC_CLIENT_PRIVATE_KEY_FILE`) to
+/// paste into the provider's app settings (Okta: General → Client Credentials → Public key
+/// / Private key → Add key). `signin jwk --generate FILE`: makes a new EC P-256 key there
+/// first (owner-only; never over an existing file) and says which settings to set.
+pub fn jwk(args: &[std::ffi::OsString]) -> ExitCode {
+    use crate::signing_key::SigningKey;
+    let print = |key: &SigningKey| match serde_json::to_string_pretty(key.public_jwk()) {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("jwk: {e}")),
+    };
+    match args {
+        [] => {
+            load_dotenv();
+            let settings = match Settings::load(Path::new(&crate::settings::file_path())) {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            match &settings.oidc.client_key {
+                Some(key) => print(key),
+                None => fail(
+                    "no client key: set OIDC_TOKEN_AUTH_METHOD=private_key_jwt and OIDC_CLIENT_PRIVATE_KEY_FILE (or make one with `signin jwk --generate FILE`)",
+                ),
+            }
+        }
+        [flag, file] if flag == "--generate" => {
+            let path = Path::new(file);
+            if path.exists() {
+                return fail(format!(
+                    "{} exists; it is left as it is (`signin jwk` prints its public key)",
+                    path.display()
+                ));
+            }
+            match SigningKey::load_or_generate(path, None) {
+                Ok(key) => {
+                    eprintln!(
+                        "wrote a new EC P-256 private key to {}; set OIDC_TOKEN_AUTH_METHOD=private_key_jwt and OIDC_CLIENT_PRIVATE_KEY_FILE={}, and give the provider this public key:",
+                        path.display(),
+                        path.display()
+                    );
+                    print(&key)
+                }
+                Err(e) => fail(e),
+            }
+        }
+        _ => fail("usage: signin jwk [--generate FILE]"),
+    }
+}
+
 /// `signin doctor`: the provider set-up checked the way sign-in will use it, one line per
 /// finding on stdout (`crate::doctor`); exit status 1 when one is an error. Without an issuer
 /// it checks the development provider (when compiled in).

@@ -1,5 +1,7 @@
 // An independent, OpenID Certified provider for the end-to-end tests: node-oidc-provider with
 // one confidential client for the app. Started by Playwright (see playwright.config.ts).
+import { createHash, createPublicKey } from 'node:crypto';
+import fs from 'node:fs';
 import Provider from 'oidc-provider';
 
 const port = Number(process.env.OP_PORT);
@@ -10,22 +12,44 @@ if (!port || !appUrl) {
 }
 const issuer = `http://127.0.0.1:${port}`;
 
+// What both clients share: the app's addresses and grants.
+const app = {
+  redirect_uris: [`${appUrl}/authorization-code/callback`],
+  post_logout_redirect_uris: [`${appUrl}/`],
+  // OpenID Connect Back-Channel Logout: the provider tells the app when a session ends
+  // (by address: Node may resolve localhost to ::1, where the app does not listen)
+  backchannel_logout_uri: `${appUrl.replace('//localhost:', '//127.0.0.1:')}/backchannel-logout`,
+  backchannel_logout_session_required: true,
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+};
+const clients = [
+  // a client secret (signin doctor's tests)
+  {
+    ...app,
+    client_id: process.env.OP_CLIENT_ID ?? 'signin-e2e',
+    client_secret: process.env.OP_CLIENT_SECRET ?? 'e2e-secret-not-for-production',
+    token_endpoint_auth_method: 'client_secret_basic',
+  },
+];
+// private_key_jwt: the app's public key registered, as one pastes it into Okta
+if (process.env.OP_JWT_CLIENT_KEY_FILE) {
+  const jwk = createPublicKey(fs.readFileSync(process.env.OP_JWT_CLIENT_KEY_FILE)).export({ format: 'jwk' });
+  // the key id the app uses by default: the RFC 7638 thumbprint
+  const kid = createHash('sha256')
+    .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }))
+    .digest('base64url');
+  clients.push({
+    ...app,
+    client_id: 'signin-e2e-jwt',
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: 'ES256',
+    jwks: { keys: [{ ...jwk, kid, use: 'sig', alg: 'ES256' }] },
+  });
+}
+
 const configuration = {
-  clients: [
-    {
-      client_id: process.env.OP_CLIENT_ID ?? 'signin-e2e',
-      client_secret: process.env.OP_CLIENT_SECRET ?? 'e2e-secret-not-for-production',
-      redirect_uris: [`${appUrl}/authorization-code/callback`],
-      post_logout_redirect_uris: [`${appUrl}/`],
-      // OpenID Connect Back-Channel Logout: the provider tells the app when a session ends
-      // (by address: Node may resolve localhost to ::1, where the app does not listen)
-      backchannel_logout_uri: `${appUrl.replace('//localhost:', '//127.0.0.1:')}/backchannel-logout`,
-      backchannel_logout_session_required: true,
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-    },
-  ],
+  clients,
   pkce: { required: () => true, methods: ['S256'] },
   async findAccount(ctx, id) {
     return {

@@ -4,7 +4,11 @@
 // tests/it/doctor.rs.)
 import { expect, test } from '@playwright/test';
 import { execFile } from 'node:child_process';
-import { appBinary, ports, projectRoot } from '../playwright.config';
+import { generateKeyPairSync } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { appBinary, clientKeyFile, ports, projectRoot } from '../playwright.config';
 import { providerOf } from './helpers';
 
 function doctor(env: Record<string, string>): Promise<{ code: number; out: string }> {
@@ -42,4 +46,22 @@ test('signin doctor names a wrong client secret', async () => {
   const { code, out } = await doctor({ ...provider, OIDC_CLIENT_SECRET: 'not-the-secret' });
   expect(out).toMatch(/^ERROR credentials .*OIDC_CLIENT_SECRET/m);
   expect(code).toBe(1);
+});
+
+test('signin doctor checks a private_key_jwt client by its assertion', async () => {
+  const jwt = { ...provider, OIDC_CLIENT_ID: 'signin-e2e-jwt', OIDC_TOKEN_AUTH_METHOD: 'private_key_jwt' };
+  const good = await doctor({ ...jwt, OIDC_CLIENT_PRIVATE_KEY_FILE: clientKeyFile });
+  expect(good.out).toMatch(/^ok +client auth +private_key_jwt$/m);
+  expect(good.out).toMatch(/^ok +credentials +the provider accepts this client's credentials/m);
+  expect(good.code).toBe(0);
+
+  // a key the provider does not know
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signin-doctor-'));
+  const other = path.join(dir, 'other.pem');
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  fs.writeFileSync(other, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  const bad = await doctor({ ...jwt, OIDC_CLIENT_PRIVATE_KEY_FILE: other });
+  expect(bad.out).toMatch(/^ERROR credentials .*signin jwk/m);
+  expect(bad.code).toBe(1);
+  fs.rmSync(dir, { recursive: true, force: true });
 });

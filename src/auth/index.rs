@@ -177,6 +177,7 @@ mod tests {
                 access_lifetime_ms: None,
                 refresh_token: None,
                 id_token: crate::secret::Secret::new("i"),
+                dpop_bound: false,
             },
             id_token_expires_at: 0,
             userinfo_stale: false,

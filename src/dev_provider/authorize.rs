@@ -63,6 +63,8 @@ pub(super) struct PushedForm {
     #[serde(flatten)]
     query: AuthorizeQuery,
     client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
 }
 
 /// `POST /par` (RFC 9126): the client authenticates as at `/token`; the request is checked as
@@ -72,21 +74,16 @@ pub(super) async fn pushed(
     headers: axum::http::HeaderMap,
     Form(form): Form<PushedForm>,
 ) -> Response {
-    let credentials =
-        super::client_credentials(&headers, form.query.client_id.clone(), form.client_secret);
-    let authenticated = credentials.filter(|(id, secret)| {
-        id == CLIENT_ID
-            && crate::util::constant_time_eq(
-                secret.as_bytes(),
-                op.0.client_secret.expose().as_bytes(),
-            )
-    });
-    let Some((client_id, _)) = authenticated else {
-        return super::oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Unknown client or wrong secret.",
-        );
+    let credentials = super::client_auth::ClientCredentials {
+        client_id: form.query.client_id.clone(),
+        client_secret: form.client_secret,
+        client_assertion_type: form.client_assertion_type,
+        client_assertion: form.client_assertion,
+    };
+    let endpoint = format!("{}/par", op.0.issuer);
+    let client_id = match super::client_auth::authenticate(&op, &headers, &credentials, &endpoint) {
+        Ok(id) => id,
+        Err(refusal) => return refusal,
     };
     let query = form.query;
     if query.client_id.as_deref().is_some_and(|c| c != CLIENT_ID) || query.request_uri.is_some() {

@@ -14,8 +14,21 @@ use openidconnect::{
 
 use super::Op;
 
-pub(super) fn discovery_document(issuer: &str) -> Result<serde_json::Value, String> {
+/// `private_key_jwt`: the app registered a key, and that is the client's one method (as a
+/// client's single method is at Okta).
+pub(super) fn discovery_document(
+    issuer: &str,
+    private_key_jwt: bool,
+) -> Result<serde_json::Value, String> {
     let url = |path: &str| format!("{issuer}{path}");
+    let auth_methods = if private_key_jwt {
+        vec![CoreClientAuthMethod::PrivateKeyJwt]
+    } else {
+        vec![
+            CoreClientAuthMethod::ClientSecretBasic,
+            CoreClientAuthMethod::ClientSecretPost,
+        ]
+    };
     let e = |e: openidconnect::url::ParseError| e.to_string();
     let metadata = ProviderMetadataWithLogout::new(
         IssuerUrl::new(issuer.to_string()).map_err(e)?,
@@ -40,10 +53,7 @@ pub(super) fn discovery_document(issuer: &str) -> Result<serde_json::Value, Stri
         CoreGrantType::AuthorizationCode,
         CoreGrantType::RefreshToken,
     ]))
-    .set_token_endpoint_auth_methods_supported(Some(vec![
-        CoreClientAuthMethod::ClientSecretBasic,
-        CoreClientAuthMethod::ClientSecretPost,
-    ]))
+    .set_token_endpoint_auth_methods_supported(Some(auth_methods.clone()))
     .set_claims_supported(Some(
         [
             "sub",
@@ -72,7 +82,7 @@ pub(super) fn discovery_document(issuer: &str) -> Result<serde_json::Value, Stri
         obj.insert("revocation_endpoint".into(), url("/revoke").into());
         obj.insert(
             "revocation_endpoint_auth_methods_supported".into(),
-            serde_json::json!(["client_secret_basic", "client_secret_post"]),
+            serde_json::to_value(&auth_methods).map_err(|e| e.to_string())?,
         );
         obj.insert("backchannel_logout_supported".into(), true.into());
         obj.insert(
@@ -83,6 +93,14 @@ pub(super) fn discovery_document(issuer: &str) -> Result<serde_json::Value, Stri
         obj.insert(
             "pushed_authorization_request_endpoint".into(),
             url("/par").into(),
+        );
+        obj.insert(
+            "dpop_signing_alg_values_supported".into(),
+            serde_json::json!(["ES256", "ES384", "RS256"]),
+        );
+        obj.insert(
+            "token_endpoint_auth_signing_alg_values_supported".into(),
+            serde_json::json!(["RS256", "ES256", "ES384"]),
         );
         obj.insert(
             "acr_values_supported".into(),

@@ -55,6 +55,9 @@ pub struct Family {
     pub created_at: i64,
     /// The newest refresh token of the family.
     pub newest: Option<String>,
+    /// DPoP: the thumbprint of the key the family's tokens are bound to.
+    #[serde(default)]
+    pub jkt: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -102,6 +105,8 @@ pub struct Issued {
     pub acr: Option<String>,
     pub sid: String,
     pub scope: String,
+    /// DPoP: the key the access token is bound to (`token_type: DPoP`).
+    pub jkt: Option<String>,
 }
 
 /// All grants. Serializable so the provider can persist it across restarts.
@@ -131,6 +136,11 @@ pub struct Stats {
     pub backchannel_logouts_sent: u64,
     #[serde(default)]
     pub universal_logouts_sent: u64,
+    /// DPoP: requests answered with `use_dpop_nonce`, and proofs accepted.
+    #[serde(default)]
+    pub dpop_nonce_challenges: u64,
+    #[serde(default)]
+    pub dpop_proofs: u64,
 }
 
 /// One person's live provider session, for the sessions page.
@@ -221,6 +231,7 @@ impl Grants {
                 revoked: false,
                 created_at: now,
                 newest: None,
+                jkt: None,
             },
         );
         let offline = grant.scope.split(' ').any(|s| s == "offline_access");
@@ -237,6 +248,7 @@ impl Grants {
             acr: grant.acr,
             sid: grant.sid,
             scope: grant.scope,
+            jkt: None,
         })
     }
 
@@ -294,7 +306,21 @@ impl Grants {
             acr: family.acr,
             sid: family.sid,
             scope: family.scope,
+            jkt: family.jkt,
         })
+    }
+
+    /// DPoP: binds a new family's tokens to the key with thumbprint `jkt`.
+    pub fn bind(&mut self, family: &str, jkt: &str) {
+        if let Some(f) = self.families.get_mut(family) {
+            f.jkt = Some(jkt.to_string());
+        }
+    }
+
+    /// DPoP: the key a refresh token's family is bound to (`None`: unknown token or unbound).
+    pub fn refresh_binding(&self, token: &str) -> Option<String> {
+        let record = self.refresh.get(token)?;
+        self.families.get(&record.family)?.jkt.clone()
     }
 
     /// The identity behind a valid access token.

@@ -13,7 +13,9 @@
 //! signed (RS256) with the openidconnect crate's own types.
 
 mod authorize;
+mod client_auth;
 mod discovery;
+mod dpop;
 pub mod grants;
 mod keys;
 pub mod page;
@@ -25,7 +27,7 @@ mod userinfo;
 use authorize::{authorize, decision, pushed};
 use discovery::{discovery, discovery_document};
 use keys::{jwks, key_id, load_or_create_key, load_or_create_secret};
-use token::{client_credentials, oauth_error, token};
+use token::{oauth_error, token};
 use userinfo::{logout, userinfo};
 
 use std::{
@@ -113,6 +115,13 @@ struct Inner {
     key: CoreRsaPrivateSigningKey,
     kid: String,
     jwks: JsonWebKeySet<openidconnect::core::CoreJsonWebKey>,
+    /// The app's public key when it authenticates with `private_key_jwt` (registered at start,
+    /// as one pastes it into Okta); then only client assertions are accepted.
+    client_jwk: Option<jsonwebtoken::jwk::Jwk>,
+    seen_assertions: client_auth::SeenIds,
+    /// DPoP: proofs seen (by `jti`) and the nonce the provider asks for.
+    seen_proofs: client_auth::SeenIds,
+    dpop_nonce: dpop::Nonce,
     /// The app's `APP_URL` (no trailing slash): back-channel and Universal Logout go there.
     app_base: String,
     /// For calls to the app (back-channel logout, Universal Logout).
@@ -263,7 +272,7 @@ pub async fn start(settings: &Settings) -> Result<DevProvider, String> {
     let key = CoreRsaPrivateSigningKey::from_pem(&pem, Some(JsonWebKeyId::new(kid.clone())))
         .map_err(|e| format!("key.pem: {e}"))?;
     let jwks = JsonWebKeySet::new(vec![key.as_verification_key()]);
-    let discovery = discovery_document(&issuer)?;
+    let discovery = discovery_document(&issuer, settings.oidc.client_key.is_some())?;
     let grants_file = dir.join("grants.json");
     let grants = persist::load(&grants_file);
     let users = if dev.users.is_empty() {
@@ -280,6 +289,14 @@ pub async fn start(settings: &Settings) -> Result<DevProvider, String> {
         key,
         kid,
         jwks,
+        client_jwk: settings
+            .oidc
+            .client_key
+            .as_ref()
+            .map(|k| k.public_jwk().clone()),
+        seen_assertions: Default::default(),
+        seen_proofs: Default::default(),
+        dpop_nonce: Default::default(),
         app_base: settings.app_base(),
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

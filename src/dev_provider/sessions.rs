@@ -20,15 +20,16 @@ use axum::{
 use openidconnect::{PrivateSigningKey, core::CoreJwsSigningAlgorithm};
 use serde::Deserialize;
 
-use super::{CLIENT_ID, Op, client_credentials, oauth_error, page};
+use super::client_auth::{ClientCredentials, authenticate};
+use super::{CLIENT_ID, Op, oauth_error, page};
 use crate::auth::routes::{BACKCHANNEL_LOGOUT_PATH, GLOBAL_TOKEN_REVOCATION_PATH};
-use crate::util::{constant_time_eq, now};
+use crate::util::now;
 
 #[derive(Deserialize)]
 pub(super) struct RevokeForm {
     token: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
+    #[serde(flatten)]
+    client: ClientCredentials,
 }
 
 /// `POST /revoke` (RFC 7009): always 200 for an authenticated client, known token or not.
@@ -37,17 +38,9 @@ pub(super) async fn revoke(
     headers: HeaderMap,
     Form(form): Form<RevokeForm>,
 ) -> Response {
-    let credentials = client_credentials(&headers, form.client_id.clone(), form.client_secret);
-    let authenticated = credentials.is_some_and(|(id, secret)| {
-        id == CLIENT_ID
-            && constant_time_eq(secret.as_bytes(), op.0.client_secret.expose().as_bytes())
-    });
-    if !authenticated {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "client authentication failed",
-        );
+    let endpoint = format!("{}/revoke", op.0.issuer);
+    if let Err(refusal) = authenticate(&op, &headers, &form.client, &endpoint) {
+        return refusal;
     }
     let Some(token) = form.token.filter(|t| !t.is_empty()) else {
         return oauth_error(

@@ -1,5 +1,5 @@
 //! `/token`: authorization_code (PKCE S256) and refresh_token (rotation, grace period, family
-//! revocation — see [`super::grants`]) with client authentication (Basic or form).
+//! revocation — see [`super::grants`]) with client authentication ([`super::client_auth`]).
 
 use std::time::Duration;
 
@@ -16,8 +16,10 @@ use openidconnect::{
 };
 use serde::Deserialize;
 
-use crate::util::{constant_time_eq, now};
+use crate::util::now;
 
+use super::client_auth::{ClientCredentials, authenticate};
+use super::dpop;
 use super::grants::{GrantError, Issued};
 use super::{CLIENT_ID, DevClaims, DevIdToken, DevIdTokenFields, ID_TOKEN_TTL, Op, no_store};
 
@@ -28,8 +30,8 @@ pub(super) struct TokenForm {
     redirect_uri: Option<String>,
     code_verifier: Option<String>,
     refresh_token: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
+    #[serde(flatten)]
+    client: ClientCredentials,
 }
 
 pub(super) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -47,56 +49,21 @@ pub(super) fn oauth_error(status: StatusCode, error: &str, description: &str) ->
     no_store(res)
 }
 
-/// Client credentials from `Authorization: Basic` or the form body.
-pub(super) fn client_credentials(
-    headers: &HeaderMap,
-    form_id: Option<String>,
-    form_secret: Option<String>,
-) -> Option<(String, String)> {
-    if let Some(basic) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-    {
-        use base64::Engine;
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(basic.trim())
-            .ok()?;
-        let text = String::from_utf8(decoded).ok()?;
-        let (id, secret) = text.split_once(':')?;
-        let unescape = |s: &str| {
-            url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-        };
-        return Some((unescape(id)?, unescape(secret)?));
-    }
-    Some((form_id?, form_secret?))
-}
-
 pub(super) async fn token(
     State(op): State<Op>,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    let Some((client_id, secret)) =
-        client_credentials(&headers, form.client_id.clone(), form.client_secret.clone())
-    else {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Client authentication is required.",
-        );
+    let endpoint = format!("{}/token", op.0.issuer);
+    let client_id = match authenticate(&op, &headers, &form.client, &endpoint) {
+        Ok(id) => id,
+        Err(refusal) => return refusal,
     };
-    if client_id != CLIENT_ID
-        || !constant_time_eq(secret.as_bytes(), op.0.client_secret.expose().as_bytes())
-    {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Unknown client or wrong secret.",
-        );
-    }
+    // DPoP: a valid proof binds what is issued to its key
+    let jkt = match dpop::check(&op, &headers, "POST", &endpoint, None, dpop::At::Token) {
+        Ok(jkt) => jkt,
+        Err(refusal) => return refusal,
+    };
     let t = now();
     let result = match form.grant_type.as_deref() {
         Some("authorization_code") => {
@@ -109,8 +76,16 @@ pub(super) async fn token(
                     "code, redirect_uri and code_verifier are required.",
                 );
             };
-            op.grants()
+            let mut grants = op.grants();
+            grants
                 .redeem_code(code, &client_id, redirect_uri, verifier, t, &op.0.life)
+                .map(|mut issued| {
+                    if let Some(jkt) = &jkt {
+                        grants.bind(&issued.family, jkt);
+                        issued.jkt = Some(jkt.clone());
+                    }
+                    issued
+                })
         }
         Some("refresh_token") => {
             let Some(refresh) = &form.refresh_token else {
@@ -120,8 +95,18 @@ pub(super) async fn token(
                     "refresh_token is required.",
                 );
             };
-            op.grants()
-                .redeem_refresh(refresh, &client_id, t, &op.0.life)
+            let mut grants = op.grants();
+            // a bound family is refreshed only with a proof by the same key
+            if let Some(bound) = grants.refresh_binding(refresh)
+                && jkt.as_deref() != Some(bound.as_str())
+            {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_dpop_proof",
+                    "This refresh token is bound to another DPoP key.",
+                );
+            }
+            grants.redeem_refresh(refresh, &client_id, t, &op.0.life)
         }
         _ => {
             return oauth_error(
@@ -195,7 +180,10 @@ pub(super) fn token_response(op: &Op, issued: &Issued) -> Result<serde_json::Val
     let mut response: StandardTokenResponse<DevIdTokenFields, CoreTokenType> =
         StandardTokenResponse::new(
             access_token,
-            CoreTokenType::Bearer,
+            match issued.jkt {
+                Some(_) => CoreTokenType::Extension("DPoP".into()),
+                None => CoreTokenType::Bearer,
+            },
             openidconnect::IdTokenFields::new(Some(id_token), EmptyExtraTokenFields {}),
         );
     response.set_expires_in(Some(&Duration::from_secs(op.0.life.access as u64)));

@@ -13,20 +13,57 @@ use crate::util::now;
 
 use super::{CLIENT_ID, DevIdToken, Op, no_store, page, redirect_with, sessions};
 
-pub(super) async fn userinfo(State(op): State<Op>, headers: HeaderMap) -> Response {
-    let token = headers
+/// `GET /userinfo`: a bearer token as `Authorization: Bearer`; a DPoP-bound one only as
+/// `Authorization: DPoP` with a proof by its key naming it ([`super::dpop`]).
+pub(super) async fn userinfo(
+    State(op): State<Op>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    let grants = op.grants();
-    let Some((family, _)) = grants.access(token, now()) else {
+    let (token, scheme_dpop) = match authorization.split_once(' ') {
+        Some(("Bearer", t)) => (t, false),
+        Some(("DPoP", t)) => (t, true),
+        _ => ("", false),
+    };
+    let invalid = || {
         let mut res = (StatusCode::UNAUTHORIZED, "invalid token").into_response();
         res.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer error=\"invalid_token\""),
         );
-        return res;
+        res
+    };
+    let bound = match op.grants().access(token, now()) {
+        Some((family, _)) => family.jkt.clone(),
+        None => return invalid(),
+    };
+    if let Some(jkt) = bound {
+        if !scheme_dpop {
+            return invalid();
+        }
+        let url = format!("{}{}", op.0.issuer, uri.path());
+        match super::dpop::check(
+            &op,
+            &headers,
+            "GET",
+            &url,
+            Some(token),
+            super::dpop::At::Resource,
+        ) {
+            Ok(Some(proven)) if proven == jkt => {}
+            Ok(_) => return invalid(),
+            Err(refusal) => return refusal,
+        }
+    } else if scheme_dpop {
+        return invalid();
+    }
+    let grants = op.grants();
+    let Some((family, _)) = grants.access(token, now()) else {
+        return invalid();
     };
     let id = &family.identity;
     let mut body = serde_json::json!({

@@ -132,11 +132,22 @@ impl Settings {
     }
 
     /// What production requires beyond valid values: an https `APP_URL` (loopback excepted)
-    /// and a key sealing sessions kept in SQLite or Redis. Checked at load when `LEPTOS_ENV`
+    /// and, for sessions kept in SQLite or Redis, a key sealing them and (with DPoP) the DPoP
+    /// key file every instance shares. Checked at load when `LEPTOS_ENV`
     /// says production, and by start-up when Leptos' own options do.
     pub fn require_for_production(&self) -> Result<(), SettingsError> {
         self.app.require_https_in_production()?;
-        self.session.require_key_in_production()
+        self.session.require_key_in_production()?;
+        if self.oidc.dpop
+            && self.oidc.dpop_key_file.is_none()
+            && self.session.store != StoreKind::Memory
+        {
+            return Err(invalid(
+                "OIDC_DPOP_KEY_FILE",
+                "is required in production with SQLite or Redis sessions (every instance must sign DPoP proofs with the same key; `signin jwk --generate FILE` makes one)",
+            ));
+        }
+        Ok(())
     }
 
     /// Loads `path` (when it exists), the environment, and validates.
@@ -214,7 +225,7 @@ impl Settings {
         let dev_secret = env("DEV_PROVIDER_CLIENT_SECRET")
             .filter(|s| !s.is_empty())
             .map(Secret::new);
-        let settings = Settings {
+        let mut settings = Settings {
             app: raw.app.validate(production)?,
             oidc: raw.oidc.validate(secret)?,
             auth: raw.auth.validate()?,
@@ -228,6 +239,8 @@ impl Settings {
         if production {
             settings.require_for_production()?;
         }
+        let persistent = settings.session.store != StoreKind::Memory;
+        settings.oidc.resolve_dpop_key(persistent, production)?;
         if settings.auth.api_audience == settings.oidc.client_id {
             return Err(invalid(
                 "AUTH_API_AUDIENCE",
@@ -382,6 +395,11 @@ mod tests {
             issuer: Some("https://x.okta.com/oauth2/default".into()),
             client_id: "c".into(),
             client_secret: None,
+            client_key: None,
+            client_key_file: None,
+            dpop_key: None,
+            dpop: false,
+            dpop_key_file: None,
             scopes: vec![],
             token_auth_method: TokenAuthMethod::ClientSecretBasic,
             http_timeout: Duration::from_secs(1),
@@ -463,6 +481,51 @@ mod tests {
     }
 
     #[test]
+    fn private_key_jwt_needs_a_key_and_no_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("client.pem");
+        let (key, pem) = crate::signing_key::SigningKey::generate(None).unwrap();
+        std::fs::write(&file, pem).unwrap();
+        let file = file.to_str().unwrap();
+        let s = load(
+            "",
+            &[
+                ("OIDC_ISSUER", "https://x.okta.com/oauth2/default"),
+                ("OIDC_CLIENT_ID", "0oa1"),
+                ("OIDC_TOKEN_AUTH_METHOD", "private_key_jwt"),
+                ("OIDC_CLIENT_PRIVATE_KEY_FILE", file),
+                ("OIDC_CLIENT_KEY_ID", "okta-kid"),
+            ],
+        )
+        .unwrap();
+        let loaded = s.oidc.client_key.unwrap();
+        assert_eq!(loaded.thumbprint(), key.thumbprint());
+        assert_eq!(loaded.key_id(), Some("okta-kid"));
+        // not a key: refused with the variable's name, and no key text in the message
+        std::fs::write(
+            dir.path().join("bad.pem"),
+            "-----BEGIN PRIVATE KEY-----\nsecretstuff\n",
+        )
+        .unwrap();
+        let err = load(
+            "",
+            &[
+                ("OIDC_TOKEN_AUTH_METHOD", "private_key_jwt"),
+                (
+                    "OIDC_CLIENT_PRIVATE_KEY_FILE",
+                    dir.path().join("bad.pem").to_str().unwrap(),
+                ),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("OIDC_CLIENT_PRIVATE_KEY_FILE") && !err.contains("secretstuff"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn errors_name_the_key() {
         /// (Leptos.toml text, environment, key the error must name)
         type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
@@ -503,6 +566,29 @@ mod tests {
                 "AUTH_CALLBACK_PATH",
             ),
             ("", &[("OIDC_SCOPES", "profile")], "OIDC_SCOPES"),
+            (
+                "",
+                &[("OIDC_TOKEN_AUTH_METHOD", "private_key_jwt")],
+                "OIDC_CLIENT_PRIVATE_KEY_FILE",
+            ),
+            (
+                "",
+                &[("OIDC_CLIENT_PRIVATE_KEY_FILE", "client.pem")],
+                "OIDC_CLIENT_PRIVATE_KEY_FILE",
+            ),
+            (
+                "",
+                &[
+                    ("OIDC_TOKEN_AUTH_METHOD", "private_key_jwt"),
+                    ("OIDC_CLIENT_PRIVATE_KEY_FILE", "/nonexistent/client.pem"),
+                ],
+                "OIDC_CLIENT_PRIVATE_KEY_FILE",
+            ),
+            (
+                "",
+                &[("OIDC_TOKEN_AUTH_METHOD", "jwt")],
+                "OIDC_TOKEN_AUTH_METHOD",
+            ),
             ("[oidc]\nclient_secret = \"x\"\n", &[], "oidc.client_secret"),
             ("[auth]\nunknown = 1\n", &[], "auth.unknown"),
             ("[nope]\n", &[], "nope"),

@@ -21,6 +21,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use super::ClientAuth;
 use openidconnect::{AuthType, ClientId, ClientSecret, IssuerUrl, RedirectUrl, RevocationUrl};
 
 use super::{
@@ -53,6 +54,8 @@ pub struct Discovered {
     /// that way.
     pub par: Option<url::Url>,
     pub par_required: bool,
+    /// The token endpoint (the audience of `private_key_jwt` assertions).
+    pub token_endpoint: String,
 }
 
 /// What a fetch needs.
@@ -201,6 +204,10 @@ async fn discover(src: &Source) -> Result<Discovered, AuthError> {
             AuthError::ProviderUnavailable(detail)
         })?;
     let end_session = metadata.additional_metadata().end_session_endpoint.clone();
+    let token_endpoint = metadata
+        .token_endpoint()
+        .map(|t| t.as_str().to_string())
+        .unwrap_or_default();
     let extra = &metadata.additional_metadata().additional_metadata;
     let revocation = extra.revocation_endpoint.clone();
     let response_iss = extra
@@ -223,15 +230,16 @@ async fn discover(src: &Source) -> Result<Discovered, AuthError> {
     let client: Client = openidconnect::Client::from_provider_metadata(
         metadata,
         ClientId::new(src.settings.client_id.clone()),
-        src.settings
-            .client_secret
-            .as_ref()
+        // private_key_jwt: no secret, so the form carries the client id (and the requests
+        // add the assertion, see `client_auth`)
+        ClientAuth::new(&src.settings)
+            .secret_for_client()
             .map(|s| ClientSecret::new(s.expose().to_string())),
     )
     .set_redirect_uri(redirect)
     .set_auth_type(match src.settings.token_auth_method {
         TokenAuthMethod::ClientSecretBasic => AuthType::BasicAuth,
-        TokenAuthMethod::ClientSecretPost => AuthType::RequestBody,
+        TokenAuthMethod::ClientSecretPost | TokenAuthMethod::PrivateKeyJwt => AuthType::RequestBody,
     });
     tracing::info!(issuer = %src.issuer, "OpenID Provider discovered");
     Ok(Discovered {
@@ -241,5 +249,6 @@ async fn discover(src: &Source) -> Result<Discovered, AuthError> {
         end_session,
         par,
         par_required,
+        token_endpoint,
     })
 }

@@ -21,11 +21,14 @@ use serde_json::{Map, Value};
 
 mod ask;
 mod calls;
+pub mod client_auth;
 mod discovery;
+pub mod dpop;
 mod metadata;
 
 pub use ask::{BadAsk, SignInAsk};
 pub use calls::CallCounter;
+pub use client_auth::ClientAuth;
 pub use metadata::{ExtraProviderMetadata, IdToken, OidcTokenResponse, OtherClaims};
 
 use self::{
@@ -33,7 +36,7 @@ use self::{
     metadata::{Client, IdTokenClaims, UserInfoClaims},
 };
 use super::{error::AuthError, types::User};
-use crate::settings::{OidcSettings, ParMode, TokenAuthMethod};
+use crate::settings::{OidcSettings, ParMode};
 use crate::{
     secret::Secret,
     util::{error_chain, now, now_ms},
@@ -92,6 +95,10 @@ pub struct Tokens {
     pub access_lifetime_ms: Option<i64>,
     pub refresh_token: Option<Secret>,
     pub id_token: Secret,
+    /// The provider bound the access token to the app's DPoP key (`token_type: DPoP`): it is
+    /// presented as `Authorization: DPoP` with a proof.
+    #[serde(default)]
+    pub dpop_bound: bool,
 }
 
 /// A validated sign-in or refresh result.
@@ -122,6 +129,10 @@ pub struct OidcClient {
     /// The claim listing the person's groups (never carried over a refresh).
     groups_claim: String,
     http: reqwest::Client,
+    /// How the app authenticates itself on back-channel calls.
+    auth: ClientAuth,
+    /// DPoP (`OIDC_DPOP=true`): proofs on token, refresh and userinfo requests.
+    dpop: Option<dpop::Dpop>,
     discovery: DiscoveryCache,
     /// Outbound calls made (discovery counts as one per document), for benchmarks and tests.
     pub calls: Arc<CallCounter>,
@@ -161,6 +172,8 @@ impl OidcClient {
             skew,
             use_userinfo,
             groups_claim: "groups".into(),
+            auth: ClientAuth::new(settings),
+            dpop: settings.dpop_key.clone().map(dpop::Dpop::new),
             http,
             discovery,
             calls,
@@ -274,29 +287,51 @@ impl OidcClient {
         pending: &PendingLogin,
     ) -> Result<Verified, AuthError> {
         let d = self.discovered(false).await?;
-        let request = d
-            .client
-            .exchange_code(AuthorizationCode::new(code.to_string()))
-            .map_err(|e| AuthError::Internal(format!("token endpoint: {e}")))?
-            .set_pkce_verifier(PkceCodeVerifier::new(
-                pending.pkce_verifier.expose().to_string(),
-            ));
-        let response = self
-            .calls
-            .timed(&self.calls.token, request.request_async(&self.http))
-            .await
-            .map_err(|e| match e {
-                RequestTokenError::ServerResponse(r) => AuthError::CodeRejected(format!(
-                    "{} {}",
-                    r.error(),
-                    r.error_description().map_or("", |s| s.as_str())
-                )),
-                RequestTokenError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
-                // a response that does not parse (say, an ID token without `sub` or `iat`)
-                // is not a refusal of the code: what came back cannot be trusted
-                RequestTokenError::Parse(e, _) => AuthError::InvalidIdToken(e.to_string()),
-                other => AuthError::CodeRejected(error_chain(&other)),
-            })?;
+        // (a provider asking for a DPoP nonce gets the request again, built anew: a client
+        // assertion is good once)
+        let mut retried = false;
+        let response = loop {
+            let mut request = d
+                .client
+                .exchange_code(AuthorizationCode::new(code.to_string()))
+                .map_err(|e| AuthError::Internal(format!("token endpoint: {e}")))?
+                .set_pkce_verifier(PkceCodeVerifier::new(
+                    pending.pkce_verifier.expose().to_string(),
+                ));
+            for (name, value) in self.auth.assertion_params(&d.token_endpoint)? {
+                request = request.add_extra_param(name, value);
+            }
+            let result = match &self.dpop {
+                Some(dpop) => {
+                    let http = dpop.token_client(&self.http);
+                    self.calls
+                        .timed(&self.calls.token, request.request_async(&http))
+                        .await
+                }
+                None => {
+                    self.calls
+                        .timed(&self.calls.token, request.request_async(&self.http))
+                        .await
+                }
+            };
+            if !retried && self.dpop.is_some() && asks_for_dpop_nonce(&result) {
+                retried = true;
+                continue;
+            }
+            break result;
+        }
+        .map_err(|e| match e {
+            RequestTokenError::ServerResponse(r) => AuthError::CodeRejected(format!(
+                "{} {}",
+                r.error(),
+                r.error_description().map_or("", |s| s.as_str())
+            )),
+            RequestTokenError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
+            // a response that does not parse (say, an ID token without `sub` or `iat`)
+            // is not a refusal of the code: what came back cannot be trusted
+            RequestTokenError::Parse(e, _) => AuthError::InvalidIdToken(e.to_string()),
+            other => AuthError::CodeRejected(error_chain(&other)),
+        })?;
         let nonce = Nonce::new(pending.nonce.expose().to_string());
         self.verify_response(response, IdTokenCheck::Login(&nonce), None)
             .await
@@ -311,21 +346,41 @@ impl OidcClient {
     ) -> Result<Verified, AuthError> {
         let d = self.discovered(false).await?;
         let token = RefreshToken::new(refresh_token.expose().to_string());
-        let request = d
-            .client
-            .exchange_refresh_token(&token)
-            .map_err(|e| AuthError::Internal(format!("token endpoint: {e}")))?;
-        let response = self
-            .calls
-            .timed(&self.calls.refresh, request.request_async(&self.http))
-            .await
-            .map_err(|e| match e {
-                RequestTokenError::ServerResponse(r) => {
-                    AuthError::RefreshRejected(r.error().to_string())
+        let mut retried = false;
+        let response = loop {
+            let mut request = d
+                .client
+                .exchange_refresh_token(&token)
+                .map_err(|e| AuthError::Internal(format!("token endpoint: {e}")))?;
+            for (name, value) in self.auth.assertion_params(&d.token_endpoint)? {
+                request = request.add_extra_param(name, value);
+            }
+            let result = match &self.dpop {
+                Some(dpop) => {
+                    let http = dpop.token_client(&self.http);
+                    self.calls
+                        .timed(&self.calls.refresh, request.request_async(&http))
+                        .await
                 }
-                RequestTokenError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
-                other => AuthError::ProviderUnavailable(error_chain(&other)),
-            })?;
+                None => {
+                    self.calls
+                        .timed(&self.calls.refresh, request.request_async(&self.http))
+                        .await
+                }
+            };
+            if !retried && self.dpop.is_some() && asks_for_dpop_nonce(&result) {
+                retried = true;
+                continue;
+            }
+            break result;
+        }
+        .map_err(|e| match e {
+            RequestTokenError::ServerResponse(r) => {
+                AuthError::RefreshRejected(r.error().to_string())
+            }
+            RequestTokenError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
+            other => AuthError::ProviderUnavailable(error_chain(&other)),
+        })?;
         self.verify_response(response, IdTokenCheck::Refresh, Some(previous))
             .await
     }
@@ -337,6 +392,13 @@ impl OidcClient {
         previous: Option<&Verified>,
     ) -> Result<Verified, AuthError> {
         let access_token = response.access_token().clone();
+        let dpop_bound = matches!(
+            response.token_type(),
+            openidconnect::core::CoreTokenType::Extension(t) if t.eq_ignore_ascii_case("DPoP")
+        );
+        if self.dpop.is_some() && !dpop_bound {
+            tracing::warn!("DPoP is on but the provider issued a bearer token; using it as one");
+        }
         let received_ms = now_ms();
         let lifetime_ms = response
             .expires_in()
@@ -406,6 +468,7 @@ impl OidcClient {
             access_lifetime_ms: lifetime_ms,
             refresh_token,
             id_token: Secret::new(id_token_text),
+            dpop_bound,
         };
         let mut verified = Verified {
             user: user_from_claims(&claims),
@@ -536,18 +599,27 @@ impl OidcClient {
         ) else {
             return Ok(()); // provider has no userinfo endpoint
         };
-        let info: UserInfoClaims = self
-            .calls
-            .timed(&self.calls.userinfo, request.request_async(&self.http))
-            .await
-            .map_err(|e| match e {
-                UserInfoError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
-                UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(e)) => {
-                    AuthError::InvalidIdToken(format!("userinfo is about another subject: {e}"))
-                }
-                UserInfoError::ClaimsVerification(e) => AuthError::UserInfo(e.to_string()),
-                other => AuthError::UserInfo(error_chain(&other)),
-            })?;
+        let info: Result<UserInfoClaims, _> = match &self.dpop {
+            Some(dpop) if verified.tokens.dpop_bound => {
+                let http = dpop.resource_client(&self.http);
+                self.calls
+                    .timed(&self.calls.userinfo, request.request_async(&http))
+                    .await
+            }
+            _ => {
+                self.calls
+                    .timed(&self.calls.userinfo, request.request_async(&self.http))
+                    .await
+            }
+        };
+        let info = info.map_err(|e| match e {
+            UserInfoError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
+            UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(e)) => {
+                AuthError::InvalidIdToken(format!("userinfo is about another subject: {e}"))
+            }
+            UserInfoError::ClaimsVerification(e) => AuthError::UserInfo(e.to_string()),
+            other => AuthError::UserInfo(error_chain(&other)),
+        })?;
         let Value::Object(map) =
             serde_json::to_value(&info).map_err(|e| AuthError::Internal(e.to_string()))?
         else {
@@ -623,10 +695,17 @@ impl OidcClient {
                 ("token".to_string(), token.expose().to_string()),
                 ("token_type_hint".to_string(), hint.to_string()),
             ];
-            let request = self.client_auth(
+            let request = match self.auth.apply(
                 self.http.post(endpoint.url().clone()).timeout(limit),
                 &mut form,
-            );
+                &d.token_endpoint,
+            ) {
+                Ok(request) => request,
+                Err(e) => {
+                    tracing::warn!(error = %e, "revocation skipped");
+                    return outcome;
+                }
+            };
             let call = self
                 .calls
                 .timed(&self.calls.revocation, request.form(&form).send());
@@ -645,33 +724,6 @@ impl OidcClient {
         outcome
     }
 
-    /// The app's client authentication on a back-channel request (revocation, PAR): HTTP
-    /// Basic with both parts form-urlencoded first (RFC 6749 §2.3.1), or the credentials in
-    /// the form, as `OIDC_TOKEN_AUTH_METHOD` says.
-    fn client_auth(
-        &self,
-        request: reqwest::RequestBuilder,
-        form: &mut Vec<(String, String)>,
-    ) -> reqwest::RequestBuilder {
-        let id = self.settings.client_id.as_str();
-        let secret = self.settings.client_secret.as_ref().map(|s| s.expose());
-        match (self.settings.token_auth_method, secret) {
-            // (a PAR request keeps its `client_id` parameter, as the authorization request has it)
-            (TokenAuthMethod::ClientSecretBasic, Some(secret)) => request.basic_auth(
-                crate::util::form_encode(id),
-                Some(crate::util::form_encode(secret)),
-            ),
-            (_, secret) => {
-                form.retain(|(k, _)| k != "client_id");
-                form.push(("client_id".into(), id.into()));
-                if let Some(secret) = secret {
-                    form.push(("client_secret".into(), secret.into()));
-                }
-                request
-            }
-        }
-    }
-
     /// RFC 9126: sends the authorization request's parameters (`authorize`'s query) to the
     /// provider's PAR endpoint with the client's authentication, and returns where the browser
     /// goes instead: the authorization endpoint with `client_id` and `request_uri` only — the
@@ -684,7 +736,11 @@ impl OidcClient {
             )
         })?;
         let (mut base, mut form) = par_parts(d.client.auth_uri().url(), authorize);
-        let request = self.client_auth(self.http.post(endpoint.clone()), &mut form);
+        let request = self.auth.apply(
+            self.http.post(endpoint.clone()),
+            &mut form,
+            &d.token_endpoint,
+        )?;
         let response = self
             .calls
             .timed(&self.calls.par, request.form(&form).send())
@@ -743,6 +799,20 @@ impl OidcClient {
         }
         Some(request.http_get_url().to_string())
     }
+}
+
+/// The token endpoint answered `use_dpop_nonce` (RFC 9449 §8): the nonce it sent is
+/// remembered by the DPoP transport, and the request is worth sending once more.
+fn asks_for_dpop_nonce<T, E: std::error::Error + 'static>(
+    result: &Result<
+        T,
+        RequestTokenError<
+            E,
+            openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
+        >,
+    >,
+) -> bool {
+    matches!(result, Err(RequestTokenError::ServerResponse(r)) if r.error().to_string() == "use_dpop_nonce")
 }
 
 /// What a revocation achieved.
