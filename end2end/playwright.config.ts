@@ -1,7 +1,8 @@
 // End-to-end tests in Debian's Chromium, against two providers:
 //  - "dev-provider": the app with no issuer configured, using its embedded development provider;
 //  - "oidc-provider": the app pointed at node-oidc-provider (OpenID Certified), started here,
-//    authenticating with private_key_jwt and sending pushed authorization requests.
+//    authenticating with private_key_jwt, sending pushed authorization requests and binding
+//    its tokens with DPoP.
 //  - "idle-timeout": the app with its development provider and an 8-second idle timeout (the
 //    live channel's "session expired" notice; live-idle.spec.ts only).
 // Ports come from the environment (scripts/test picks free ones); the app binary is the one
@@ -171,6 +172,8 @@ export default defineConfig({
         OIDC_CLIENT_ID: 'signin-e2e-jwt',
         OIDC_TOKEN_AUTH_METHOD: 'private_key_jwt',
         OIDC_CLIENT_PRIVATE_KEY_FILE: clientKeyFile,
+        // and DPoP, which this client requires: tokens bound to a key of the app
+        OIDC_DPOP: 'true',
       },
       reuseExistingServer: false,
       stdout: 'ignore',

@@ -684,16 +684,33 @@ fn extras(r: &mut Report, settings: &Settings, doc: &Value) {
         (false, _, _) => (Level::Info, "no pushed authorization requests"),
     };
     r.add(level, "par", text);
-    r.add(
-        Level::Info,
-        "dpop",
-        match list(doc, "dpop_signing_alg_values_supported") {
-            Some(algs) if !algs.is_empty() => {
-                "the provider offers DPoP (not used yet: keep Okta's \"Require DPoP header\" off)"
+    let offered = list(doc, "dpop_signing_alg_values_supported").unwrap_or_default();
+    let (level, text) = match (&settings.oidc.dpop_key, offered.is_empty()) {
+        (Some(key), false) => {
+            let alg = format!("{:?}", key.alg());
+            if offered.contains(&alg.as_str()) {
+                (Level::Ok, format!("DPoP proofs signed {alg}, which the provider accepts"))
+            } else {
+                (
+                    Level::Error,
+                    format!(
+                        "the DPoP key signs {alg}, but the provider accepts {}: use another key (OIDC_DPOP_KEY_FILE)",
+                        offered.join(", ")
+                    ),
+                )
             }
-            _ => "no DPoP",
-        },
-    );
+        }
+        (Some(_), true) => (
+            Level::Warn,
+            "OIDC_DPOP=true, but the provider does not advertise DPoP (dpop_signing_alg_values_supported): its tokens will be plain bearer tokens".to_string(),
+        ),
+        (None, false) => (
+            Level::Info,
+            "the provider offers DPoP; OIDC_DPOP=true binds tokens to a key of this app (needed when Okta's \"Require DPoP header\" is on)".to_string(),
+        ),
+        (None, true) => (Level::Info, "no DPoP".to_string()),
+    };
+    r.add(level, "dpop", text);
 }
 
 async fn keys(r: &mut Report, http: &reqwest::Client, doc: &Value) {

@@ -1,6 +1,6 @@
 // An independent, OpenID Certified provider for the end-to-end tests: node-oidc-provider with
 // one confidential client for the app. Started by Playwright (see playwright.config.ts).
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import Provider from 'oidc-provider';
 
@@ -44,6 +44,8 @@ if (process.env.OP_JWT_CLIENT_KEY_FILE) {
     client_id: 'signin-e2e-jwt',
     token_endpoint_auth_method: 'private_key_jwt',
     token_endpoint_auth_signing_alg: 'ES256',
+    // Okta's "Require DPoP header": a token request without a DPoP proof is refused
+    dpop_bound_access_tokens: true,
     jwks: { keys: [{ ...jwk, kid, use: 'sig', alg: 'ES256' }] },
   });
 }
@@ -75,6 +77,8 @@ const configuration = {
     rpInitiatedLogout: { enabled: true },
     backchannelLogout: { enabled: true },
     revocation: { enabled: true },
+    // DPoP (RFC 9449) with a nonce always asked for, at the token endpoint and userinfo
+    dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
   },
   issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
   ttl: {

@@ -83,7 +83,7 @@ pub(super) async fn pushed(
     let endpoint = format!("{}/par", op.0.issuer);
     let client_id = match super::client_auth::authenticate(&op, &headers, &credentials, &endpoint) {
         Ok(id) => id,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let query = form.query;
     if query.client_id.as_deref().is_some_and(|c| c != CLIENT_ID) || query.request_uri.is_some() {

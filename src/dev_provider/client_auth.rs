@@ -55,8 +55,15 @@ impl SeenIds {
     }
 }
 
-fn refused(description: &str) -> Response {
-    oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", description)
+/// A refusal (boxed: a `Response` is large to carry in every `Result`).
+pub(super) type Refusal = Box<Response>;
+
+fn refused(description: &str) -> Refusal {
+    Box::new(oauth_error(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        description,
+    ))
 }
 
 /// Authenticates the client calling `endpoint` (its full URL); `Ok`: the client id.
@@ -65,7 +72,7 @@ pub(super) fn authenticate(
     headers: &HeaderMap,
     creds: &ClientCredentials,
     endpoint: &str,
-) -> Result<String, Response> {
+) -> Result<String, Refusal> {
     if let Some(jwk) = &op.0.client_jwk {
         return check_assertion(op, jwk, creds, endpoint);
     }
@@ -107,7 +114,7 @@ fn check_assertion(
     jwk: &Jwk,
     creds: &ClientCredentials,
     endpoint: &str,
-) -> Result<String, Response> {
+) -> Result<String, Refusal> {
     if creds.client_secret.is_some() {
         return Err(refused(
             "This client authenticates with private_key_jwt, not a secret.",

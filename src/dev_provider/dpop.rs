@@ -92,12 +92,12 @@ pub(super) fn check(
     url: &str,
     access_token: Option<&str>,
     at: At,
-) -> Result<Option<String>, Response> {
+) -> Result<Option<String>, super::client_auth::Refusal> {
     let mut proofs = headers.get_all("DPoP").iter();
     let Some(proof) = proofs.next() else {
         return Ok(None);
     };
-    let invalid = |why: &str| refuse(op, at, "invalid_dpop_proof", why);
+    let invalid = |why: &str| Box::new(refuse(op, at, "invalid_dpop_proof", why));
     if proofs.next().is_some() {
         return Err(invalid("One DPoP proof only."));
     }
@@ -146,12 +146,12 @@ pub(super) fn check(
     match text("nonce") {
         Some(n) if op.0.dpop_nonce.accepts(n, t) => {}
         _ => {
-            return Err(refuse(
+            return Err(Box::new(refuse(
                 op,
                 at,
                 "use_dpop_nonce",
                 "Authorization server requires nonce in DPoP proof.",
-            ));
+            )));
         }
     }
     if !op.0.seen_proofs.first_use(jti, t + IAT_WINDOW, t) {

@@ -40,7 +40,7 @@ pub(super) async fn revoke(
 ) -> Response {
     let endpoint = format!("{}/revoke", op.0.issuer);
     if let Err(refusal) = authenticate(&op, &headers, &form.client, &endpoint) {
-        return refusal;
+        return *refusal;
     }
     let Some(token) = form.token.filter(|t| !t.is_empty()) else {
         return oauth_error(

@@ -57,12 +57,12 @@ pub(super) async fn token(
     let endpoint = format!("{}/token", op.0.issuer);
     let client_id = match authenticate(&op, &headers, &form.client, &endpoint) {
         Ok(id) => id,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     // DPoP: a valid proof binds what is issued to its key
     let jkt = match dpop::check(&op, &headers, "POST", &endpoint, None, dpop::At::Token) {
         Ok(jkt) => jkt,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let t = now();
     let result = match form.grant_type.as_deref() {

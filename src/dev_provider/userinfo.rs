@@ -56,7 +56,7 @@ pub(super) async fn userinfo(
         ) {
             Ok(Some(proven)) if proven == jkt => {}
             Ok(_) => return invalid(),
-            Err(refusal) => return refusal,
+            Err(refusal) => return *refusal,
         }
     } else if scheme_dpop {
         return invalid();
