@@ -69,6 +69,18 @@ impl SigningKey {
             let Ok(thumbprint) = public.thumbprint(ThumbprintHash::SHA256) else {
                 continue;
             };
+            // RSA under 2048 bits is refused (the crypto backend itself would sign with it)
+            if let jsonwebtoken::jwk::AlgorithmParameters::RSA(rsa) = &public.algorithm {
+                use base64::Engine;
+                let modulus = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(&rsa.n)
+                    .unwrap_or_default();
+                let bits =
+                    modulus.len() * 8 - modulus.first().map_or(8, |b| b.leading_zeros() as usize);
+                if bits < 2048 {
+                    return Err(KeyError::Unsupported);
+                }
+            }
             public.common.key_id = Some(kid.map_or_else(|| thumbprint.clone(), str::to_string));
             public.common.public_key_use = Some(PublicKeyUse::Signature);
             public.common.key_algorithm = Some(match alg {
@@ -82,7 +94,7 @@ impl SigningKey {
                 public,
                 thumbprint,
             };
-            // a key that parses but cannot sign (an RSA key under 2048 bits) is refused now
+            // a key that parses but cannot sign is refused now
             key.sign(Header::new(alg), &serde_json::json!({}))
                 .map_err(|_| KeyError::Unsupported)?;
             return Ok(key);
@@ -115,6 +127,12 @@ impl SigningKey {
         if path.exists() {
             return Self::from_file(path, kid);
         }
+        Self::generate_into(path, kid)
+    }
+
+    /// A new P-256 key written to `path`, which must not exist (owner-only; an existing file,
+    /// even one that appeared a moment ago, is an error, never read).
+    pub fn generate_into(path: &Path, kid: Option<&str>) -> Result<Self, KeyError> {
         let (key, pem) = Self::generate(kid)?;
         use std::io::Write;
         crate::util::create_new_private(path)
@@ -223,6 +241,13 @@ mod tests {
         assert_eq!(
             serde_json::to_value(key.public_jwk()).unwrap()["kty"],
             "RSA"
+        );
+        let short = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 1024).unwrap();
+        let pem = short.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+        assert_eq!(
+            SigningKey::from_pem(&pem, None).unwrap_err(),
+            KeyError::Unsupported,
+            "under 2048 bits"
         );
     }
 

@@ -73,7 +73,7 @@ pub fn jwk(args: &[std::ffi::OsString]) -> ExitCode {
                     path.display()
                 ));
             }
-            match SigningKey::load_or_generate(path, None) {
+            match SigningKey::generate_into(path, None) {
                 Ok(key) => {
                     eprintln!(
                         "wrote a new EC P-256 private key to {}; set OIDC_TOKEN_AUTH_METHOD=private_key_jwt and OIDC_CLIENT_PRIVATE_KEY_FILE={}, and give the provider this public key:",

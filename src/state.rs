@@ -15,7 +15,7 @@ use crate::{
     auth::{
         error::AuthError,
         logout_request::{ProviderLogout, ProviderLogoutState},
-        oidc::OidcClient,
+        oidc::{OidcClient, Providers},
         refresh::{SessionKeeper, SessionLocks},
         routes::ALWAYS_PUBLIC,
         session::SharedStore,
@@ -68,20 +68,13 @@ impl AppState {
         store: SharedStore,
         locks: SessionLocks,
     ) -> Result<Self, AuthError> {
-        let oidc = OidcClient::new(
-            &settings.oidc,
-            settings.redirect_uri(),
-            &settings.app_base(),
-            settings.auth.clock_skew,
-            settings.auth.use_userinfo,
-        )?
-        .with_groups_claim(&settings.auth.groups_claim);
-        let http = oidc.http().clone();
-        let issuer = oidc.issuer().to_string();
+        let providers = Arc::new(Providers::new(&settings)?);
+        let http = providers.default_client().http().clone();
+        let issuer = providers.default_client().issuer().to_string();
         let settings = Arc::new(settings);
         let keeper = Arc::new(SessionKeeper::new(
             store,
-            Arc::new(oidc),
+            providers,
             locks,
             settings.clone(),
         ));
@@ -132,7 +125,13 @@ impl AppState {
         self.server_fn_paths.contains(path)
     }
 
+    /// The default provider's client.
     pub fn oidc(&self) -> &OidcClient {
-        &self.keeper.oidc
+        self.keeper.providers.default_client()
+    }
+
+    /// Every provider (the default one first).
+    pub fn providers(&self) -> &Providers {
+        &self.keeper.providers
     }
 }

@@ -347,7 +347,7 @@ pub mod ssr {
             .check(&verified.claims, pending.created_at, now(), skew)
         {
             // tokens issued for a sign-in that is not used
-            state.keeper.revoke_in_background(verified.tokens.clone());
+            state.keeper.revoke_in_background(&verified);
             return Err(AuthError::StepUpNotMet(why));
         }
         if let Some(current) = current {
@@ -360,7 +360,7 @@ pub mod ssr {
             if let Some(id) = session.id() {
                 tracing::info!("another person signed in at a step-up; ending the old session");
                 if let Some(old) = state.keeper.end_session(&id, EndReason::SignedOut).await? {
-                    state.keeper.revoke_in_background(old.verified.tokens);
+                    state.keeper.revoke_in_background(&old.verified);
                 }
             }
         }
@@ -421,11 +421,14 @@ pub mod ssr {
         }
         let target = match ended {
             Some(s) => {
-                state.keeper.revoke_in_background(s.verified.tokens.clone());
-                state
-                    .oidc()
-                    .end_session_url(Some(&s.verified.tokens.id_token))
-                    .await
+                state.keeper.revoke_in_background(&s.verified);
+                match state.keeper.providers.of(&s.verified) {
+                    Some(oidc) => {
+                        oidc.end_session_url(Some(&s.verified.tokens.id_token))
+                            .await
+                    }
+                    None => None,
+                }
             }
             None => None,
         };

@@ -87,6 +87,13 @@ pub fn check(
     {
         return Err(invalid("the token is not valid yet"));
     }
+    // RFC 9449 §7.2: a DPoP-bound token (`cnf.jkt`) presented as a bearer token is refused —
+    // whoever holds it without the key must not be able to use it here
+    if claims.contains_key("cnf") {
+        return Err(invalid(
+            "a DPoP-bound token cannot be used as a bearer token",
+        ));
+    }
     let client = string(claims, "cid").or_else(|| string(claims, "client_id"));
     match client {
         Some(c) if rules.clients.iter().any(|allowed| allowed == c) => {}
@@ -287,6 +294,15 @@ mod tests {
         assert!(refused(with(|c| {
             c.insert("cid".into(), json!("another-app"));
         })));
+        assert!(
+            refused(with(|c| {
+                c.insert(
+                    "cnf".into(),
+                    json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+                );
+            })),
+            "a DPoP-bound token as a bearer token"
+        );
         assert!(
             refused(with(|c| {
                 c.remove("cid");

@@ -181,6 +181,7 @@ mod tests {
             },
             id_token_expires_at: 0,
             userinfo_stale: false,
+            provider: String::new(),
         }
     }
 

@@ -110,7 +110,7 @@ pub async fn backchannel_logout(State(p): State<ProviderLogoutState>, body: Byte
         .await;
     tracing::info!(sessions = ended.len(), "back-channel logout");
     for s in ended {
-        p.keeper.revoke_in_background(s.verified.tokens);
+        p.keeper.revoke_in_background(&s.verified);
     }
     if let Some(e) = failed {
         return retry_later(p, &replay, e).await;
@@ -210,7 +210,7 @@ pub async fn global_token_revocation(
     };
     if let Some(e) = failed {
         for s in ended {
-            p.keeper.revoke_in_background(s.verified.tokens);
+            p.keeper.revoke_in_background(&s.verified);
         }
         return retry_later(p, &replay, e).await;
     }
@@ -223,7 +223,10 @@ pub async fn global_token_revocation(
     }
     let mut failed = 0;
     for s in &ended {
-        let outcome = p.keeper.oidc.revoke(&s.verified.tokens).await;
+        let Some(oidc) = p.keeper.providers.of(&s.verified) else {
+            continue;
+        };
+        let outcome = oidc.revoke(&s.verified.tokens).await;
         if !outcome.refresh_token_revoked() {
             failed += 1;
         }

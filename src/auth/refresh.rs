@@ -28,7 +28,7 @@ use super::{
     error::AuthError,
     events::{EventHub, Notice},
     index,
-    oidc::OidcClient,
+    oidc::Providers,
     session::{self, SharedStore, SignedIn},
     types::EndReason,
 };
@@ -129,7 +129,7 @@ pub(super) struct Backoff {
 /// Keeps sessions valid and fresh. One per process.
 pub struct SessionKeeper {
     pub store: SharedStore,
-    pub oidc: Arc<OidcClient>,
+    pub providers: Arc<Providers>,
     pub locks: SessionLocks,
     pub(super) settings: Arc<Settings>,
     /// Tells the open tabs of a session what happened to it (`super::events`).
@@ -164,13 +164,13 @@ enum Touched {
 impl SessionKeeper {
     pub fn new(
         store: SharedStore,
-        oidc: Arc<OidcClient>,
+        providers: Arc<Providers>,
         locks: SessionLocks,
         settings: Arc<Settings>,
     ) -> Self {
         Self {
             store,
-            oidc,
+            providers,
             locks,
             events: Arc::new(EventHub::new(&settings.events)),
             settings,
@@ -247,7 +247,7 @@ impl SessionKeeper {
         let Some(mut current) = session::signed_in(session, &self.store).await? else {
             return Ok((Resolved::SignedOut, false));
         };
-        if !self.oidc.issued_here(&current.verified) {
+        if self.providers.of(&current.verified).is_none() {
             tracing::info!("session was signed in with another issuer or client; signing out");
             self.end_expired(session).await?;
             return Ok((Resolved::Ended, false));
@@ -453,7 +453,12 @@ impl SessionKeeper {
         let Some(refresh_token) = latest.verified.tokens.refresh_token.clone() else {
             return Ok(Some(Arc::new(latest)));
         };
-        match self.oidc.refresh(&refresh_token, &latest.verified).await {
+        let Some(oidc) = self.providers.of(&latest.verified).cloned() else {
+            return Err(AuthError::SessionEnded(
+                "its provider is no longer configured",
+            ));
+        };
+        match oidc.refresh(&refresh_token, &latest.verified).await {
             Ok(verified) => {
                 let old_keys = index::keys(&latest.verified);
                 let mut next = latest;
@@ -467,7 +472,7 @@ impl SessionKeeper {
                 if !self.store.save_signed_in(record, &next, expiry).await? {
                     // signed out while the provider answered: these tokens belong to nobody
                     tracing::info!("session ended during its refresh; revoking the new tokens");
-                    self.revoke_in_background(next.verified.tokens.clone());
+                    self.revoke_in_background(&next.verified);
                     end_request(session).await?;
                     return Ok(None);
                 }

@@ -13,7 +13,7 @@ use super::{
     error::AuthError,
     events::Notice,
     index::{self, Who},
-    oidc::Tokens,
+    oidc::Verified,
     refresh::SessionKeeper,
     session::SignedIn,
     types::EndReason,
@@ -96,9 +96,13 @@ impl SessionKeeper {
         (ended, failed)
     }
 
-    /// Revokes `tokens` at the provider in the background (see [`super::oidc::OidcClient::revoke`]).
-    pub fn revoke_in_background(&self, tokens: Tokens) {
-        let oidc = self.oidc.clone();
+    /// Revokes a sign-in's tokens in the background at the provider that issued them (see
+    /// [`super::oidc::OidcClient::revoke`]); nothing when that provider is no longer configured.
+    pub fn revoke_in_background(&self, verified: &Verified) {
+        let Some(oidc) = self.providers.of(verified).cloned() else {
+            return;
+        };
+        let tokens = verified.tokens.clone();
         tokio::spawn(async move {
             oidc.revoke(&tokens).await;
         });

@@ -102,15 +102,15 @@ impl SessionKeeper {
         session: &Session,
         verified: Verified,
     ) -> Result<Arc<SignedIn>, AuthError> {
-        let fresh_tokens = verified.tokens.clone();
+        let fresh = verified.clone();
         match self.renew_for_step_up(session, verified).await {
             Ok((old, next)) => {
-                self.revoke_in_background(old.verified.tokens);
+                self.revoke_in_background(&old.verified);
                 tracing::info!(sub = %next.verified.user.sub, "stepped up");
                 Ok(next)
             }
             Err(e) => {
-                self.revoke_in_background(fresh_tokens);
+                self.revoke_in_background(&fresh);
                 Err(e)
             }
         }

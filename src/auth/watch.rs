@@ -101,7 +101,7 @@ impl SessionKeeper {
                     };
                     let over = |s: &SignedIn| {
                         let t = now_ms();
-                        !self.oidc.issued_here(&s.verified)
+                        self.providers.of(&s.verified).is_none()
                             || t >= self.end_ms(s, idle)
                             || (!self.can_refresh(s) && access_expiry_ms(s).is_some_and(|e| t >= e))
                     };

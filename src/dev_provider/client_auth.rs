@@ -28,6 +28,10 @@ use crate::util::{constant_time_eq, lock, now};
 
 /// The longest assertion accepted (Okta's limit).
 const MAX_ASSERTION_LIFETIME: i64 = 3600;
+/// Clock leeway on an assertion's `exp`.
+const LEEWAY: u64 = 5;
+/// Identifiers remembered at most (a flood of self-signed proofs must not grow it forever).
+const MAX_SEEN: usize = 100_000;
 
 /// What a client may send to authenticate, from the form.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -47,7 +51,7 @@ impl SeenIds {
     pub(super) fn first_use(&self, jti: &str, exp: i64, now: i64) -> bool {
         let mut seen = lock(&self.0);
         seen.retain(|_, until| *until >= now);
-        if seen.contains_key(jti) {
+        if seen.contains_key(jti) || seen.len() >= MAX_SEEN {
             return false;
         }
         seen.insert(jti.to_string(), exp);
@@ -140,7 +144,7 @@ fn check_assertion(
     };
     let key = DecodingKey::from_jwk(jwk).map_err(|_| refused("The registered key is unusable."))?;
     let mut validation = Validation::new(alg);
-    validation.leeway = 5;
+    validation.leeway = LEEWAY;
     validation.set_issuer(&[CLIENT_ID]);
     validation.sub = Some(CLIENT_ID.into());
     let token_endpoint = format!("{}/token", op.0.issuer);
@@ -157,7 +161,8 @@ fn check_assertion(
     let Some(jti) = claims.get("jti").and_then(|v| v.as_str()) else {
         return Err(refused("The client assertion has no jti."));
     };
-    if !op.0.seen_assertions.first_use(jti, exp, t) {
+    // remembered as long as the assertion is accepted (its exp plus the leeway)
+    if !op.0.seen_assertions.first_use(jti, exp + LEEWAY as i64, t) {
         return Err(refused("The client assertion was used before."));
     }
     Ok(CLIENT_ID.to_string())

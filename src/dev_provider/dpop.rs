@@ -115,6 +115,11 @@ pub(super) fn check(
     ) {
         return Err(invalid("Unsupported algorithm."));
     }
+    // RFC 9449 §4.3: the jwk header is a public key — no private members (read from the raw
+    // header: the crate's Jwk type drops members it does not know)
+    if has_private_members(proof) {
+        return Err(invalid("The jwk header holds a private key."));
+    }
     let jwk = head
         .jwk
         .ok_or_else(|| invalid("The proof carries no public key (jwk)."))?;
@@ -132,7 +137,7 @@ pub(super) fn check(
         return Err(invalid("htm/htu do not match the request."));
     }
     let iat = claims.get("iat").and_then(|v| v.as_i64()).unwrap_or(0);
-    if (t - iat).abs() > IAT_WINDOW {
+    if t.abs_diff(iat) > IAT_WINDOW.unsigned_abs() {
         return Err(invalid("iat is not recent."));
     }
     if let Some(token) = access_token
@@ -154,7 +159,8 @@ pub(super) fn check(
             )));
         }
     }
-    if !op.0.seen_proofs.first_use(jti, t + IAT_WINDOW, t) {
+    // remembered for as long as the proof's iat keeps it acceptable
+    if !op.0.seen_proofs.first_use(jti, t.max(iat) + IAT_WINDOW, t) {
         return Err(invalid("The DPoP proof was used before."));
     }
     let jkt = jwk
@@ -164,9 +170,51 @@ pub(super) fn check(
     Ok(Some(jkt))
 }
 
+/// Whether the compact JWS's header `jwk` carries private-key members.
+fn has_private_members(compact: &str) -> bool {
+    use base64::Engine;
+    let header = compact
+        .split('.')
+        .next()
+        .and_then(|h| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .ok()
+        })
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    let Some(jwk) = header
+        .as_ref()
+        .and_then(|h| h.get("jwk")?.as_object().cloned())
+    else {
+        return false;
+    };
+    ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
+        .iter()
+        .any(|m| jwk.contains_key(*m))
+}
+
 #[cfg(test)]
 mod tests {
     use super::Nonce;
+
+    #[test]
+    fn a_private_key_in_the_header_is_noticed() {
+        use base64::Engine;
+        let enc = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let public =
+            serde_json::json!({"typ": "dpop+jwt", "jwk": {"kty": "EC", "x": "a", "y": "b"}});
+        let private = serde_json::json!({"typ": "dpop+jwt", "jwk": {"kty": "EC", "x": "a", "y": "b", "d": "c"}});
+        assert!(!super::has_private_members(&format!(
+            "{}.e30.sig",
+            enc(public)
+        )));
+        assert!(super::has_private_members(&format!(
+            "{}.e30.sig",
+            enc(private)
+        )));
+    }
 
     #[test]
     fn the_nonce_changes_every_minute_and_the_last_one_stays_good() {

@@ -157,6 +157,9 @@ impl DevProvider {
         settings.oidc.issuer = Some(self.issuer.clone());
         settings.oidc.client_id = self.client_id.clone();
         settings.oidc.client_secret = Some(self.client_secret.clone());
+        if settings.oidc.display_name.is_none() {
+            settings.oidc.display_name = Some("Development provider".into());
+        }
     }
 
     /// Saves the grants now if they changed (they are saved every second anyway).

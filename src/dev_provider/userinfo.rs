@@ -17,6 +17,7 @@ use super::{CLIENT_ID, DevIdToken, Op, no_store, page, redirect_with, sessions};
 /// `Authorization: DPoP` with a proof by its key naming it ([`super::dpop`]).
 pub(super) async fn userinfo(
     State(op): State<Op>,
+    method: axum::http::Method,
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Response {
@@ -49,7 +50,7 @@ pub(super) async fn userinfo(
         match super::dpop::check(
             &op,
             &headers,
-            "GET",
+            method.as_str(),
             &url,
             Some(token),
             super::dpop::At::Resource,

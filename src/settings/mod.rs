@@ -26,6 +26,7 @@ mod dev_provider;
 mod events;
 mod limits;
 mod oidc;
+mod providers;
 mod session;
 mod source;
 
@@ -39,6 +40,7 @@ pub use dev_provider::{DemoUser, DevProviderSettings};
 pub use events::EventSettings;
 pub use limits::{LimitSettings, Rate};
 pub use oidc::{OidcSettings, ParMode, TokenAuthMethod};
+pub use providers::{DEFAULT_PROVIDER, ProviderSettings, secret_variable};
 pub use session::{SessionKeys, SessionSettings, StoreKind, decode_key};
 
 use crate::secret::Secret;
@@ -100,6 +102,8 @@ pub struct Settings {
     pub app: AppSettings,
     pub auth: AuthSettings,
     pub oidc: OidcSettings,
+    /// `[[providers]]`: more providers beside the default one (`oidc`).
+    pub providers: Vec<ProviderSettings>,
     pub session: SessionSettings,
     pub limits: LimitSettings,
     pub events: EventSettings,
@@ -174,10 +178,13 @@ impl Settings {
         file_name: &str,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, SettingsError> {
-        let file: toml::Table = toml::from_str(file_text).map_err(|e| SettingsError::Parse {
-            path: file_name.to_string(),
-            reason: e.message().to_string(),
-        })?;
+        let mut file: toml::Table =
+            toml::from_str(file_text).map_err(|e| SettingsError::Parse {
+                path: file_name.to_string(),
+                reason: e.message().to_string(),
+            })?;
+        // [[providers]] is a list, not a section with environment overrides
+        let providers = file.remove("providers");
         if file
             .get("oidc")
             .and_then(|o| o.as_table())
@@ -228,6 +235,7 @@ impl Settings {
         let mut settings = Settings {
             app: raw.app.validate(production)?,
             oidc: raw.oidc.validate(secret)?,
+            providers: Vec::new(),
             auth: raw.auth.validate()?,
             session: raw
                 .session
@@ -241,6 +249,10 @@ impl Settings {
         }
         let persistent = settings.session.store != StoreKind::Memory;
         settings.oidc.resolve_dpop_key(persistent, production)?;
+        settings.providers = providers::validate(providers, &settings.oidc, &env)?;
+        for p in &mut settings.providers {
+            p.oidc.dpop_key = settings.oidc.dpop_key.clone();
+        }
         if settings.auth.api_audience == settings.oidc.client_id {
             return Err(invalid(
                 "AUTH_API_AUDIENCE",
@@ -400,6 +412,7 @@ mod tests {
             dpop_key: None,
             dpop: false,
             dpop_key_file: None,
+            display_name: None,
             scopes: vec![],
             token_auth_method: TokenAuthMethod::ClientSecretBasic,
             http_timeout: Duration::from_secs(1),

@@ -13,6 +13,7 @@
 //! | `OIDC_DPOP_KEY_FILE` | *(memory sessions: a key per process; SQLite/Redis outside production: `.dpop-key.pem`, generated)* | the DPoP key, PKCS#8 PEM (RSA, EC P-256/P-384), the same file on every instance; required in production with SQLite or Redis |
 //! | `OIDC_HTTP_TIMEOUT_SECS` | `10` | 1–120 |
 //! | `OIDC_PAR` | `auto` | pushed authorization requests (RFC 9126): `auto` (when the provider offers them), `always`, `never` (but for a provider that requires them: sign-in could not work otherwise) |
+//! | `OIDC_DISPLAY_NAME` | *(Okta, the development provider, or the issuer's host)* | the provider's name on the sign-in chooser (with `[[providers]]`) |
 //! | `OIDC_ORG_ISSUER` | *(issuer without `/oauth2/…`)* | the Okta org signing Universal Logout requests |
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
@@ -72,6 +73,8 @@ pub struct OidcSettings {
     /// DPoP (`OIDC_DPOP=true`): the key proofs are signed with — the same on every instance,
     /// never the client key. Resolved by [`Self::resolve_dpop_key`].
     pub dpop_key: Option<Arc<SigningKey>>,
+    /// `OIDC_DISPLAY_NAME`: the name on the sign-in chooser (`None`: derived from the issuer).
+    pub display_name: Option<String>,
     /// `OIDC_DPOP`, and `OIDC_DPOP_KEY_FILE` as configured.
     pub dpop: bool,
     pub dpop_key_file: Option<PathBuf>,
@@ -166,6 +169,7 @@ pub(super) struct RawOidc {
     client_key_id: String,
     dpop: bool,
     dpop_key_file: String,
+    display_name: String,
     http_timeout_secs: i64,
     par: String,
 }
@@ -182,6 +186,7 @@ impl Default for RawOidc {
             client_key_id: String::new(),
             dpop: false,
             dpop_key_file: String::new(),
+            display_name: String::new(),
             http_timeout_secs: 10,
             par: "auto".into(),
         }
@@ -278,6 +283,9 @@ impl RawOidc {
             dpop_key: None,
             dpop: self.dpop,
             dpop_key_file,
+            display_name: Some(self.display_name.trim())
+                .filter(|n| !n.is_empty())
+                .map(|n| n.chars().take(60).collect()),
             scopes,
             token_auth_method,
             http_timeout: secs("OIDC_HTTP_TIMEOUT_SECS", self.http_timeout_secs, 1, 120)?,
@@ -289,7 +297,7 @@ impl RawOidc {
 
 /// An issuer URL setting: empty is `None`; https, or plain http on loopback; no trailing `/`
 /// (discovery compares it byte for byte with the `issuer` the provider announces).
-fn provider_url(key: &str, text: &str) -> Result<Option<String>, SettingsError> {
+pub(super) fn provider_url(key: &str, text: &str) -> Result<Option<String>, SettingsError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);

@@ -87,6 +87,11 @@ impl ClientAuth {
         let (TokenAuthMethod::PrivateKeyJwt, Some(key)) = (self.method, &self.key) else {
             return Ok(Vec::new());
         };
+        if token_endpoint.is_empty() {
+            return Err(AuthError::Internal(
+                "client assertion: the provider announces no token_endpoint".into(),
+            ));
+        }
         let iat = now();
         let claims = AssertionClaims {
             iss: &self.client_id,
@@ -153,6 +158,7 @@ mod tests {
             dpop_key: None,
             dpop: false,
             dpop_key_file: None,
+            display_name: None,
             scopes: vec!["openid".into()],
             token_auth_method: method,
             http_timeout: std::time::Duration::from_secs(1),

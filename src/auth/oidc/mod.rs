@@ -25,11 +25,13 @@ pub mod client_auth;
 mod discovery;
 pub mod dpop;
 mod metadata;
+mod providers;
 
 pub use ask::{BadAsk, SignInAsk};
 pub use calls::CallCounter;
 pub use client_auth::ClientAuth;
 pub use metadata::{ExtraProviderMetadata, IdToken, OidcTokenResponse, OtherClaims};
+pub use providers::{Provider, Providers};
 
 use self::{
     discovery::{Discovered, DiscoveryCache, Source},
@@ -113,6 +115,10 @@ pub struct Verified {
     /// userinfo is asked again at the next refresh.
     #[serde(default)]
     pub userinfo_stale: bool,
+    /// The provider that issued it (its id; empty in records written before several
+    /// providers: the default one). Refresh and sign-out go there.
+    #[serde(default)]
+    pub provider: String,
 }
 
 /// Revocation at sign-out is best effort and must never hold up the person: each call gets
@@ -121,6 +127,8 @@ const REVOCATION_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The provider, discovered lazily and cached.
 pub struct OidcClient {
+    /// The provider's id (`settings::DEFAULT_PROVIDER` for the `[oidc]` one).
+    id: String,
     settings: OidcSettings,
     issuer: String,
     post_logout_redirect_uri: String,
@@ -166,6 +174,7 @@ impl OidcClient {
             calls: calls.clone(),
         });
         Ok(Self {
+            id: crate::settings::DEFAULT_PROVIDER.to_string(),
             settings: settings.clone(),
             issuer,
             post_logout_redirect_uri: format!("{app_base}/"),
@@ -178,6 +187,16 @@ impl OidcClient {
             discovery,
             calls,
         })
+    }
+
+    /// Names the provider (its `[[providers]]` id).
+    pub fn with_id(mut self, id: &str) -> Self {
+        self.id = id.to_string();
+        self
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// Names the claim that lists the person's groups (`AUTH_GROUPS_CLAIM`).
@@ -476,6 +495,7 @@ impl OidcClient {
             tokens,
             id_token_expires_at,
             userinfo_stale: false,
+            provider: self.id.clone(),
         };
         match self.merge_userinfo(&mut verified, &access_token).await {
             Ok(()) => {}
