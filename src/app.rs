@@ -32,6 +32,7 @@ use crate::{
         profile::ProfilePage,
         reports::ReportsPage,
         sensitive::{SENSITIVE_MAX_AGE, SensitivePage},
+        sign_in::SignInChooser,
     },
 };
 
@@ -118,6 +119,7 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::Async
                     />
                     <Route path=path!("/auth/error") view=AuthErrorPage ssr=SsrMode::Async />
+                    <Route path=path!("/auth/sign-in") view=SignInChooser ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

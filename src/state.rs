@@ -14,7 +14,7 @@ use leptos::config::LeptosOptions;
 use crate::{
     auth::{
         error::AuthError,
-        logout_request::{ProviderLogout, ProviderLogoutState},
+        logout_request::{ProviderLogout, ProviderLogoutState, Signer},
         oidc::{OidcClient, Providers},
         refresh::{SessionKeeper, SessionLocks},
         routes::ALWAYS_PUBLIC,
@@ -79,15 +79,30 @@ impl AppState {
             settings.clone(),
         ));
         let bearer_keys = crate::auth::jwt::KeyCache::new(issuer.clone(), http.clone());
-        let provider_logout = ProviderLogoutState(Arc::new(ProviderLogout::new(
-            keeper.clone(),
-            issuer.clone(),
-            settings.oidc.org_issuer().unwrap_or(issuer),
-            settings.oidc.client_id.clone(),
-            &settings.app_base(),
-            settings.auth.clock_skew,
-            http,
-        )));
+        // the other providers' back-channel logout tokens, each checked with its own keys
+        let others = keeper
+            .providers
+            .list()
+            .iter()
+            .skip(1)
+            .map(|p| Signer {
+                issuer: p.client.issuer().to_string(),
+                client_id: p.client.client_id().to_string(),
+                keys: crate::auth::jwt::KeyCache::new(p.client.issuer().to_string(), http.clone()),
+            })
+            .collect();
+        let provider_logout = ProviderLogoutState(Arc::new(
+            ProviderLogout::new(
+                keeper.clone(),
+                issuer.clone(),
+                settings.oidc.org_issuer().unwrap_or(issuer),
+                settings.oidc.client_id.clone(),
+                &settings.app_base(),
+                settings.auth.clock_skew,
+                http,
+            )
+            .with_others(others),
+        ));
         let mut public_paths = settings.auth.public_paths.clone();
         for path in ALWAYS_PUBLIC
             .iter()

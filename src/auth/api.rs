@@ -38,6 +38,7 @@ pub async fn login() -> Result<(), ApiError> {
         max_age: q.get("max_age"),
         prompt: q.get("prompt"),
         acr_values: q.get("acr_values"),
+        provider: q.get("provider"),
     })
     .await
 }
@@ -183,6 +184,9 @@ pub mod ssr {
         pub max_age: Option<String>,
         pub prompt: Option<String>,
         pub acr_values: Option<String>,
+        /// With several providers: which one (`[[providers]]` id, or `default`); without,
+        /// the chooser.
+        pub provider: Option<String>,
     }
 
     pub async fn login(params: LoginParams) -> Result<(), ApiError> {
@@ -194,6 +198,7 @@ pub mod ssr {
             max_age,
             prompt,
             acr_values,
+            provider,
         } = params;
         let state = state()?;
         let default = &state.settings.auth.default_return_to;
@@ -216,20 +221,44 @@ pub mod ssr {
                 return Ok(());
             }
         };
-        let signed_in = match current_auth() {
+        let (signed_in, session_provider) = match current_auth() {
             CurrentAuth::SignedIn(_) if !ask.is_step_up() => {
                 see_other(&target);
                 return Ok(());
             }
-            CurrentAuth::SignedIn(_) => true,
+            CurrentAuth::SignedIn(s) => (true, state.providers().of(&s.verified).cloned()),
             CurrentAuth::Unavailable(reason) => {
                 error_page(reason);
                 return Ok(());
             }
-            _ => false,
+            _ => (false, None),
+        };
+        // Which provider: a step-up goes to the session's own, a third-party-initiated login
+        // to the one that sent it, else the one chosen — or, with several and none chosen,
+        // the chooser first.
+        let providers = state.providers();
+        let oidc = match (session_provider, &iss, provider.as_deref()) {
+            (Some(own), _, _) => own,
+            (None, Some(iss), _) => match providers.by_issuer(iss) {
+                Some(p) => p.client.clone(),
+                None => providers.default_client().clone(),
+            },
+            (None, None, Some(id)) => match providers.get(id) {
+                Some(p) => p.client.clone(),
+                None => {
+                    tracing::info!("sign-in with an unknown provider refused");
+                    error_page(ErrorReason::BadRequest);
+                    return Ok(());
+                }
+            },
+            (None, None, None) if providers.several() => {
+                see_other(&chooser_url(&target, &ask));
+                return Ok(());
+            }
+            (None, None, None) => providers.default_client().clone(),
         };
         let result = async {
-            let (url, pending) = state.oidc().authorize(target, ask, login_hint).await?;
+            let (url, pending) = oidc.authorize(target, ask, login_hint).await?;
             let session = session().map_err(|_| AuthError::Internal("no session".into()))?;
             if signed_in {
                 // a step-up: the record is the signed-in session's, written under its lock
@@ -253,6 +282,20 @@ pub mod ssr {
             }
         }
         Ok(())
+    }
+
+    /// The sign-in chooser for `target`, passing a step-up's asks on.
+    fn chooser_url(target: &str, ask: &SignInAsk) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("return_to", target);
+        for (k, v) in ask.query_pairs() {
+            query.append_pair(k, &v);
+        }
+        format!(
+            "{}?{}",
+            crate::auth::routes::SIGN_IN_CHOOSER_PATH,
+            query.finish()
+        )
     }
 
     /// The authorization response's parameters.
@@ -311,10 +354,29 @@ pub mod ssr {
             },
             _ => None,
         };
-        // Mix-up defence before anything else is believed (RFC 9207).
-        state
-            .oidc()
-            .check_response_issuer(iss.as_deref(), error.is_some())
+        // The provider the sign-in went to (without a pending sign-in: the one `iss` names,
+        // else the default), and the mix-up defence before anything else is believed (RFC
+        // 9207): the response must come from that provider.
+        let providers = state.providers();
+        let oidc = match (&pending, iss.as_deref()) {
+            (Some(p), _) => {
+                let id = if p.provider.is_empty() {
+                    crate::settings::DEFAULT_PROVIDER
+                } else {
+                    p.provider.as_str()
+                };
+                providers
+                    .get(id)
+                    .map(|p| p.client.clone())
+                    .ok_or(AuthError::StateMismatch)?
+            }
+            (None, Some(iss)) => providers
+                .by_issuer(iss)
+                .map(|p| p.client.clone())
+                .unwrap_or_else(|| providers.default_client().clone()),
+            (None, None) => providers.default_client().clone(),
+        };
+        oidc.check_response_issuer(iss.as_deref(), error.is_some())
             .await?;
         if let Some(code) = error {
             let code: String = code
@@ -340,7 +402,7 @@ pub mod ssr {
         let code = code
             .filter(|c| !c.is_empty())
             .ok_or(AuthError::MissingCode)?;
-        let verified = state.oidc().exchange(&code, &pending).await?;
+        let verified = oidc.exchange(&code, &pending).await?;
         let skew = i64::try_from(state.settings.auth.clock_skew.as_secs()).unwrap_or(0);
         if let Err(why) = pending
             .ask

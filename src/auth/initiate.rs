@@ -77,7 +77,11 @@ pub async fn refuse_unknown_issuer(
             .map(|(_, v)| v.into_owned())
             .collect();
     let org = state.settings.oidc.org_issuer();
-    let known = |iss: &String| known_issuer(iss, state.oidc().issuer(), org.as_deref());
+    // the default provider (or its Okta org), or any other configured provider
+    let known = |iss: &String| {
+        known_issuer(iss, state.oidc().issuer(), org.as_deref())
+            || state.providers().by_issuer(iss).is_some()
+    };
     match given.as_slice() {
         [] => next.run(req).await,
         [iss] if known(iss) => next.run(req).await,

@@ -44,7 +44,7 @@ pub async fn events(State(state): State<AppState>, session: Session) -> Response
         return ended(EndReason::SignedOut);
     };
     match state.keeper.store.load_signed_in(&id).await {
-        Ok(Some((_, s))) if state.oidc().issued_here(&s.verified) => {}
+        Ok(Some((_, s))) if state.providers().of(&s.verified).is_some() => {}
         Ok(_) => return ended(EndReason::SignedOut),
         Err(e) => {
             tracing::warn!(error = %e, "live channel: the session store is unavailable");

@@ -45,6 +45,40 @@ pub struct ProviderLogout {
     pub(super) skew: i64,
     pub(super) issuer_keys: KeyCache,
     pub(super) org_keys: KeyCache,
+    /// The other providers (`[[providers]]`): their logout tokens are checked with their own
+    /// keys, issuer and client id.
+    pub(super) others: Vec<Signer>,
+}
+
+/// A provider that may send back-channel logout tokens.
+pub struct Signer {
+    pub issuer: String,
+    pub client_id: String,
+    pub keys: KeyCache,
+}
+
+impl ProviderLogout {
+    /// Adds the other providers.
+    pub fn with_others(mut self, others: Vec<Signer>) -> Self {
+        self.others = others;
+        self
+    }
+
+    /// Who signed a logout token, by its (not yet verified) `iss`: another provider with
+    /// that issuer, else the default one (whose checks then refuse a foreign issuer).
+    pub(super) fn signer_for(&self, token: &str) -> (&str, &str, &KeyCache) {
+        let iss = jwt::unverified(token)
+            .ok()
+            .and_then(|u| u.claims.get("iss")?.as_str().map(str::to_string));
+        match iss.as_deref().and_then(|iss| {
+            self.others
+                .iter()
+                .find(|s| s.issuer.trim_end_matches('/') == iss.trim_end_matches('/'))
+        }) {
+            Some(s) => (&s.issuer, &s.client_id, &s.keys),
+            None => (&self.issuer, &self.client_id, &self.issuer_keys),
+        }
+    }
 }
 
 /// The endpoints' axum state (cheap to clone).
@@ -67,6 +101,7 @@ impl ProviderLogout {
             org_keys: KeyCache::new(org_issuer, http),
             issuer,
             client_id,
+            others: Vec::new(),
             revocation_audience: format!("{app_base}{GLOBAL_TOKEN_REVOCATION_PATH}"),
             skew: i64::try_from(skew.as_secs()).unwrap_or(60),
         }

@@ -68,8 +68,9 @@ pub async fn backchannel_logout(State(p): State<ProviderLogoutState>, body: Byte
             "logout_token is missing",
         );
     };
-    let request = match p.issuer_keys.verify(&token, &LOGOUT_ALGS).await {
-        Ok(t) => check_logout_token(&t, &p.issuer, &p.client_id, now(), p.skew),
+    let (issuer, client_id, keys) = p.signer_for(&token);
+    let request = match keys.verify(&token, &LOGOUT_ALGS).await {
+        Ok(t) => check_logout_token(&t, issuer, client_id, now(), p.skew),
         Err(e) => Err(e),
     };
     let request = match request {
@@ -80,7 +81,7 @@ pub async fn backchannel_logout(State(p): State<ProviderLogoutState>, body: Byte
             return json_error(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string());
         }
     };
-    let replay = replay_key("bcl", &p.issuer, &request.jti);
+    let replay = replay_key("bcl", issuer, &request.jti);
     match p
         .keeper
         .store

@@ -404,6 +404,7 @@ mod tests {
             return_to: format!("/{state}"),
             created_at: now() - age,
             ask: Default::default(),
+            provider: String::new(),
         }
     }
 

@@ -7,3 +7,4 @@ pub mod not_found;
 pub mod profile;
 pub mod reports;
 pub mod sensitive;
+pub mod sign_in;

@@ -494,6 +494,78 @@ mod tests {
     }
 
     #[test]
+    fn more_providers_come_from_the_file_and_their_secrets_from_the_environment() {
+        let file = r#"
+[[providers]]
+id = "corp-sso"
+name = "Corp SSO"
+issuer = "https://sso.example.com/"
+client_id = "app"
+scopes = "openid email"
+
+[[providers]]
+id = "google"
+name = "Google"
+issuer = "https://accounts.google.com"
+client_id = "g"
+token_auth_method = "client_secret_post"
+"#;
+        let env = [
+            ("PROVIDER_CORP_SSO_CLIENT_SECRET", "s1"),
+            ("PROVIDER_GOOGLE_CLIENT_SECRET", "s2"),
+        ];
+        let s = load(file, &env).unwrap();
+        assert_eq!(s.providers.len(), 2);
+        let corp = &s.providers[0];
+        assert_eq!(
+            (corp.id.as_str(), corp.name.as_str()),
+            ("corp-sso", "Corp SSO")
+        );
+        assert_eq!(corp.oidc.issuer.as_deref(), Some("https://sso.example.com"));
+        assert_eq!(corp.oidc.client_secret.as_ref().unwrap().expose(), "s1");
+        assert_eq!(corp.oidc.scopes, ["openid", "email"]);
+        assert_eq!(
+            s.providers[1].oidc.token_auth_method,
+            TokenAuthMethod::ClientSecretPost
+        );
+        // each error names what to fix
+        let bad = |file: &str, env: &[(&str, &str)], key: &str| {
+            let err = load(file, env).unwrap_err().to_string();
+            assert!(err.contains(key), "{err} should name {key}");
+        };
+        bad(file, &env[..1], "PROVIDER_GOOGLE_CLIENT_SECRET");
+        let one = "[[providers]]\nid = \"x\"\nname = \"X\"\nissuer = \"https://x.example\"\nclient_id = \"c\"\n";
+        let secret = [("PROVIDER_X_CLIENT_SECRET", "s")];
+        bad(&format!("{one}{one}"), &secret, "providers.x.id");
+        bad(&one.replace("\"x\"", "\"X Y\""), &secret, "providers.id");
+        bad(
+            &one.replace("\"x\"", "\"default\""),
+            &secret,
+            "providers.default.id",
+        );
+        bad(
+            &one.replace("https://x.example", "http://x.example"),
+            &secret,
+            "providers.x.issuer",
+        );
+        bad(
+            &format!("{one}client_secret = \"no\"\n"),
+            &secret,
+            "providers",
+        );
+        bad(
+            one,
+            &[
+                ("PROVIDER_X_CLIENT_SECRET", "s"),
+                ("OIDC_ISSUER", "https://x.example"),
+                ("OIDC_CLIENT_ID", "c"),
+                ("OIDC_CLIENT_SECRET", "s"),
+            ],
+            "providers.x.issuer",
+        );
+    }
+
+    #[test]
     fn private_key_jwt_needs_a_key_and_no_secret() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("client.pem");

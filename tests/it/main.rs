@@ -36,6 +36,7 @@ mod live;
 mod par;
 mod private_key_jwt;
 mod provider_logout;
+mod providers;
 mod refresh;
 mod rendering;
 mod sessions;

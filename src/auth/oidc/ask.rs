@@ -89,6 +89,21 @@ impl SignInAsk {
         self.max_age.is_some() || self.prompt_login || self.acr_values.is_some()
     }
 
+    /// `/login`'s parameters that ask for it again (what [`Self::from_query`] reads).
+    pub fn query_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        if let Some(age) = self.max_age {
+            pairs.push(("max_age", age.to_string()));
+        }
+        if self.prompt_login {
+            pairs.push(("prompt", "login".to_string()));
+        }
+        if let Some(acr) = &self.acr_values {
+            pairs.push(("acr_values", acr.clone()));
+        }
+        pairs
+    }
+
     /// Whether the validated ID-token `claims` meet it, for a sign-in started at `started_at`
     /// and completed `now` (Unix seconds), tolerating `skew` seconds of clock difference.
     /// `Err` says what is missing (for the log).

@@ -80,6 +80,10 @@ pub struct PendingLogin {
     /// A recent or stronger sign-in asked for (a step-up); checked at the callback.
     #[serde(default)]
     pub ask: SignInAsk,
+    /// The provider asked (its id; empty in records written before several providers: the
+    /// default one).
+    #[serde(default)]
+    pub provider: String,
 }
 
 /// Tokens of a signed-in session. Server-side only.
@@ -209,6 +213,10 @@ impl OidcClient {
         &self.issuer
     }
 
+    pub fn client_id(&self) -> &str {
+        &self.settings.client_id
+    }
+
     /// The HTTP client for the provider (timeouts, no redirects).
     pub fn http(&self) -> &reqwest::Client {
         &self.http
@@ -295,6 +303,7 @@ impl OidcClient {
                 return_to,
                 created_at: now(),
                 ask,
+                provider: self.id.clone(),
             },
         ))
     }
