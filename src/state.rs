@@ -85,10 +85,16 @@ impl AppState {
             .list()
             .iter()
             .skip(1)
-            .map(|p| Signer {
-                issuer: p.client.issuer().to_string(),
-                client_id: p.client.client_id().to_string(),
-                keys: crate::auth::jwt::KeyCache::new(p.client.issuer().to_string(), http.clone()),
+            .zip(&settings.providers)
+            .map(|(p, s)| {
+                let issuer = p.client.issuer().to_string();
+                let org = s.oidc.org_issuer().unwrap_or_else(|| issuer.clone());
+                Signer {
+                    client_id: p.client.client_id().to_string(),
+                    keys: crate::auth::jwt::KeyCache::new(issuer.clone(), http.clone()),
+                    org_keys: crate::auth::jwt::KeyCache::new(org, http.clone()),
+                    issuer,
+                }
             })
             .collect();
         let provider_logout = ProviderLogoutState(Arc::new(

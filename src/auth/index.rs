@@ -25,8 +25,11 @@ pub enum Who {
     Subject { iss: String, sub: String },
     /// `iss` + `sid`: the sessions started in this provider session.
     ProviderSession { iss: String, sid: String },
-    /// Every session whose `email` claim is this address (compared case-insensitively).
-    Email(String),
+    /// Every session whose `email` claim is this address (compared case-insensitively),
+    /// signed in at `iss` — the same address at another provider is another account. (The
+    /// index key is the address alone, as before several providers; the issuer is checked
+    /// on every match.)
+    Email { iss: String, email: String },
 }
 
 impl Who {
@@ -34,7 +37,7 @@ impl Who {
         let (kind, parts): (&str, Vec<&str>) = match self {
             Who::Subject { iss, sub } => ("sub", vec![iss.trim_end_matches('/'), sub]),
             Who::ProviderSession { iss, sid } => ("sid", vec![iss.trim_end_matches('/'), sid]),
-            Who::Email(email) => ("email", vec![email.as_str()]),
+            Who::Email { email, .. } => ("email", vec![email.as_str()]),
         };
         let mut hash = Sha256::new();
         for part in parts {
@@ -57,9 +60,12 @@ impl Who {
         match self {
             Who::Subject { iss, sub } => same_issuer(iss) && claim("sub") == sub,
             Who::ProviderSession { iss, sid } => same_issuer(iss) && claim("sid") == sid,
-            Who::Email(email) => {
+            Who::Email { iss, email } => {
                 let own = claim("email");
-                !own.is_empty() && own.to_lowercase() == email.to_lowercase() && email_usable(v)
+                same_issuer(iss)
+                    && !own.is_empty()
+                    && own.to_lowercase() == email.to_lowercase()
+                    && email_usable(v)
             }
         }
     }
@@ -79,10 +85,13 @@ impl Who {
             sub: v.user.sub.clone(),
         }];
         if let Some(sid) = claim("sid") {
-            all.push(Who::ProviderSession { iss, sid });
+            all.push(Who::ProviderSession {
+                iss: iss.clone(),
+                sid,
+            });
         }
         if let Some(email) = claim("email").filter(|_| email_usable(v)) {
-            all.push(Who::Email(email));
+            all.push(Who::Email { iss, email });
         }
         all
     }
@@ -158,9 +167,16 @@ mod tests {
         assert_ne!(a.key(), other.key());
         assert!(a.key().starts_with("sub:") && a.key().len() == 4 + 64);
         assert_eq!(
-            Who::Email("Ada@Example.com".into()).key(),
-            Who::Email("ada@example.com".into()).key()
+            email("https://x", "Ada@Example.com").key(),
+            email("https://y", "ada@example.com").key()
         );
+    }
+
+    fn email(iss: &str, email: &str) -> Who {
+        Who::Email {
+            iss: iss.into(),
+            email: email.into(),
+        }
     }
 
     fn verified(claims: serde_json::Value) -> Verified {
@@ -191,13 +207,17 @@ mod tests {
         let v = verified(base.clone());
         assert_eq!(Who::all_of(&v).len(), 2, "sub and email");
         assert!(
-            Who::Email("åda@X.org".into()).matches(&v),
+            email("https://x/", "åda@X.org").matches(&v),
             "one case folding for key and match"
+        );
+        assert!(
+            !email("https://another", "ÅDA@x.org").matches(&v),
+            "the same address at another provider is another account"
         );
         let mut unverified = base;
         unverified["email_verified"] = false.into();
         let v = verified(unverified);
         assert_eq!(Who::all_of(&v).len(), 1, "sub only");
-        assert!(!Who::Email("ÅDA@x.org".into()).matches(&v));
+        assert!(!email("https://x", "ÅDA@x.org").matches(&v));
     }
 }

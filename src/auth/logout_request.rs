@@ -50,11 +50,13 @@ pub struct ProviderLogout {
     pub(super) others: Vec<Signer>,
 }
 
-/// A provider that may send back-channel logout tokens.
+/// A provider that may send back-channel logout tokens (signed by `keys`, its issuer's) and
+/// Universal Logout requests (signed by `org_keys`, its Okta org's).
 pub struct Signer {
     pub issuer: String,
     pub client_id: String,
     pub keys: KeyCache,
+    pub org_keys: KeyCache,
 }
 
 impl ProviderLogout {
@@ -67,16 +69,27 @@ impl ProviderLogout {
     /// Who signed a logout token, by its (not yet verified) `iss`: another provider with
     /// that issuer, else the default one (whose checks then refuse a foreign issuer).
     pub(super) fn signer_for(&self, token: &str) -> (&str, &str, &KeyCache) {
-        let iss = jwt::unverified(token)
-            .ok()
-            .and_then(|u| u.claims.get("iss")?.as_str().map(str::to_string));
+        let iss = unverified_issuer(token);
+        match iss
+            .as_deref()
+            .and_then(|iss| self.others.iter().find(|s| same_issuer(&s.issuer, iss)))
+        {
+            Some(s) => (&s.issuer, &s.client_id, &s.keys),
+            None => (&self.issuer, &self.client_id, &self.issuer_keys),
+        }
+    }
+
+    /// Whose org signed a Universal Logout request, by its (not yet verified) `iss`: the
+    /// provider's issuer (the sessions it names are that provider's) and its org's keys.
+    pub(super) fn org_signer_for(&self, token: &str) -> (&str, &KeyCache) {
+        let iss = unverified_issuer(token);
         match iss.as_deref().and_then(|iss| {
             self.others
                 .iter()
-                .find(|s| s.issuer.trim_end_matches('/') == iss.trim_end_matches('/'))
+                .find(|s| same_issuer(s.org_keys.issuer(), iss))
         }) {
-            Some(s) => (&s.issuer, &s.client_id, &s.keys),
-            None => (&self.issuer, &self.client_id, &self.issuer_keys),
+            Some(s) => (&s.issuer, &s.org_keys),
+            None => (&self.issuer, &self.org_keys),
         }
     }
 }
@@ -115,6 +128,17 @@ impl ProviderLogout {
         self.issuer_keys.age(by);
         self.org_keys.age(by);
     }
+}
+
+/// A JWT's `iss` as sent (signature not checked: only to choose whose keys check it).
+fn unverified_issuer(token: &str) -> Option<String> {
+    jwt::unverified(token)
+        .ok()
+        .and_then(|u| u.claims.get("iss")?.as_str().map(str::to_string))
+}
+
+fn same_issuer(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
 /// What a valid logout token asks for.
@@ -238,7 +262,10 @@ pub fn subject_of(body: &[u8], issuer: &str, org: &str) -> Option<Option<Who>> {
             .filter(|s| !s.is_empty())
     };
     match text("format")? {
-        "email" => Some(Some(Who::Email(text("email")?.to_string()))),
+        "email" => Some(Some(Who::Email {
+            iss: issuer.to_string(),
+            email: text("email")?.to_string(),
+        })),
         "iss_sub" => {
             let (iss, sub) = (text("iss")?.trim_end_matches('/'), text("sub")?);
             // Okta names its users by the org's issuer; the app's sessions carry the

@@ -175,12 +175,9 @@ pub async fn global_token_revocation(
     let Some(bearer) = bearer.filter(|t| !t.is_empty()) else {
         return unauthorized("a bearer token is required");
     };
-    let org = p.org_keys.issuer().to_string();
-    let checked = match p
-        .org_keys
-        .verify(&bearer, &[Alg::RsaSsaPkcs1V15Sha256])
-        .await
-    {
+    let (issuer, org_keys) = p.org_signer_for(&bearer);
+    let org = org_keys.issuer().to_string();
+    let checked = match org_keys.verify(&bearer, &[Alg::RsaSsaPkcs1V15Sha256]).await {
         Ok(t) => check_revocation_request(&t, &org, &p.revocation_audience, now(), p.skew),
         Err(e) => Err(e),
     };
@@ -192,7 +189,7 @@ pub async fn global_token_revocation(
             return unauthorized(&e.to_string());
         }
     };
-    let Some(who) = subject_of(&body, &p.issuer, &org) else {
+    let Some(who) = subject_of(&body, issuer, &org) else {
         return json_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",

@@ -15,6 +15,10 @@ use crate::common::{Harness, Jar, settings, shared_key_pem};
 /// The app with the development provider as the default and `second` (another development
 /// provider) beside it; `second` is returned to read its counters.
 async fn two_providers(env: &[(&str, &str)]) -> (Harness, DevProvider, tempfile::TempDir) {
+    let app_url = env
+        .iter()
+        .find(|(k, _)| *k == "APP_URL")
+        .map(|(_, v)| v.to_string());
     let dir = tempfile::tempdir().unwrap();
     let second_dir = dir.path().join("second");
     std::fs::create_dir_all(second_dir.join("dev-provider")).unwrap();
@@ -23,7 +27,8 @@ async fn two_providers(env: &[(&str, &str)]) -> (Harness, DevProvider, tempfile:
         shared_key_pem().unwrap(),
     )
     .unwrap();
-    let second = signin::dev_provider::start(&settings(&[], &second_dir))
+    let second_env: Vec<(&str, &str)> = app_url.iter().map(|u| ("APP_URL", u.as_str())).collect();
+    let second = signin::dev_provider::start(&settings(&second_env, &second_dir))
         .await
         .unwrap();
 
@@ -160,4 +165,93 @@ async fn an_unknown_provider_or_another_providers_answer_is_refused() {
     assert!(h.stored(&jar).await.is_none());
     assert_eq!(h.provider().stats().token_calls, 0);
     assert_eq!(second.stats().token_calls, 0);
+}
+
+fn field(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).expect(name) + marker.len();
+    page[start..].split('"').next().unwrap().to_string()
+}
+
+/// Back-channel logout and Universal Logout from the second provider reach the sessions it
+/// signed in (checked with its own keys), and only those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_second_providers_sign_outs_reach_its_sessions() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_url = format!("http://{}", listener.local_addr().unwrap());
+    let (h, second, _dir) = two_providers(&[("APP_URL", &app_url)]).await;
+    let router = h.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let signed_in = |jar: &Jar| {
+        let mut jar = jar.clone();
+        let h = &h;
+        async move { h.get(&mut jar, "/profile").await.status == StatusCode::OK }
+    };
+    let sign_in = |provider: &'static str| {
+        let h = &h;
+        async move {
+            let mut jar = Jar::default();
+            let authorize = h
+                .get(&mut jar, &format!("/login?provider={provider}"))
+                .await
+                .location()
+                .unwrap()
+                .to_string();
+            let back = h.decide(&authorize, &[("user", "0")]).await;
+            h.callback(&mut jar, &back).await;
+            jar
+        }
+    };
+    // the same person (the same demo user) at both providers
+    let (at_default, at_second, again_second) = (
+        sign_in("default").await,
+        sign_in("second").await,
+        sign_in("second").await,
+    );
+    let page = |issuer: String| {
+        let h = &h;
+        async move {
+            h.http
+                .get(format!("{issuer}/sessions"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+
+    // back-channel logout of one provider session at the second provider
+    let sessions = page(second.issuer.clone()).await;
+    let r = h
+        .http
+        .post(format!("{}/sessions/logout", second.issuer))
+        .form(&[("sid", field(&sessions, "sid"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/sessions?done=logout");
+    assert_eq!(second.stats().backchannel_logouts_sent, 1);
+    let still = [signed_in(&at_second).await, signed_in(&again_second).await];
+    assert_eq!(still.iter().filter(|s| **s).count(), 1, "{still:?}");
+    assert!(
+        signed_in(&at_default).await,
+        "the default provider's session stays"
+    );
+
+    // Universal Logout from the second provider: its sessions of the person, not the
+    // default provider's (another issuer: another account)
+    let sessions = page(second.issuer.clone()).await;
+    let r = h
+        .http
+        .post(format!("{}/sessions/universal-logout", second.issuer))
+        .form(&[("sub", field(&sessions, "sub"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/sessions?done=universal");
+    assert_eq!(second.stats().universal_logouts_sent, 1);
+    assert!(!signed_in(&at_second).await && !signed_in(&again_second).await);
+    assert!(signed_in(&at_default).await);
 }
