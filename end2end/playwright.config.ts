@@ -5,6 +5,8 @@
 //    its tokens with DPoP.
 //  - "idle-timeout": the app with its development provider and an 8-second idle timeout (the
 //    live channel's "session expired" notice; live-idle.spec.ts only).
+//  - "two-providers": the app with both, the development provider as the default one and
+//    node-oidc-provider as a [[providers]] entry (the sign-in chooser; providers.spec.ts only).
 // Ports come from the environment (scripts/test picks free ones); the app binary is the one
 // `cargo leptos build` produced.
 import { defineConfig } from '@playwright/test';
@@ -22,6 +24,8 @@ export const ports = {
   op: port('E2E_OP_PORT', 3103),
   idleApp: port('E2E_IDLE_APP_PORT', 3104),
   idleOp: port('E2E_IDLE_OP_PORT', 3105),
+  multiApp: port('E2E_MULTI_APP_PORT', 3106),
+  multiOp: port('E2E_MULTI_OP_PORT', 3107),
 };
 const binary = process.env.E2E_APP_BINARY ?? './target/debug/signin';
 /** The app binary, for tests that run it themselves (`signin doctor`). */
@@ -41,6 +45,26 @@ if (!fs.existsSync(clientKeyFile)) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
 }
+
+/** The settings of the two-provider app: the development provider is the default one, and
+ * node-oidc-provider a [[providers]] entry (its secret: PROVIDER_NODE_CLIENT_SECRET). */
+const twoProvidersFile = path.join(tmp, 'two-providers.toml');
+fs.mkdirSync(tmp, { recursive: true });
+fs.writeFileSync(
+  twoProvidersFile,
+  `[package.metadata.leptos]
+output-name = "signin"
+site-root = "target/site"
+site-pkg-dir = "pkg"
+env = "DEV"
+
+[[providers]]
+id = "node"
+name = "node-oidc-provider"
+issuer = "http://127.0.0.1:${ports.op}"
+client_id = "signin-e2e-multi"
+`,
+);
 
 const common = {
   ...process.env,
@@ -84,19 +108,24 @@ export default defineConfig({
   projects: [
     {
       name: 'dev-provider',
-      testIgnore: /live-idle\.spec\.ts/,
+      testIgnore: /(live-idle|providers)\.spec\.ts/,
       use: { ...chromium, baseURL: `http://localhost:${ports.devApp}` },
     },
     {
       name: 'oidc-provider',
       // short access tokens (the refresh scenario) are set up for the development provider
-      testIgnore: /(refresh|live-idle)\.spec\.ts/,
+      testIgnore: /(refresh|live-idle|providers)\.spec\.ts/,
       use: { ...chromium, baseURL: `http://localhost:${ports.opApp}` },
     },
     {
       name: 'idle-timeout',
       testMatch: /live-idle\.spec\.ts/,
       use: { ...chromium, baseURL: `http://localhost:${ports.idleApp}` },
+    },
+    {
+      name: 'two-providers',
+      testMatch: /providers\.spec\.ts/,
+      use: { ...chromium, baseURL: `http://localhost:${ports.multiApp}` },
     },
   ],
   webServer: [
@@ -110,6 +139,7 @@ export default defineConfig({
         OP_PORT: String(ports.op),
         APP_URL: `http://localhost:${ports.opApp}`,
         OP_JWT_CLIENT_KEY_FILE: clientKeyFile,
+        OP_MULTI_APP_URL: `http://localhost:${ports.multiApp}`,
       },
       reuseExistingServer: false,
       stdout: 'ignore',
@@ -150,6 +180,26 @@ export default defineConfig({
         DEV_PROVIDER_PORT: String(ports.idleOp),
         DEV_PROVIDER_STATE_DIR: path.join(tmp, 'dev-provider-idle'),
         SESSION_IDLE_TIMEOUT_SECS: '8',
+      },
+      reuseExistingServer: false,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      gracefulShutdown: { signal: 'SIGINT', timeout: 2000 },
+    },
+    {
+      name: 'app (two providers)',
+      command: binary,
+      cwd: root,
+      url: `http://127.0.0.1:${ports.multiApp}/healthz`,
+      timeout: 60_000,
+      env: {
+        ...common,
+        SIGNIN_SETTINGS: twoProvidersFile,
+        APP_URL: `http://localhost:${ports.multiApp}`,
+        LEPTOS_SITE_ADDR: `127.0.0.1:${ports.multiApp}`,
+        DEV_PROVIDER_PORT: String(ports.multiOp),
+        DEV_PROVIDER_STATE_DIR: path.join(tmp, 'dev-provider-multi'),
+        PROVIDER_NODE_CLIENT_SECRET: 'e2e-multi-secret-not-for-production',
       },
       reuseExistingServer: false,
       stdout: 'ignore',

@@ -117,7 +117,25 @@ pub async fn doctor() -> ExitCode {
     for finding in &report.0 {
         println!("{finding}");
     }
-    if report.has_errors() {
+    let mut errors = report.has_errors();
+    // every [[providers]] entry, checked the same way (its secret: PROVIDER_<ID>_CLIENT_SECRET)
+    for p in &settings.providers {
+        println!();
+        println!(
+            "(provider {:?}, {}: secret in {})",
+            p.id,
+            p.name,
+            crate::settings::secret_variable(&p.id)
+        );
+        let mut one = settings.clone();
+        one.oidc = p.oidc.clone();
+        let report = crate::doctor::check(&one).await;
+        for finding in &report.0 {
+            println!("{finding}");
+        }
+        errors |= report.has_errors();
+    }
+    if errors {
         println!("sign-in will not work until the errors above are fixed");
         ExitCode::FAILURE
     } else {

@@ -32,6 +32,19 @@ const clients = [
     token_endpoint_auth_method: 'client_secret_basic',
   },
 ];
+// the two-provider app (the sign-in chooser), with a secret
+if (process.env.OP_MULTI_APP_URL) {
+  const multi = process.env.OP_MULTI_APP_URL;
+  clients.push({
+    ...app,
+    redirect_uris: [`${multi}/authorization-code/callback`],
+    post_logout_redirect_uris: [`${multi}/`],
+    backchannel_logout_uri: `${multi.replace('//localhost:', '//127.0.0.1:')}/backchannel-logout`,
+    client_id: 'signin-e2e-multi',
+    client_secret: 'e2e-multi-secret-not-for-production',
+    token_endpoint_auth_method: 'client_secret_basic',
+  });
+}
 // private_key_jwt: the app's public key registered, as one pastes it into Okta
 if (process.env.OP_JWT_CLIENT_KEY_FILE) {
   const jwk = createPublicKey(fs.readFileSync(process.env.OP_JWT_CLIENT_KEY_FILE)).export({ format: 'jwk' });

@@ -8,7 +8,10 @@ use std::{sync::Arc, time::Duration};
 use axum::http::StatusCode;
 use signin::signing_key::SigningKey;
 
-use crate::common::{Harness, Jar};
+use crate::common::{
+    Harness, Jar,
+    mock_op::{Behaviour, MockOp},
+};
 
 fn key_file(dir: &std::path::Path, name: &str) -> String {
     let path = dir.join(name);
@@ -114,4 +117,24 @@ async fn instances_sharing_a_store_share_the_key() {
         "{:?}",
         r.location()
     );
+}
+
+/// A provider that asks for a nonce again and again gets the request twice, then the person
+/// gets the error page — never a loop, never a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_keeps_asking_for_a_nonce_gets_two_tries() {
+    let op = MockOp::start(Behaviour {
+        dpop_nonce_always: true,
+        ..Behaviour::default()
+    })
+    .await;
+    let h = Harness::mock(&op, &[("OIDC_DPOP", "true")]).await;
+    let mut jar = Jar::default();
+    let authorize = h.start_login(&mut jar, None).await;
+    let res = h.http.get(&authorize).send().await.unwrap();
+    let back = res.headers()["location"].to_str().unwrap().to_string();
+    let r = h.callback(&mut jar, &back).await;
+    // the provider's refusal, explained on the error page
+    assert_eq!(r.location(), Some("/auth/error?reason=code_rejected"));
+    assert_eq!(op.token_calls(), 2);
 }

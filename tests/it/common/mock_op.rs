@@ -154,6 +154,9 @@ pub struct Behaviour {
     pub strict_rotation: bool,
     /// Revocation answers with this status instead of 200.
     pub revocation_status: Option<u16>,
+    /// DPoP: every token request with a proof is answered `use_dpop_nonce` (a provider
+    /// that keeps asking).
+    pub dpop_nonce_always: bool,
     pub revocation_delay: Duration,
     pub sub: String,
     /// RFC 9207: the `iss` put into the redirect back (`None`: none).
@@ -194,6 +197,7 @@ impl Default for Behaviour {
             strict_rotation: false,
             revocation_status: None,
             revocation_delay: Duration::ZERO,
+            dpop_nonce_always: false,
             sub: "mock-user-1".into(),
             response_iss: None,
             advertise_response_iss: false,
@@ -620,6 +624,19 @@ async fn token(State(op): State<MockOp>, headers: axum::http::HeaderMap, body: S
         refresh_token: field("refresh_token"),
     };
     let b = op.0.behaviour.lock().unwrap().clone();
+    if b.dpop_nonce_always && headers.contains_key("DPoP") {
+        op.0.token_calls.fetch_add(1, Ordering::SeqCst);
+        let mut r = (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"error": "use_dpop_nonce"})),
+        )
+            .into_response();
+        r.headers_mut().insert(
+            "DPoP-Nonce",
+            axum::http::HeaderValue::from_str(&rand_suffix().to_string()).unwrap(),
+        );
+        return r;
+    }
     let access = AccessToken::new(format!("mock-at-{}", rand_suffix()));
     let mut body = serde_json::json!({
         "access_token": access.secret(),
