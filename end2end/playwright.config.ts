@@ -49,10 +49,7 @@ if (!fs.existsSync(clientKeyFile)) {
 /** The settings of the two-provider app: the development provider is the default one, and
  * node-oidc-provider a [[providers]] entry (its secret: PROVIDER_NODE_CLIENT_SECRET). */
 const twoProvidersFile = path.join(tmp, 'two-providers.toml');
-fs.mkdirSync(tmp, { recursive: true });
-fs.writeFileSync(
-  twoProvidersFile,
-  `[package.metadata.leptos]
+const twoProviders = `[package.metadata.leptos]
 output-name = "signin"
 site-root = "target/site"
 site-pkg-dir = "pkg"
@@ -63,8 +60,12 @@ id = "node"
 name = "node-oidc-provider"
 issuer = "http://127.0.0.1:${ports.op}"
 client_id = "signin-e2e-multi"
-`,
-);
+`;
+// (written once per run: the config is read again by the worker, while the app reads the file)
+if (!fs.existsSync(twoProvidersFile) || fs.readFileSync(twoProvidersFile, 'utf8') !== twoProviders) {
+  fs.mkdirSync(tmp, { recursive: true });
+  fs.writeFileSync(twoProvidersFile, twoProviders);
+}
 
 const common = {
   ...process.env,

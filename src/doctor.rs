@@ -653,15 +653,26 @@ fn pkce_and_auth(r: &mut Report, settings: &Settings, doc: &Value) {
 
 fn extras(r: &mut Report, settings: &Settings, doc: &Value) {
     let flag = |name: &str| doc.get(name).and_then(Value::as_bool).unwrap_or(false);
-    r.add(
-        Level::Info,
-        "rfc 9207",
-        if flag("authorization_response_iss_parameter_supported") {
-            "the provider names itself in the redirect back (iss): checked, against mix-up attacks"
-        } else {
-            "the provider does not send iss in the redirect back (optional)"
-        },
-    );
+    let (level, text) = match (
+        flag("authorization_response_iss_parameter_supported"),
+        settings.providers.is_empty(),
+    ) {
+        (true, _) => (
+            Level::Info,
+            "the provider names itself in the redirect back (iss): checked, against mix-up attacks",
+        ),
+        (false, true) => (
+            Level::Info,
+            "the provider does not send iss in the redirect back (optional with one provider)",
+        ),
+        // several providers share the callback: without `iss` a response cannot prove which
+        // one sent it (the pending sign-in still decides where the code goes)
+        (false, false) => (
+            Level::Warn,
+            "the provider does not send iss in the redirect back (RFC 9207): with several providers sharing the callback, a malicious one could pass off another's response (mix-up); prefer providers that send it",
+        ),
+    };
+    r.add(level, "rfc 9207", text);
     let par = endpoint(doc, "pushed_authorization_request_endpoint");
     let required = flag("require_pushed_authorization_requests");
     let (level, text) = match (par.is_some(), required, settings.oidc.par) {

@@ -237,6 +237,7 @@ pub mod ssr {
         // to the one that sent it, else the one chosen — or, with several and none chosen,
         // the chooser first.
         let providers = state.providers();
+        let provider = provider.filter(|p| !p.is_empty());
         let oidc = match (session_provider, &iss, provider.as_deref()) {
             (Some(own), _, _) => own,
             (None, Some(iss), _) => match providers.by_issuer(iss) {
@@ -413,7 +414,9 @@ pub mod ssr {
             return Err(AuthError::StepUpNotMet(why));
         }
         if let Some(current) = current {
-            if current.verified.user.sub == verified.user.sub {
+            if current.verified.user.sub == verified.user.sub
+                && current.verified.provider == verified.provider
+            {
                 state.keeper.complete_step_up(session, verified).await?;
                 return Ok(pending.return_to);
             }

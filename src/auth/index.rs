@@ -135,6 +135,9 @@ pub async fn sessions_of(store: &SharedStore, who: &Who) -> Result<Vec<(Id, Sign
     for id in ids {
         match store.load_signed_in(&id).await? {
             Some((_, s)) if who.matches(&s.verified) => found.push((id, s)),
+            // indexed under this key but another provider's (the same email address): not
+            // stale — that provider may ask for it next
+            Some((_, s)) if keys(&s.verified).contains(&key) => {}
             _ => {
                 if let Err(e) = store.0.index_remove(std::slice::from_ref(&key), &id).await {
                     tracing::warn!(error = %e, "could not drop a stale session-index entry");

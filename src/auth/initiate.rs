@@ -77,7 +77,7 @@ pub async fn refuse_unknown_issuer(
             .map(|(_, v)| v.into_owned())
             .collect();
     let org = state.settings.oidc.org_issuer();
-    // the default provider (or its Okta org), or any other configured provider
+    // the default provider (or its Okta org), or any other configured provider (or its org)
     let known = |iss: &String| {
         known_issuer(iss, state.oidc().issuer(), org.as_deref())
             || state.providers().by_issuer(iss).is_some()

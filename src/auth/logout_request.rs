@@ -79,17 +79,27 @@ impl ProviderLogout {
         }
     }
 
-    /// Whose org signed a Universal Logout request, by its (not yet verified) `iss`: the
-    /// provider's issuer (the sessions it names are that provider's) and its org's keys.
-    pub(super) fn org_signer_for(&self, token: &str) -> (&str, &KeyCache) {
-        let iss = unverified_issuer(token);
-        match iss.as_deref().and_then(|iss| {
-            self.others
-                .iter()
-                .find(|s| same_issuer(s.org_keys.issuer(), iss))
-        }) {
-            Some(s) => (&s.issuer, &s.org_keys),
-            None => (&self.issuer, &self.org_keys),
+    /// Whose org signed a Universal Logout request, by its (not yet verified) `iss`: the org's
+    /// keys, and the issuers of every provider of that org (two authorization servers of one
+    /// Okta org serve the same people: the request names sessions at each). An org no
+    /// provider has: the default's keys, whose check then refuses it.
+    pub(super) fn org_signers_for(&self, token: &str) -> (Vec<&str>, &KeyCache) {
+        let iss = unverified_issuer(token).unwrap_or_default();
+        let mut issuers = Vec::new();
+        let mut keys = None;
+        if same_issuer(self.org_keys.issuer(), &iss) {
+            issuers.push(self.issuer.as_str());
+            keys = Some(&self.org_keys);
+        }
+        for s in &self.others {
+            if same_issuer(s.org_keys.issuer(), &iss) {
+                issuers.push(s.issuer.as_str());
+                keys.get_or_insert(&s.org_keys);
+            }
+        }
+        match keys {
+            Some(keys) => (issuers, keys),
+            None => (vec![self.issuer.as_str()], &self.org_keys),
         }
     }
 }

@@ -30,6 +30,7 @@ use openidconnect::core::CoreJwsSigningAlgorithm as Alg;
 
 use super::{
     error::AuthError,
+    index::Who,
     jwt::JwtError,
     logout_request::{
         LOGOUT_ALGS, ProviderLogout, ProviderLogoutState, check_logout_token,
@@ -175,7 +176,7 @@ pub async fn global_token_revocation(
     let Some(bearer) = bearer.filter(|t| !t.is_empty()) else {
         return unauthorized("a bearer token is required");
     };
-    let (issuer, org_keys) = p.org_signer_for(&bearer);
+    let (issuers, org_keys) = p.org_signers_for(&bearer);
     let org = org_keys.issuer().to_string();
     let checked = match org_keys.verify(&bearer, &[Alg::RsaSsaPkcs1V15Sha256]).await {
         Ok(t) => check_revocation_request(&t, &org, &p.revocation_audience, now(), p.skew),
@@ -189,7 +190,12 @@ pub async fn global_token_revocation(
             return unauthorized(&e.to_string());
         }
     };
-    let Some(who) = subject_of(&body, issuer, &org) else {
+    // the person at each provider of that org
+    let whos: Option<Vec<Option<Who>>> = issuers
+        .iter()
+        .map(|issuer| subject_of(&body, issuer, &org))
+        .collect();
+    let Some(whos) = whos else {
         return json_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -202,10 +208,13 @@ pub async fn global_token_revocation(
         Ok(false) => return unauthorized("the token was used before"),
         Err(e) => return store_down(&e),
     }
-    let (ended, failed) = match &who {
-        Some(who) => p.keeper.end_sessions_of(who, |_| true).await,
-        None => (Vec::new(), None),
-    };
+    let mut ended = Vec::new();
+    let mut failed = None;
+    for who in whos.iter().flatten() {
+        let (some, failure) = p.keeper.end_sessions_of(who, |_| true).await;
+        ended.extend(some);
+        failed = failed.or(failure);
+    }
     if let Some(e) = failed {
         for s in ended {
             p.keeper.revoke_in_background(&s.verified);

@@ -139,6 +139,11 @@ async fn an_unknown_provider_or_another_providers_answer_is_refused() {
         h.get(&mut jar, "/login?provider=nope").await.location(),
         Some("/auth/error?reason=bad_request")
     );
+    // an empty choice is no choice: the chooser
+    assert_eq!(
+        h.get(&mut jar, "/login?provider=").await.location(),
+        Some("/auth/sign-in?return_to=%2Fprofile")
+    );
 
     // a sign-in started at the default provider, answered as if by the second (mix-up)
     let authorize = h
@@ -254,4 +259,58 @@ async fn the_second_providers_sign_outs_reach_its_sessions() {
     assert_eq!(second.stats().universal_logouts_sent, 1);
     assert!(!signed_in(&at_second).await && !signed_in(&again_second).await);
     assert!(signed_in(&at_default).await);
+}
+
+/// The same address at two providers: asking for one provider's sessions by email leaves the
+/// other's in the index (it used to drop them as stale, so the other provider's Universal
+/// Logout by email then found nobody).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_lookup_for_one_provider_keeps_the_others_indexed() {
+    use signin::auth::index::{Who, sessions_of};
+    let (h, second, _dir) = two_providers(&[]).await;
+    for provider in ["default", "second"] {
+        let mut jar = Jar::default();
+        let authorize = h
+            .get(&mut jar, &format!("/login?provider={provider}"))
+            .await
+            .location()
+            .unwrap()
+            .to_string();
+        let back = h.decide(&authorize, &[("user", "0")]).await;
+        h.callback(&mut jar, &back).await;
+    }
+    // the first demo user at both
+    let email = "ada@example.com".to_string();
+    let who = |iss: &str| Who::Email {
+        iss: iss.to_string(),
+        email: email.clone(),
+    };
+    let store = &h.state.keeper.store;
+    for _ in 0..2 {
+        let at_second = sessions_of(store, &who(&second.issuer)).await.unwrap();
+        assert_eq!(at_second.len(), 1);
+        assert_eq!(at_second[0].1.verified.provider, "second");
+        let at_default = sessions_of(store, &who(&h.provider().issuer))
+            .await
+            .unwrap();
+        assert_eq!(at_default.len(), 1, "still indexed");
+        assert_eq!(at_default[0].1.verified.provider, "default");
+    }
+}
+
+/// Two providers with one issuer could not be told apart (sign-outs are routed by issuer):
+/// the app does not start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_providers_with_one_issuer_do_not_start() {
+    let (h, _second, _dir) = two_providers(&[]).await;
+    let mut s = (*h.state.settings).clone();
+    s.providers[0].oidc.issuer = s.oidc.issuer.clone();
+    let built = signin::testing::TestApp::builder()
+        .settings(s, None)
+        .build()
+        .await;
+    let Err(e) = built else {
+        panic!("started with two providers of one issuer")
+    };
+    assert!(e.contains("another provider's issuer"), "{e}");
 }

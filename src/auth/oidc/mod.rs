@@ -217,6 +217,13 @@ impl OidcClient {
         &self.settings.client_id
     }
 
+    /// The Okta org behind the issuer (`OIDC_ORG_ISSUER`, or the issuer without `/oauth2/…`).
+    pub fn org_issuer(&self) -> String {
+        self.settings
+            .org_issuer()
+            .unwrap_or_else(|| self.issuer.clone())
+    }
+
     /// The HTTP client for the provider (timeouts, no redirects).
     pub fn http(&self) -> &reqwest::Client {
         &self.http

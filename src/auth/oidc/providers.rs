@@ -11,6 +11,10 @@ use crate::{
     settings::{DEFAULT_PROVIDER, OidcSettings, Settings},
 };
 
+fn same(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
 /// One provider: its id, its name on the chooser and its client.
 pub struct Provider {
     pub id: String,
@@ -71,6 +75,18 @@ impl Providers {
                 client: client(&p.oidc, &p.id)?,
             });
         }
+        // (checked here too: the development provider's issuer is known only now)
+        for (i, a) in list.iter().enumerate() {
+            if list[..i]
+                .iter()
+                .any(|b| same(a.client.issuer(), b.client.issuer()))
+            {
+                return Err(AuthError::Internal(format!(
+                    "provider {:?} has another provider's issuer: sign-outs and sign-ins could not tell them apart",
+                    a.id
+                )));
+            }
+        }
         Ok(Self(list))
     }
 
@@ -92,12 +108,13 @@ impl Providers {
         self.0.iter().find(|p| p.id == id)
     }
 
-    /// The provider with this issuer (a trailing `/` ignored).
+    /// The provider with this issuer (a trailing `/` ignored), else the first whose Okta org
+    /// it is (a dashboard tile names the org).
     pub fn by_issuer(&self, issuer: &str) -> Option<&Provider> {
-        let issuer = issuer.trim_end_matches('/');
         self.0
             .iter()
-            .find(|p| p.client.issuer().trim_end_matches('/') == issuer)
+            .find(|p| same(p.client.issuer(), issuer))
+            .or_else(|| self.0.iter().find(|p| same(&p.client.org_issuer(), issuer)))
     }
 
     /// The client of the provider that issued a stored sign-in — when that provider is still
