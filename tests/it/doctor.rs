@@ -103,23 +103,16 @@ fn the_binary_exits_non_zero_on_an_error() {
     let closed = free_port();
     let run = |env: &[(&str, String)]| {
         let dir = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_signin"));
-        cmd.arg("doctor")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "off")
-            .env("DEV_PROVIDER_PORT", free_port().to_string())
-            .env("DEV_PROVIDER_STATE_DIR", dir.path())
-            // not the crate's directory: a developer's .env must not take part
-            .current_dir(dir.path());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().expect("app binary");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-        )
+        let port = free_port().to_string();
+        let state = dir.path().display().to_string();
+        let mut all: Vec<(&str, &str)> = vec![
+            ("RUST_LOG", "off"),
+            ("DEV_PROVIDER_PORT", &port),
+            ("DEV_PROVIDER_STATE_DIR", &state),
+        ];
+        all.extend(env.iter().map(|(k, v)| (*k, v.as_str())));
+        let (code, out, _) = crate::common::run_signin(&["doctor"], &all, dir.path());
+        (code, out)
     };
     let (code, out) = run(&[
         ("OIDC_ISSUER", format!("http://127.0.0.1:{closed}")),

@@ -4,7 +4,7 @@
 //! key, and no secret. The development provider registers the app's public key and then takes
 //! nothing else, so these tests cannot pass on a secret.
 
-use std::{path::PathBuf, process::Command, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -177,21 +177,8 @@ fn the_jwk_command_prints_the_public_key() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("client.pem");
     let run = |args: &[&str], env: &[(&str, &str)]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_signin"));
-        cmd.arg("jwk")
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .current_dir(dir.path());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().expect("app binary");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
+        let args: Vec<&str> = ["jwk"].into_iter().chain(args.iter().copied()).collect();
+        crate::common::run_signin(&args, env, dir.path())
     };
     let (code, out, err) = run(&["--generate", file.to_str().unwrap()], &[]);
     assert_eq!(code, Some(0), "{err}");

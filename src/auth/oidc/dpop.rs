@@ -103,25 +103,6 @@ impl Dpop {
         }
         nonces.insert(target_uri(uri), nonce.to_string());
     }
-
-    /// An HTTP client for the openidconnect crate's token and refresh requests.
-    pub fn token_client<'a>(&'a self, http: &'a reqwest::Client) -> DpopHttp<'a> {
-        DpopHttp {
-            dpop: self,
-            http,
-            bound_token: false,
-        }
-    }
-
-    /// An HTTP client for a request made with a DPoP-bound access token (userinfo): its
-    /// `Authorization: Bearer` becomes `Authorization: DPoP`, and the proof names the token.
-    pub fn resource_client<'a>(&'a self, http: &'a reqwest::Client) -> DpopHttp<'a> {
-        DpopHttp {
-            dpop: self,
-            http,
-            bound_token: true,
-        }
-    }
 }
 
 /// Whether the provider asks for a nonce: an authorization server's `400 {"error":
@@ -143,17 +124,39 @@ fn asks_for_nonce(response: &HttpResponse) -> bool {
     }
 }
 
-/// The HTTP client the openidconnect crate's requests go through when DPoP is on.
-pub struct DpopHttp<'a> {
-    dpop: &'a Dpop,
+/// The HTTP client the openidconnect crate's requests to the provider go through: with DPoP
+/// (when it is on) as described above, else as the plain `reqwest` client.
+pub struct ProviderHttp<'a> {
+    dpop: Option<&'a Dpop>,
     http: &'a reqwest::Client,
     bound_token: bool,
 }
 
+impl<'a> ProviderHttp<'a> {
+    /// For the token and refresh requests.
+    pub fn token(http: &'a reqwest::Client, dpop: Option<&'a Dpop>) -> Self {
+        Self {
+            dpop,
+            http,
+            bound_token: false,
+        }
+    }
+
+    /// For a request made with an access token (userinfo). A DPoP-bound one (`bound`) goes
+    /// as `Authorization: DPoP` with a proof naming it; a bearer token as it is.
+    pub fn resource(http: &'a reqwest::Client, dpop: Option<&'a Dpop>, bound: bool) -> Self {
+        Self {
+            dpop: dpop.filter(|_| bound),
+            http,
+            bound_token: true,
+        }
+    }
+}
+
 type Failure = HttpClientError<reqwest::Error>;
 
-impl DpopHttp<'_> {
-    async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, Failure> {
+impl ProviderHttp<'_> {
+    async fn send(&self, dpop: &Dpop, request: &HttpRequest) -> Result<HttpResponse, Failure> {
         let method = request.method().as_str();
         let uri = request.uri().to_string();
         let mut headers = request.headers().clone();
@@ -171,8 +174,7 @@ impl DpopHttp<'_> {
                 .map_err(|e| Failure::Other(format!("authorization header: {e}")))?;
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
-        let proof = self
-            .dpop
+        let proof = dpop
             .proof(method, &uri, token.as_deref())
             .map_err(|e| Failure::Other(format!("DPoP proof: {e}")))?;
         headers.insert(
@@ -193,7 +195,7 @@ impl DpopHttp<'_> {
             .get("DPoP-Nonce")
             .and_then(|v| v.to_str().ok())
         {
-            self.dpop.remember_nonce(&uri, nonce);
+            dpop.remember_nonce(&uri, nonce);
         }
         let mut builder = http::Response::builder().status(response.status());
         for (name, value) in response.headers() {
@@ -207,20 +209,23 @@ impl DpopHttp<'_> {
     }
 }
 
-impl<'c> AsyncHttpClient<'c> for DpopHttp<'_> {
+impl<'c> AsyncHttpClient<'c> for ProviderHttp<'_> {
     type Error = Failure;
     type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, Failure>> + Send + 'c>>;
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
-            let response = self.send(&request).await?;
+            let Some(dpop) = self.dpop else {
+                return self.http.call(request).await;
+            };
+            let response = self.send(dpop, &request).await?;
             // once: a provider that keeps asking is answered with its own error (a token
             // request is retried by the caller instead, see the module doc)
             if self.bound_token
                 && asks_for_nonce(&response)
                 && response.headers().contains_key("DPoP-Nonce")
             {
-                return self.send(&request).await;
+                return self.send(dpop, &request).await;
             }
             Ok(response)
         })

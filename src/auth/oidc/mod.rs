@@ -24,6 +24,8 @@ mod calls;
 pub mod client_auth;
 mod discovery;
 pub mod dpop;
+
+use dpop::ProviderHttp;
 mod metadata;
 mod providers;
 
@@ -336,19 +338,11 @@ impl OidcClient {
             for (name, value) in self.auth.assertion_params(&d.token_endpoint)? {
                 request = request.add_extra_param(name, value);
             }
-            let result = match &self.dpop {
-                Some(dpop) => {
-                    let http = dpop.token_client(&self.http);
-                    self.calls
-                        .timed(&self.calls.token, request.request_async(&http))
-                        .await
-                }
-                None => {
-                    self.calls
-                        .timed(&self.calls.token, request.request_async(&self.http))
-                        .await
-                }
-            };
+            let http = ProviderHttp::token(&self.http, self.dpop.as_ref());
+            let result = self
+                .calls
+                .timed(&self.calls.token, request.request_async(&http))
+                .await;
             if !retried && self.dpop.is_some() && asks_for_dpop_nonce(&result) {
                 retried = true;
                 continue;
@@ -390,19 +384,11 @@ impl OidcClient {
             for (name, value) in self.auth.assertion_params(&d.token_endpoint)? {
                 request = request.add_extra_param(name, value);
             }
-            let result = match &self.dpop {
-                Some(dpop) => {
-                    let http = dpop.token_client(&self.http);
-                    self.calls
-                        .timed(&self.calls.refresh, request.request_async(&http))
-                        .await
-                }
-                None => {
-                    self.calls
-                        .timed(&self.calls.refresh, request.request_async(&self.http))
-                        .await
-                }
-            };
+            let http = ProviderHttp::token(&self.http, self.dpop.as_ref());
+            let result = self
+                .calls
+                .timed(&self.calls.refresh, request.request_async(&http))
+                .await;
             if !retried && self.dpop.is_some() && asks_for_dpop_nonce(&result) {
                 retried = true;
                 continue;
@@ -635,27 +621,20 @@ impl OidcClient {
         ) else {
             return Ok(()); // provider has no userinfo endpoint
         };
-        let info: Result<UserInfoClaims, _> = match &self.dpop {
-            Some(dpop) if verified.tokens.dpop_bound => {
-                let http = dpop.resource_client(&self.http);
-                self.calls
-                    .timed(&self.calls.userinfo, request.request_async(&http))
-                    .await
-            }
-            _ => {
-                self.calls
-                    .timed(&self.calls.userinfo, request.request_async(&self.http))
-                    .await
-            }
-        };
-        let info = info.map_err(|e| match e {
-            UserInfoError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
-            UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(e)) => {
-                AuthError::InvalidIdToken(format!("userinfo is about another subject: {e}"))
-            }
-            UserInfoError::ClaimsVerification(e) => AuthError::UserInfo(e.to_string()),
-            other => AuthError::UserInfo(error_chain(&other)),
-        })?;
+        let http =
+            ProviderHttp::resource(&self.http, self.dpop.as_ref(), verified.tokens.dpop_bound);
+        let info: UserInfoClaims = self
+            .calls
+            .timed(&self.calls.userinfo, request.request_async(&http))
+            .await
+            .map_err(|e| match e {
+                UserInfoError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
+                UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(e)) => {
+                    AuthError::InvalidIdToken(format!("userinfo is about another subject: {e}"))
+                }
+                UserInfoError::ClaimsVerification(e) => AuthError::UserInfo(e.to_string()),
+                other => AuthError::UserInfo(error_chain(&other)),
+            })?;
         let Value::Object(map) =
             serde_json::to_value(&info).map_err(|e| AuthError::Internal(e.to_string()))?
         else {

@@ -187,6 +187,30 @@ impl Harness {
     }
 }
 
+/// Runs the app binary (`signin <args>`) in `dir` — not the crate's directory: a developer's
+/// `.env` must not take part — with only `PATH` and `env` in its environment: its exit code,
+/// stdout and stderr.
+pub fn run_signin(
+    args: &[&str],
+    env: &[(&str, &str)],
+    dir: &std::path::Path,
+) -> (Option<i32>, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_signin"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("app binary");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
 pub fn urlencode(s: &str) -> String {
     signin::auth::return_to::encode_component(s)
 }
