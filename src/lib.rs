@@ -21,6 +21,8 @@ pub mod doctor;
 #[cfg(feature = "ssr")]
 pub mod limits;
 #[cfg(feature = "ssr")]
+pub mod metrics;
+#[cfg(feature = "ssr")]
 pub mod path_check;
 #[cfg(feature = "ssr")]
 pub mod response_headers;

@@ -15,7 +15,7 @@ use axum::{
     extract::{DefaultBodyLimit, Request, State},
     http::{HeaderValue, Uri, header},
     middleware::{Next, from_fn_with_state},
-    response::Response,
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use leptos::prelude::*;
@@ -59,44 +59,75 @@ pub fn page_paths() -> Vec<String> {
 /// The whole application as one `Router`.
 pub fn app(state: AppState) -> Router {
     let sessions = session_cookie::layer(&state.settings, state.keeper.store.clone());
+    let auth = AuthLayer {
+        state: state.clone(),
+        pages: Arc::new(page_paths().into_iter().collect()),
+    };
+    layered(&state, move |routes| {
+        routes
+            .layer(from_fn_with_state(auth, resolve_auth))
+            .layer(sessions)
+    })
+}
+
+/// Every route with every layer, the session check being what `session_check` adds (the
+/// session layer and [`resolve_auth`]; the benchmark's twin puts a stand-in there, so the two
+/// differ by exactly that).
+fn layered(
+    state: &AppState,
+    session_check: impl FnOnce(Router<AppState>) -> Router<AppState>,
+) -> Router {
     let csrf = Csrf {
         app_origin: state.settings.app_origin(),
     };
-    let guarded = routes(&state)
+    let inner = routes(state)
         .layer(from_fn_with_state(state.clone(), repeated_params))
         // (before the one above) a third-party-initiated login from an unknown issuer, or
         // naming two, gets a page of its own: no redirect at all
         .layer(from_fn_with_state(
             state.clone(),
             crate::auth::initiate::refuse_unknown_issuer,
-        ))
-        .layer(from_fn_with_state(
-            AuthLayer {
-                state: state.clone(),
-                pages: Arc::new(page_paths().into_iter().collect()),
-            },
-            resolve_auth,
-        ))
-        .layer(sessions)
-        .layer(from_fn_with_state(csrf, Csrf::apply));
+        ));
+    let guarded = session_check(inner).layer(from_fn_with_state(csrf, Csrf::apply));
     let checked = limits::layer(guarded, &state.settings)
         .layer(axum::middleware::from_fn(path_check::refuse_unnormalized));
-    response_headers::layer(checked, &state.settings).with_state(state)
+    response_headers::layer(checked, &state.settings).with_state(state.clone())
 }
 
 /// The application plus the benchmark's unguarded twin of every route under
-/// `/__bench/unguarded/…`: the same routes and headers without the session layer and the
-/// auth middleware (see `bench_support`), composed here so the auth code knows nothing of it.
+/// `/__bench/unguarded/…`: the same routes and layers, with the session layer and the auth
+/// middleware replaced by a stand-in handing every request a remembered session (see
+/// `bench_support`), composed here so the auth code knows nothing of it.
 #[cfg(feature = "bench")]
 pub fn app_for_bench(state: AppState) -> Router {
-    let unguarded = response_headers::layer(
-        routes(&state).layer(axum::middleware::map_request(
+    let unguarded = layered(&state, |routes| {
+        routes.layer(axum::middleware::map_request(
             crate::bench_support::signed_in,
-        )),
-        &state.settings,
-    )
-    .with_state(state.clone());
+        ))
+    });
     app(state).nest_service("/__bench/unguarded", unguarded)
+}
+
+/// `GET /metrics` alone (`crate::metrics`), for the listener `METRICS_ADDR` names: never on
+/// the app's own address. Each scrape counts the store's sessions first.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let keeper = &state.keeper;
+    match keeper.store.0.count_sessions().await {
+        Ok(n) => keeper.metrics.set_sessions(n),
+        // the other metrics are still worth having; the gauge keeps its last value
+        Err(e) => tracing::warn!(error = %e, "metrics: could not count the sessions"),
+    }
+    (
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        keeper.metrics.encode(),
+    )
+        .into_response()
 }
 
 /// Every route, without the layers.

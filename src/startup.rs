@@ -216,6 +216,28 @@ pub async fn run() -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(format!("cannot listen on {addr} (LEPTOS_SITE_ADDR): {e}")),
     };
+    if let Some(metrics_addr) = state.settings.metrics.addr {
+        if metrics_addr == addr {
+            return fail(format!(
+                "METRICS_ADDR {metrics_addr} is the app's own address (LEPTOS_SITE_ADDR): give /metrics an address of its own"
+            ));
+        }
+        let metrics_listener = match tokio::net::TcpListener::bind(metrics_addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                return fail(format!(
+                    "cannot listen on {metrics_addr} (METRICS_ADDR): {e}"
+                ));
+            }
+        };
+        tracing::info!(%metrics_addr, "serving /metrics");
+        let router = crate::server::metrics_app(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics_listener, router).await {
+                tracing::error!(error = %e, "the /metrics listener stopped");
+            }
+        });
+    }
     tracing::info!(%addr, %app_url, %issuer, store = %store_name, "listening");
     let limits = crate::serve::ConnectionLimits {
         header_timeout: state.settings.limits.header_timeout,

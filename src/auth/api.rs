@@ -320,10 +320,15 @@ pub mod ssr {
             complete_sign_in(&state, &session, params).await
         };
         match result {
-            Ok(return_to) => see_other(&return_to),
+            Ok(return_to) => {
+                state.keeper.metrics.sign_in("success");
+                see_other(&return_to)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "sign-in callback failed");
-                error_page(e.reason());
+                let reason = e.reason();
+                state.keeper.metrics.sign_in(reason.code());
+                error_page(reason);
             }
         }
         Ok(())

@@ -86,10 +86,10 @@ pub async fn resolve_auth(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let path = req.uri().path().to_string();
+    let path = req.uri().path();
     // The live channel reads its session itself, straight from the store: it must not count
     // as activity (no touch, no refresh) and answers a missing session itself.
-    if skips_session(&path) || path == super::routes::EVENTS_PATH {
+    if skips_session(path) || path == super::routes::EVENTS_PATH {
         return next.run(req).await;
     }
     let session = req.extensions().get::<Session>().cloned();
@@ -100,42 +100,38 @@ pub async fn resolve_auth(
             Ok((Resolved::Ended, _)) => (CurrentAuth::Ended, false),
             Ok((Resolved::SignedIn(s), touched)) => (CurrentAuth::SignedIn(s), touched),
             Err(e) => {
-                tracing::warn!(error = %e, path = %path, "could not resolve the session");
+                tracing::warn!(error = %e, path = %req.uri().path(), "could not resolve the session");
                 (CurrentAuth::Unavailable(e.reason()), false)
             }
         },
     };
 
-    // An islands-router navigation to one of the app's pages is left to the page's guard (the
-    // same policy): only a page can answer that `fetch` with something the router can show —
-    // the island that leaves for sign-in, or the error notice.
-    let left_to_page = req.method() == axum::http::Method::GET
-        && islands_router_navigation(&req)
-        && pages.contains(&path);
-    let auth_settings = &state.settings.auth;
-    // API routes (the registered server functions, `/api/me`) answer for themselves, never
-    // with a redirect; any other path is guarded like a page
-    let api = state.is_server_fn(&path) || path == super::me::ME_PATH;
-    if auth_settings.require_auth_everywhere
-        && !left_to_page
-        && !state.guard_policy().is_public(&path)
-        && !api
-    {
-        match &auth {
-            CurrentAuth::SignedIn(_) => {}
-            CurrentAuth::Unavailable(reason) => return unavailable(*reason),
-            CurrentAuth::SignedOut | CurrentAuth::Ended => {
-                if req.method() == axum::http::Method::GET
-                    || req.method() == axum::http::Method::HEAD
-                {
-                    let target = req
-                        .uri()
-                        .path_and_query()
-                        .map(|p| p.as_str().to_string())
-                        .unwrap_or_else(|| path.clone());
-                    return super::redirect::response(&login_url(&target));
+    // Signed in, or pages that do not all require sign-in: nothing to refuse (the common
+    // cases, decided without looking at the path again).
+    if state.settings.auth.require_auth_everywhere && !matches!(auth, CurrentAuth::SignedIn(_)) {
+        let path = req.uri().path();
+        // An islands-router navigation to one of the app's pages is left to the page's guard
+        // (the same policy): only a page can answer that `fetch` with something the router
+        // can show — the island that leaves for sign-in, or the error notice.
+        let left_to_page = req.method() == axum::http::Method::GET
+            && islands_router_navigation(&req)
+            && pages.contains(path);
+        // API routes (the registered server functions, `/api/me`) answer for themselves,
+        // never with a redirect; any other path is guarded like a page
+        let api = state.is_server_fn(path) || path == super::me::ME_PATH;
+        if !left_to_page && !api && !state.guard_policy().is_public(path) {
+            match &auth {
+                CurrentAuth::SignedIn(_) => {}
+                CurrentAuth::Unavailable(reason) => return unavailable(*reason),
+                CurrentAuth::SignedOut | CurrentAuth::Ended => {
+                    if req.method() == axum::http::Method::GET
+                        || req.method() == axum::http::Method::HEAD
+                    {
+                        let target = req.uri().path_and_query().map_or(path, |p| p.as_str());
+                        return super::redirect::response(&login_url(target));
+                    }
+                    return (StatusCode::UNAUTHORIZED, "Sign-in required.").into_response();
                 }
-                return (StatusCode::UNAUTHORIZED, "Sign-in required.").into_response();
             }
         }
     }

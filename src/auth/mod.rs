@@ -59,6 +59,8 @@ pub mod session;
 #[cfg(feature = "ssr")]
 pub mod signout;
 #[cfg(feature = "ssr")]
+pub mod state_cache;
+#[cfg(feature = "ssr")]
 pub mod step_up;
 #[cfg(feature = "ssr")]
 pub mod store;

@@ -33,6 +33,7 @@ use super::{
     types::EndReason,
 };
 use crate::{
+    metrics::{Metrics, ProviderLatency},
     settings::Settings,
     util::{lock, now, now_ms},
 };
@@ -134,6 +135,8 @@ pub struct SessionKeeper {
     pub(super) settings: Arc<Settings>,
     /// Tells the open tabs of a session what happened to it (`super::events`).
     pub events: Arc<EventHub>,
+    /// What `/metrics` shows (`crate::metrics`): refreshes, sign-outs, sign-ins.
+    pub metrics: Arc<Metrics>,
     backoff: Mutex<HashMap<Id, Backoff>>,
 }
 
@@ -168,10 +171,16 @@ impl SessionKeeper {
         locks: SessionLocks,
         settings: Arc<Settings>,
     ) -> Self {
+        let latency: Vec<(String, ProviderLatency)> = providers
+            .list()
+            .iter()
+            .map(|p| (p.id.clone(), p.client.calls.latency.clone()))
+            .collect();
         Self {
             store,
             providers,
             locks,
+            metrics: Arc::new(Metrics::new(&latency)),
             events: Arc::new(EventHub::new(&settings.events)),
             settings,
             backoff: Mutex::default(),
@@ -244,7 +253,7 @@ impl SessionKeeper {
         if session.id().is_none() {
             return Ok((Resolved::SignedOut, false));
         }
-        let Some(mut current) = session::signed_in(session, &self.store).await? else {
+        let Some(mut current) = session::current(session, &self.store).await? else {
             return Ok((Resolved::SignedOut, false));
         };
         if self.providers.of(&current.verified).is_none() {
@@ -300,6 +309,8 @@ impl SessionKeeper {
     /// Ends the request's session because one of its time limits passed, and tells its other
     /// tabs.
     async fn end_expired(&self, session: &Session) -> Result<(), AuthError> {
+        self.metrics
+            .sign_out(super::signout::metric_kind(EndReason::Expired));
         if let Some(id) = session.id() {
             self.events.publish(&id, Notice::Ended(EndReason::Expired));
         }
@@ -483,6 +494,7 @@ impl SessionKeeper {
                     tracing::warn!(error = %e, "could not index the refreshed claims");
                 }
                 reload(session).await?;
+                self.metrics.refresh("success");
                 self.events.publish(&id, Notice::Refreshed);
                 tracing::debug!("access token refreshed");
                 Ok(Some(Arc::new(next)))
@@ -491,6 +503,9 @@ impl SessionKeeper {
             // not a valid token for the same person (userinfo failures are tolerated above).
             Err(e @ (AuthError::RefreshRejected(_) | AuthError::InvalidIdToken(_))) => {
                 tracing::warn!(error = %e, "refresh refused; ending the session");
+                self.metrics.refresh("ended");
+                self.metrics
+                    .sign_out(super::signout::metric_kind(EndReason::RefreshFailed));
                 self.store.delete(&id).await?;
                 if let Err(e) = index::remove(&self.store, &id, &latest).await {
                     tracing::warn!(error = %e, "could not remove a session from the index");
@@ -503,6 +518,7 @@ impl SessionKeeper {
             }
             Err(AuthError::ProviderUnavailable(detail)) => {
                 let b = self.note_failure(&id);
+                self.metrics.refresh("failed");
                 tracing::warn!(error = %detail, failures = b.failures, "refresh failed: provider unreachable");
                 if Self::expired(&latest, t) {
                     Err(AuthError::ProviderUnavailable(detail))
@@ -511,7 +527,10 @@ impl SessionKeeper {
                     Ok(Some(Arc::new(latest)))
                 }
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                self.metrics.refresh("failed");
+                Err(e)
+            }
         }
     }
 

@@ -32,6 +32,7 @@ use super::{
     error::AuthError,
     oidc::{PendingLogin, Verified},
     sealing::Sealer,
+    state_cache::StateCache,
     store::SessionBackend,
 };
 
@@ -223,7 +224,27 @@ pub async fn establish(
     save_now(session).await
 }
 
-/// The signed-in state of this request's session, if any.
+/// The signed-in state of this request's session, if any: from the cache of parsed states
+/// when it has it (no store read), else read through the request's session and cached.
+pub async fn current(
+    session: &Session,
+    store: &SharedStore,
+) -> Result<Option<Arc<SignedIn>>, AuthError> {
+    let Some(id) = session.id() else {
+        return Ok(None);
+    };
+    if let Some(state) = store.2.get(&id) {
+        return Ok(Some(state));
+    }
+    let generation = store.2.generation();
+    let state = signed_in(session, store).await?;
+    if let Some(s) = &state {
+        store.2.fill(id, generation, s.clone());
+    }
+    Ok(state)
+}
+
+/// The signed-in state of this request's session, if any, as its record says.
 ///
 /// The state is stored as one sealed string (cheap for the store to copy) and opened and
 /// parsed at most once per change ([`StateCodec`]).
@@ -323,9 +344,15 @@ pub async fn end(session: &Session) -> Result<(), AuthError> {
 }
 
 /// The session store, shared between the tower-sessions layer and the code that writes
-/// records directly (refresh, touch, the session index). Cloning shares the same store.
+/// records directly (refresh, touch, the session index), with the codec of the signed-in
+/// state and the cache of parsed states (`super::state_cache`; the backend invalidates it on
+/// every write). Cloning shares the same store.
 #[derive(Clone, Debug)]
-pub struct SharedStore(pub Arc<dyn SessionBackend>, pub Arc<StateCodec>);
+pub struct SharedStore(
+    pub Arc<dyn SessionBackend>,
+    pub Arc<StateCodec>,
+    pub Arc<StateCache>,
+);
 
 #[async_trait::async_trait]
 impl SessionStore for SharedStore {

@@ -19,6 +19,16 @@ use super::{
     types::EndReason,
 };
 
+/// The `kind` label of `signin_sign_outs_total` (`crate::metrics`).
+pub(super) fn metric_kind(why: EndReason) -> &'static str {
+    match why {
+        EndReason::SignedOut => "user",
+        EndReason::Provider => "provider",
+        EndReason::Expired => "expired",
+        EndReason::RefreshFailed => "refresh_refused",
+    }
+}
+
 impl SessionKeeper {
     /// Ends session `id`: takes its lock (waiting for a refresh in flight, at most the lock's
     /// lifetime), deletes the record and its index entries, and tells the session's open tabs
@@ -61,6 +71,7 @@ impl SessionKeeper {
         }
         drop(guard);
         if latest.is_some() {
+            self.metrics.sign_out(metric_kind(why));
             self.events.publish(id, Notice::Ended(why));
         }
         Ok(latest)

@@ -58,4 +58,8 @@ pub trait SessionBackend: SessionStore {
     /// Forgets a recorded use of `key` (the request it belonged to could not be carried out,
     /// so the sender may retry it).
     async fn release_use(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Session records held now, not counting expired ones (for `/metrics`; may scan, so
+    /// called per scrape, never per request).
+    async fn count_sessions(&self) -> Result<u64, StoreError>;
 }

@@ -1,7 +1,7 @@
 //! Settings: loaded once at start into a typed, validated [`Settings`] struct.
 //!
 //! One file per section, each listing its variables and validating them: [`app`], [`oidc`],
-//! [`auth`], [`session`], [`limits`], [`events`], [`dev_provider`]; [`source`] merges where they come from.
+//! [`auth`], [`session`], [`limits`], [`events`], [`metrics`], [`dev_provider`]; [`source`] merges where they come from.
 //!
 //! Sources, later ones winning:
 //! 1. built-in defaults (each section's `Default`),
@@ -25,6 +25,7 @@ mod auth;
 mod dev_provider;
 mod events;
 mod limits;
+mod metrics;
 mod oidc;
 mod providers;
 mod session;
@@ -39,6 +40,7 @@ pub use auth::AuthSettings;
 pub use dev_provider::{DemoUser, DevProviderSettings};
 pub use events::EventSettings;
 pub use limits::{LimitSettings, Rate};
+pub use metrics::MetricsSettings;
 pub use oidc::{OidcSettings, ParMode, TokenAuthMethod};
 pub use providers::{DEFAULT_PROVIDER, ProviderSettings, secret_variable};
 pub use session::{SessionKeys, SessionSettings, StoreKind, decode_key};
@@ -107,6 +109,7 @@ pub struct Settings {
     pub session: SessionSettings,
     pub limits: LimitSettings,
     pub events: EventSettings,
+    pub metrics: MetricsSettings,
     pub dev_provider: DevProviderSettings,
 }
 
@@ -242,6 +245,7 @@ impl Settings {
                 .validate(env("SESSION_ENCRYPTION_KEY").filter(|s| !s.is_empty()))?,
             limits: raw.limits.validate()?,
             events: raw.events.validate()?,
+            metrics: raw.metrics.validate()?,
             dev_provider: raw.dev_provider.validate(dev_secret)?,
         };
         if production {
@@ -273,6 +277,7 @@ struct Raw {
     session: session::RawSession,
     limits: limits::RawLimits,
     events: events::RawEvents,
+    metrics: metrics::RawMetrics,
     dev_provider: dev_provider::RawDev,
 }
 

@@ -234,4 +234,8 @@ impl SessionBackend for MemoryStore {
         lock(&self.used).remove(key);
         Ok(())
     }
+
+    async fn count_sessions(&self) -> Result<u64, StoreError> {
+        Ok(self.len().await)
+    }
 }

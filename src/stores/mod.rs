@@ -23,6 +23,7 @@ use crate::{
         refresh::SessionLocks,
         sealing::Sealer,
         session::{SharedStore, StateCodec},
+        state_cache::{Coherence, Invalidating, StateCache},
         store::{SessionBackend, StoreError},
     },
     settings::{SessionSettings, StoreKind},
@@ -47,23 +48,40 @@ const LOCK_POLL: Duration = Duration::from_millis(20);
 /// The store `SESSION_STORE` names, with the lock that goes with it and the key that seals
 /// what it keeps (`crate::auth::sealing`).
 pub async fn build(session: &SessionSettings) -> Result<(SharedStore, SessionLocks), StoreError> {
-    let (backend, locks): (Arc<dyn SessionBackend>, SessionLocks) = match &session.store {
-        StoreKind::Memory => (
-            Arc::new(memory::MemoryStore::default()),
-            SessionLocks::new(None),
-        ),
-        StoreKind::Sqlite(path) => {
-            let (store, lock) = sqlite::open(path, session.store_timeout).await?;
-            (Arc::new(store), SessionLocks::new(Some(Arc::new(lock))))
-        }
-        StoreKind::Redis(url) => {
-            let (store, lock) = redis::connect(url, session.store_timeout).await?;
-            (Arc::new(store), SessionLocks::new(Some(Arc::new(lock))))
-        }
-    };
+    let (backend, locks, cache): (Arc<dyn SessionBackend>, SessionLocks, Arc<StateCache>) =
+        match &session.store {
+            StoreKind::Memory => (
+                Arc::new(memory::MemoryStore::default()),
+                SessionLocks::new(None),
+                Arc::new(StateCache::new(Coherence::SoleWriter)),
+            ),
+            StoreKind::Sqlite(path) => {
+                let (store, lock) = sqlite::open(path, session.store_timeout).await?;
+                let cache = Arc::new(StateCache::new(Coherence::Watched));
+                sqlite::watch_changes(path, &cache).await?;
+                (
+                    Arc::new(store),
+                    SessionLocks::new(Some(Arc::new(lock))),
+                    cache,
+                )
+            }
+            StoreKind::Redis(url) => {
+                let cache = Arc::new(StateCache::new(Coherence::Tracked));
+                let (store, lock) = redis::connect(url, session.store_timeout, &cache).await?;
+                (
+                    Arc::new(store),
+                    SessionLocks::new(Some(Arc::new(lock))),
+                    cache,
+                )
+            }
+        };
+    let backend = Arc::new(Invalidating {
+        inner: backend,
+        cache: cache.clone(),
+    });
     let sealer = Sealer::from_settings(session).map_err(StoreError)?;
     Ok((
-        SharedStore(backend, Arc::new(StateCodec::new(sealer))),
+        SharedStore(backend, Arc::new(StateCodec::new(sealer)), cache),
         locks,
     ))
 }

@@ -5,6 +5,9 @@
 //! - `signin:idx:<key>`: the session index, a set of session ids per key, expiring with the
 //!   longest-lived session in it (members of ended sessions are dropped on lookup);
 //! - `signin:used:<key>`: the replay cache (`SET NX EXAT`);
+//! - `signin:sessions`: every record's id scored by its expiry (milliseconds), kept with each
+//!   write and delete, so `/metrics` counts sessions without scanning the keyspace (expired
+//!   members are trimmed on every write);
 //! - `signin:events`: the pub/sub channel carrying session events between instances
 //!   ([`relay`]).
 //!
@@ -18,10 +21,11 @@ use std::{sync::Arc, time::Duration};
 
 use fred::{
     prelude::{
-        Builder, ClientLike, Config, EventInterface, Expiration, KeysInterface, LuaInterface, Pool,
-        PubsubInterface, ReconnectPolicy, SetOptions, SetsInterface,
+        Builder, Client, ClientLike, Config, EventInterface, Expiration, KeysInterface,
+        LuaInterface, Pool, PubsubInterface, ReconnectPolicy, SetOptions, SetsInterface,
+        SortedSetsInterface, TrackingInterface, Value,
     },
-    types::ExpireOptions,
+    types::{ExpireOptions, RespVersion},
 };
 use tower_sessions::{
     SessionStore,
@@ -35,6 +39,7 @@ use crate::auth::{
     error::AuthError,
     events::{EventHub, EventRelay},
     refresh::RemoteLock,
+    state_cache::{StateCache, TRACKED_TTL},
     store::{SessionBackend, StoreError},
 };
 
@@ -42,12 +47,17 @@ use crate::auth::{
 pub struct RedisStore {
     records: RecordStore<Pool>,
     pool: Pool,
+    /// Reads records, with RESP3 client tracking on ([`track`]).
+    tracked: Client,
 }
 
-/// `timeout`: how long a command may take before the request gives up (`SESSION_STORE_TIMEOUT_SECS`).
+/// `timeout`: how long a command may take before the request gives up
+/// (`SESSION_STORE_TIMEOUT_SECS`). Records are read on a connection of their own with client
+/// tracking, which keeps `cache` right ([`track`]).
 pub async fn connect(
     url: &str,
     timeout: std::time::Duration,
+    cache: &Arc<StateCache>,
 ) -> Result<(RedisStore, RedisLock), StoreError> {
     let config =
         Config::from_url(url).map_err(|e| StoreError(format!("invalid redis URL: {e}")))?;
@@ -68,13 +78,116 @@ pub async fn connect(
         Ok(Err(e)) => return Err(StoreError(format!("cannot connect: {e}"))),
         Err(_) => return Err(StoreError("cannot connect: timed out".into())),
     }
+    let tracked = track(url, timeout, cache).await?;
     Ok((
         RedisStore {
             records: RecordStore::new(pool.clone()),
             pool: pool.clone(),
+            tracked,
         },
         RedisLock { pool },
     ))
+}
+
+/// A RESP3 connection with client tracking (Redis' server-assisted client-side caching): Redis
+/// remembers the keys read on it and, when any client changes or deletes one (another
+/// instance's sign-out, refresh, touch; an expiry), pushes an invalidation naming it, which
+/// drops that session from `cache`. An invalidation without keys (a flush) empties it. Lost
+/// connection: the cache is off until the connection is back and tracking again (a reconnect
+/// does not restore tracking by itself), then starts empty.
+async fn track(
+    url: &str,
+    timeout: Duration,
+    cache: &Arc<StateCache>,
+) -> Result<Client, StoreError> {
+    let mut config =
+        Config::from_url(url).map_err(|e| StoreError(format!("invalid redis URL: {e}")))?;
+    config.version = RespVersion::RESP3;
+    let client = Builder::from_config(config)
+        .with_connection_config(|c| {
+            c.connection_timeout = timeout;
+            c.internal_command_timeout = timeout;
+            c.max_command_attempts = 1;
+        })
+        .with_performance_config(|p| {
+            p.default_command_timeout = timeout;
+        })
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2000, 2))
+        .build()
+        .map_err(|e| StoreError(format!("cannot configure the redis client: {e}")))?;
+    // listen before anything is read, so no invalidation is missed
+    let mut invalidations = client.invalidation_rx();
+    let mut reconnects = client.reconnect_rx();
+    let mut errors = client.error_rx();
+    match tokio::time::timeout(timeout * 2, client.init()).await {
+        Ok(Ok(_task)) => {}
+        Ok(Err(e)) => return Err(StoreError(format!("cannot connect: {e}"))),
+        Err(_) => return Err(StoreError("cannot connect: timed out".into())),
+    }
+    client
+        .start_tracking(Vec::<String>::new(), false, false, false, false)
+        .await
+        .map_err(|e| {
+            StoreError(format!(
+                "cannot turn on client tracking (Redis 6 or newer is needed): {e}"
+            ))
+        })?;
+    cache.set_enabled(true);
+    let (weak, tracker) = (Arc::downgrade(cache), client.clone());
+    tokio::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        let mut alive = tokio::time::interval(TRACKED_TTL);
+        loop {
+            tokio::select! {
+                got = invalidations.recv() => {
+                    let Some(cache) = weak.upgrade() else { break };
+                    match got {
+                        Ok(invalidation) if invalidation.keys.is_empty() => cache.invalidate_all(),
+                        Ok(invalidation) => {
+                            for key in &invalidation.keys {
+                                // keys that are not session ids are not cached
+                                if let Some(id) = key.as_str().and_then(|k| k.parse::<Id>().ok()) {
+                                    cache.invalidate(&id);
+                                }
+                            }
+                        }
+                        Err(RecvError::Lagged(_)) => cache.invalidate_all(),
+                        Err(RecvError::Closed) => break,
+                    }
+                }
+                got = errors.recv() => {
+                    let Some(cache) = weak.upgrade() else { break };
+                    if matches!(got, Err(RecvError::Closed)) {
+                        break;
+                    }
+                    cache.set_enabled(false);
+                }
+                got = reconnects.recv() => {
+                    let Some(cache) = weak.upgrade() else { break };
+                    if matches!(got, Err(RecvError::Closed)) {
+                        break;
+                    }
+                    // the new connection tracks nothing yet: tracking on again, then the
+                    // (emptied) cache
+                    cache.set_enabled(false);
+                    match tracker
+                        .start_tracking(Vec::<String>::new(), false, false, false, false)
+                        .await
+                    {
+                        Ok(()) => cache.set_enabled(true),
+                        Err(e) => tracing::warn!(error = %e, "redis: client tracking could not be turned on again; sessions are not cached"),
+                    }
+                }
+                _ = alive.tick() => {
+                    if weak.strong_count() == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = tracker.quit().await;
+    });
+    Ok(client)
 }
 
 fn index_key(key: &str) -> String {
@@ -87,24 +200,46 @@ fn expires(record: &Record) -> Expiration {
     Expiration::PXAT((record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
+/// The sorted set of session ids by expiry (see the module documentation).
+const SESSIONS: &str = "signin:sessions";
+
+/// `SET` the record (`NX` or `XX`, `PXAT`) and, when it was written, score it in
+/// [`SESSIONS`]; expired members are trimmed. One round trip, atomic.
+const SET_RECORD: &str = "\
+local ok = redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2], ARGV[3]) \
+if not ok then return 0 end \
+redis.call('ZADD', KEYS[2], ARGV[2], KEYS[1]) \
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4]) \
+return 1";
+
 impl RedisStore {
     /// `SET id record PXAT … NX|XX`, encoded exactly as the record store decodes it; `false`
     /// when the condition failed (Redis answers nil — which fred will not turn into a `bool`,
     /// so the record store's own `create`/`save` failed there with a bare 500).
     async fn set_record(&self, record: &Record, only: SetOptions) -> Result<bool, StoreError> {
         let data = rmp_serde::to_vec(record).map_err(StoreError::new)?;
-        let set: Option<String> = self
+        let Expiration::PXAT(at) = expires(record) else {
+            return Err(StoreError("unexpected expiry form".into()));
+        };
+        let only = match only {
+            SetOptions::NX => "NX",
+            SetOptions::XX => "XX",
+        };
+        let set: i64 = self
             .pool
-            .set(
-                record.id.to_string(),
-                data.as_slice(),
-                Some(expires(record)),
-                Some(only),
-                false,
+            .eval(
+                SET_RECORD,
+                vec![record.id.to_string(), SESSIONS.to_string()],
+                vec![
+                    Value::Bytes(data.into()),
+                    Value::Integer(at),
+                    Value::from(only),
+                    Value::Integer(crate::util::now_ms()),
+                ],
             )
             .await
             .map_err(StoreError::new)?;
-        Ok(set.is_some())
+        Ok(set == 1)
     }
 }
 
@@ -122,11 +257,27 @@ impl SessionStore for RedisStore {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         Ok(self.set_record(record, SetOptions::XX).await.map(drop)?)
     }
+    /// Read on the tracking connection (so a change by anyone invalidates what this process
+    /// cached), decoded as the record store decodes it.
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        self.records.load(id).await
+        let data: Option<Vec<u8>> = self
+            .tracked
+            .get(id.to_string())
+            .await
+            .map_err(StoreError::new)?;
+        match data {
+            Some(data) => Ok(Some(rmp_serde::from_slice(&data).map_err(StoreError::new)?)),
+            None => Ok(None),
+        }
     }
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.records.delete(id).await
+        self.records.delete(id).await?;
+        let _: i64 = self
+            .pool
+            .zrem(SESSIONS, id.to_string())
+            .await
+            .map_err(StoreError::new)?;
+        Ok(())
     }
 }
 
@@ -199,6 +350,16 @@ impl SessionBackend for RedisStore {
             .await
             .map_err(StoreError::new)?;
         Ok(())
+    }
+
+    async fn count_sessions(&self) -> Result<u64, StoreError> {
+        let now = crate::util::now_ms();
+        let n: u64 = self
+            .pool
+            .zcount(SESSIONS, (now + 1) as f64, f64::INFINITY)
+            .await
+            .map_err(StoreError::new)?;
+        Ok(n)
     }
 }
 

@@ -36,6 +36,50 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
+/// How often [`watch_changes`] asks SQLite whether another connection committed: the longest a
+/// sign-out written by another process sharing the file can go unseen by this one's cache.
+pub const WATCH_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Keeps `cache` right when other processes share the file: a connection of its own asks
+/// `PRAGMA data_version` every [`WATCH_EVERY`] — SQLite's own, cheap "has any other connection
+/// committed since I last asked" — and empties the cache when one did (this process's own
+/// writes, through its pool's connections, count too; the cache refills on the next
+/// requests). While the database cannot be asked, the cache is emptied every time. Stops
+/// when the cache is dropped.
+pub async fn watch_changes(
+    path: &str,
+    cache: &std::sync::Arc<crate::auth::state_cache::StateCache>,
+) -> Result<(), StoreError> {
+    use sqlx::{ConnectOptions, Connection};
+    let options = SqliteConnectOptions::new().filename(path);
+    let mut conn = options
+        .connect()
+        .await
+        .map_err(|e| StoreError(format!("cannot open the SQLite database: {e}")))?;
+    async fn version(conn: &mut sqlx::SqliteConnection) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar::<_, i64>("pragma data_version")
+            .fetch_one(conn)
+            .await
+    }
+    let mut last = version(&mut conn).await.ok();
+    let cache = std::sync::Arc::downgrade(cache);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(WATCH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(cache) = cache.upgrade() else { break };
+            let now = version(&mut conn).await.ok();
+            if now.is_none() || now != last {
+                cache.invalidate_all();
+            }
+            last = now;
+        }
+        let _ = conn.close().await;
+    });
+    Ok(())
+}
+
 /// `timeout`: how long a command may wait (`SESSION_STORE_TIMEOUT_SECS`).
 pub async fn open(
     path: &str,
@@ -219,6 +263,17 @@ impl SessionBackend for SqliteStore {
             .await
             .map_err(StoreError::new)?;
         Ok(())
+    }
+
+    async fn count_sessions(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(&format!(
+            "select count(*) from {RECORDS} where expiry_date > ?"
+        ))
+        .bind(time::OffsetDateTime::now_utc())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::new)?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 }
 

@@ -290,6 +290,31 @@ impl TestApp {
         let back = super::complete_sign_in(&self.http, &auth, fields).await?;
         self.callback(jar, &back).await
     }
+    /// Moves the access token's expiry of the jar's session `by` closer, as if that much time
+    /// had passed (for lifetimes too long to wait for).
+    pub async fn age_access_token(&self, jar: &Jar, by: std::time::Duration) -> TestResult<()> {
+        let id: tower_sessions::session::Id = jar
+            .session_id()
+            .ok_or("no session cookie")?
+            .parse()
+            .map_err(|_| "bad session cookie")?;
+        let store = &self.state.keeper.store;
+        let (record, mut s) = store
+            .load_signed_in(&id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the session is not in the store")?;
+        let by_ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        let t = &mut s.verified.tokens;
+        t.access_expires_at_ms = t.access_expires_at_ms.map(|e| e - by_ms);
+        t.access_expires_at = t.access_expires_at.map(|e| e - by_ms / 1000);
+        let expiry = record.expiry_date;
+        store
+            .save_signed_in(record, &s, expiry)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
 }
 
 /// A page load, with the `Accept` header a browser sends.

@@ -449,3 +449,60 @@ async fn slow_headers_are_cut_off() {
     }
     instance.stop();
 }
+
+/// `METRICS_ADDR`: `/metrics` on that address (OpenMetrics text), not on the app's; the app's
+/// own address as `METRICS_ADDR` stops start-up with one line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_on_their_own_address() {
+    let op = MockOp::start(Behaviour::default()).await;
+    let metrics_port = free_port();
+    let mut env: Vec<(String, String)> =
+        vec![("METRICS_ADDR".into(), format!("127.0.0.1:{metrics_port}"))];
+    env.extend(op.env().into_iter().map(|(k, v)| (k.to_string(), v)));
+    let app = spawn_with(free_port(), &env).await;
+    let cookie = sign_in(app.port).await;
+    let r = client()
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("signin_sign_ins_total{outcome=\"success\"} 1"),
+        "{text}"
+    );
+    let on_app = get(app.port, "/metrics", &cookie).await;
+    assert!(
+        !on_app
+            .text()
+            .await
+            .unwrap()
+            .contains("signin_sign_ins_total")
+    );
+
+    let port = free_port();
+    let out = Command::new(env!("CARGO_BIN_EXE_signin"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("METRICS_ADDR", format!("127.0.0.1:{port}"))
+        .env("OIDC_ISSUER", "http://127.0.0.1:9")
+        .env("OIDC_CLIENT_ID", "x")
+        .env("OIDC_CLIENT_SECRET", "y")
+        .env("RUST_LOG", "off")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("app binary");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("METRICS_ADDR"), "{}", lines[0]);
+}

@@ -15,6 +15,7 @@
 //! - [`initiate`]: third-party-initiated login (issue 16);
 //! - [`rendering`]: islands rendering and the islands router's navigations (issue 13);
 //! - [`live`]: the live session channel and its events (issue 14);
+//! - [`metrics`]: `/metrics` (issue 17);
 //! - [`par`]: pushed authorization requests (issue 16);
 //! - [`step_up`]: recent and stronger sign-ins (issue 15);
 //! - [`instances`]: the real binary — several processes, restarts, start-up failures.
@@ -33,6 +34,7 @@ mod hardening;
 mod initiate;
 mod instances;
 mod live;
+mod metrics;
 mod par;
 mod private_key_jwt;
 mod provider_logout;

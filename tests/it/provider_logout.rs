@@ -236,6 +236,61 @@ async fn logout_reaches_every_instance() {
     }
 }
 
+/// Every instance caches the sessions it has seen (`signin::auth::state_cache`): a sign-out,
+/// a back-channel logout and a Universal Logout received by one instance end the session on
+/// the other too — with SQLite within the change watcher's period, with Redis as soon as
+/// client tracking's invalidation arrives — and at once on the one that received it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_end_reaches_the_other_instances_cache() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("shared.db").display());
+    for store in [sqlite, redis.url()] {
+        for end in ["sign-out", "back-channel", "universal logout"] {
+            let case = format!("{store}, {end}");
+            let op = MockOp::start(Behaviour::default()).await;
+            let a = Harness::mock(&op, &[("SESSION_STORE", &store)]).await;
+            let b = Harness::mock(&op, &[("SESSION_STORE", &store)]).await;
+            let mut jar = Jar::default();
+            a.mock_sign_in(&mut jar).await;
+            for h in [&a, &a, &b, &b] {
+                assert!(signed_in(h, &jar).await, "{case}: signed in everywhere");
+            }
+            match end {
+                "sign-out" => {
+                    let origin = a.state.settings.app_origin();
+                    let r = a.logout(&mut jar.clone(), Some(&origin)).await;
+                    assert!(r.status.is_redirection(), "{case}");
+                }
+                "back-channel" => {
+                    assert_eq!(
+                        send_valid_logout_token(&a, &op).await.status,
+                        StatusCode::OK
+                    )
+                }
+                _ => assert_eq!(
+                    send_valid_universal_logout(&a, &op).await.status,
+                    StatusCode::NO_CONTENT,
+                    "{case}"
+                ),
+            }
+            let ended = std::time::Instant::now();
+            assert!(
+                !signed_in(&a, &jar).await,
+                "{case}: at once where it arrived"
+            );
+            while signed_in(&b, &jar).await {
+                assert!(
+                    ended.elapsed() < std::time::Duration::from_millis(200),
+                    "{case}: still signed in on the other instance after {:?}",
+                    ended.elapsed()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+        }
+    }
+}
+
 fn revocation_claims(op: &MockOp) -> (Value, Value) {
     (
         json!({"typ": "global-token-revocation+jwt"}),

@@ -710,3 +710,46 @@ async fn redis_down_mid_run() {
     );
     let _ = c.store_url;
 }
+
+/// Two processes sharing one SQLite file, each caching the sessions it has seen
+/// (`signin::auth::state_cache`): a sign-out on one reaches the other within the watcher's
+/// period (`PRAGMA data_version`, every `WATCH_EVERY`) — also for a session the other has just
+/// used and cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_cache_sees_a_sign_out_by_another_process() {
+    use signin::stores::sqlite::WATCH_EVERY;
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("shared.db").display());
+    let op = MockOp::start(Behaviour::default()).await;
+    let a = Harness::mock(&op, &[("SESSION_STORE", &store)]).await;
+    let b = Harness::mock(&op, &[("SESSION_STORE", &store)]).await;
+    let mut jar = Jar::default();
+    a.mock_sign_in(&mut jar).await;
+    for h in [&a, &b, &b] {
+        assert_eq!(h.get(&mut jar.clone(), "/profile").await.status, 200);
+    }
+    let origin = a.state.settings.app_origin();
+    assert!(
+        a.logout(&mut jar.clone(), Some(&origin))
+            .await
+            .status
+            .is_redirection()
+    );
+    let signed_out = std::time::Instant::now();
+    // the process that signed out refuses at once
+    let r = a.get(&mut jar.clone(), "/profile").await;
+    assert_eq!(r.location(), Some("/login?return_to=/profile"));
+    loop {
+        let r = b.get(&mut jar.clone(), "/profile").await;
+        if r.location() == Some("/login?return_to=/profile") {
+            break;
+        }
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(
+            signed_out.elapsed() < WATCH_EVERY * 5,
+            "still signed in on the other process after {:?}",
+            signed_out.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}

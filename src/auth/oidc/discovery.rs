@@ -25,7 +25,7 @@ use super::ClientAuth;
 use openidconnect::{AuthType, ClientId, ClientSecret, IssuerUrl, RedirectUrl, RevocationUrl};
 
 use super::{
-    calls::CallCounter,
+    calls::{Call, CallCounter},
     metadata::{Client, ProviderMetadata},
 };
 use crate::{
@@ -194,7 +194,7 @@ async fn discover(src: &Source) -> Result<Discovered, AuthError> {
     let metadata = src
         .calls
         .timed(
-            &src.calls.discovery,
+            Call::Discovery,
             ProviderMetadata::discover_async(issuer, &src.http),
         )
         .await

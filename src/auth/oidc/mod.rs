@@ -30,7 +30,7 @@ mod metadata;
 mod providers;
 
 pub use ask::{BadAsk, SignInAsk};
-pub use calls::CallCounter;
+pub use calls::{Call, CallCounter};
 pub use client_auth::ClientAuth;
 pub use metadata::{ExtraProviderMetadata, IdToken, OidcTokenResponse, OtherClaims};
 pub use providers::{Provider, Providers};
@@ -341,7 +341,7 @@ impl OidcClient {
             let http = ProviderHttp::token(&self.http, self.dpop.as_ref());
             let result = self
                 .calls
-                .timed(&self.calls.token, request.request_async(&http))
+                .timed(Call::Token, request.request_async(&http))
                 .await;
             if !retried && self.dpop.is_some() && asks_for_dpop_nonce(&result) {
                 retried = true;
@@ -387,7 +387,7 @@ impl OidcClient {
             let http = ProviderHttp::token(&self.http, self.dpop.as_ref());
             let result = self
                 .calls
-                .timed(&self.calls.refresh, request.request_async(&http))
+                .timed(Call::Refresh, request.request_async(&http))
                 .await;
             if !retried && self.dpop.is_some() && asks_for_dpop_nonce(&result) {
                 retried = true;
@@ -625,7 +625,7 @@ impl OidcClient {
             ProviderHttp::resource(&self.http, self.dpop.as_ref(), verified.tokens.dpop_bound);
         let info: UserInfoClaims = self
             .calls
-            .timed(&self.calls.userinfo, request.request_async(&http))
+            .timed(Call::Userinfo, request.request_async(&http))
             .await
             .map_err(|e| match e {
                 UserInfoError::Request(e) => AuthError::ProviderUnavailable(error_chain(&e)),
@@ -723,7 +723,7 @@ impl OidcClient {
             };
             let call = self
                 .calls
-                .timed(&self.calls.revocation, request.form(&form).send());
+                .timed(Call::Revocation, request.form(&form).send());
             match call.await {
                 Ok(r) if r.status().is_success() => {
                     if hint == "refresh_token" {
@@ -758,7 +758,7 @@ impl OidcClient {
         )?;
         let response = self
             .calls
-            .timed(&self.calls.par, request.form(&form).send())
+            .timed(Call::Par, request.form(&form).send())
             .await
             .map_err(|e| AuthError::ProviderUnavailable(error_chain(&e)))?;
         let status = response.status();

@@ -13,7 +13,8 @@ use crate::{
     Opts,
     report::{Row, row},
     support::{
-        Proc, Res, bench_app, free_port, median, remember_session, sign_in_over_http, wait_http,
+        Proc, Res, bench_app, free_port, median, remember_session, sign_in_over_http, start_redis,
+        wait_http,
     },
 };
 
@@ -36,36 +37,6 @@ fn wrk(url: &str, cookie: Option<&str>, secs: u32, connections: u32) -> Res<f64>
         .find_map(|l| l.strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())
         .ok_or_else(|| format!("cannot read wrk output:\n{text}"))
-}
-
-struct Redis {
-    _proc: Proc,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-fn start_redis() -> Res<Redis> {
-    let port = free_port();
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--dir",
-        ])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("redis-server: {e}"))?;
-    Ok(Redis {
-        _proc: Proc(child),
-        port,
-        _dir: dir,
-    })
 }
 
 /// Serves the app (with the bench-only unguarded twin routes) from this process on a real
@@ -101,6 +72,42 @@ pub async fn serve_in_process(store: &str) -> Res<(String, TestApp)> {
     Ok((base, app))
 }
 
+/// The peer's two set-ups (`bench/peer/server.mjs`, `PEER_SETUP`).
+const PEER_SETUPS: [&str; 2] = ["default", "careful"];
+
+/// A running peer, signed in.
+struct Peer {
+    _proc: Proc,
+    base: String,
+    cookie: String,
+}
+
+/// Starts the peer in `setup` against `app`'s provider and signs in there.
+async fn start_peer(o: &Opts, app: &TestApp, setup: &str) -> Res<Peer> {
+    let provider = app.provider.as_ref().ok_or("no provider")?;
+    let port = free_port();
+    let child = Command::new("node")
+        .arg(&o.peer)
+        .env("PEER_PORT", port.to_string())
+        .env("PEER_SETUP", setup)
+        .env("PEER_ISSUER", &provider.issuer)
+        .env("PEER_CLIENT_ID", &provider.client_id)
+        .env("PEER_CLIENT_SECRET", provider.client_secret.expose())
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("node: {e}"))?;
+    let proc = Proc(child);
+    let base = format!("http://127.0.0.1:{port}");
+    wait_http(&format!("{base}/healthz"), Duration::from_secs(20)).await?;
+    let cookie = sign_in_over_http(&base, "/login").await?.header();
+    wrk(&format!("{base}/profile"), Some(&cookie), 1, 4)?; // warm up
+    Ok(Peer {
+        _proc: proc,
+        base,
+        cookie,
+    })
+}
+
 pub async fn http_load(o: &Opts) -> Res<Vec<Row>> {
     // Alternating guarded/unguarded runs; the ratio is the median of the per-pair ratios, which
     // cancels most of the drift this shared machine shows from one run to the next.
@@ -109,10 +116,15 @@ pub async fn http_load(o: &Opts) -> Res<Vec<Row>> {
     let connections = 32;
     let redis = start_redis()?;
     let mut rows = Vec::new();
-    let mut ours_memory = 0.0;
-    let mut app_keep = None;
+    let (mut ours_base, mut ours_cookie, mut app_keep) = (None, None, None);
+    let sqlite_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let sqlite = format!(
+        "sqlite://{}",
+        sqlite_dir.path().join("sessions.db").display()
+    );
     for (label, store, goal) in [
         ("memory", "memory".to_string(), 0.95),
+        ("sqlite", sqlite, 0.95),
         ("redis", format!("redis://127.0.0.1:{}", redis.port), 0.85),
     ] {
         let (base, app) = serve_in_process(&store).await?;
@@ -153,50 +165,63 @@ pub async fn http_load(o: &Opts) -> Res<Vec<Row>> {
             ),
         ));
         if label == "memory" {
-            ours_memory = g;
+            ours_base = Some(base);
+            ours_cookie = Some(cookie);
             app_keep = Some(app);
         }
     }
 
-    // (2) the peer, against the same provider, same load
+    // (2) the peer in both set-ups, against the same provider, same load; all three servers
+    // up, runs interleaved (ours, default, careful) and the ratio the median of the per-round
+    // ratios
     let app = app_keep.as_ref().ok_or("no server")?;
-    let provider = app.provider.as_ref().ok_or("no provider")?;
-    let peer_port = free_port();
-    let peer = Command::new("node")
-        .arg(&o.peer)
-        .env("PEER_PORT", peer_port.to_string())
-        .env("PEER_ISSUER", &provider.issuer)
-        .env("PEER_CLIENT_ID", &provider.client_id)
-        .env("PEER_CLIENT_SECRET", provider.client_secret.expose())
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("node: {e}"))?;
-    let _peer = Proc(peer);
-    let peer_base = format!("http://127.0.0.1:{peer_port}");
-    wait_http(&format!("{peer_base}/healthz"), Duration::from_secs(20)).await?;
-    let peer_jar = sign_in_over_http(&peer_base, "/login").await?;
-    let peer_cookie = peer_jar.header();
-    wrk(&format!("{peer_base}/profile"), Some(&peer_cookie), 1, 4)?;
-    let mut theirs = vec![];
+    let ours_base = ours_base.ok_or("no server")?;
+    let ours_cookie = ours_cookie.ok_or("no server")?;
+    let mut peers = vec![];
+    for setup in PEER_SETUPS {
+        peers.push(start_peer(o, app, setup).await?);
+    }
+    let mut ours = vec![];
+    let mut theirs: Vec<Vec<f64>> = vec![vec![]; peers.len()];
     for _ in 0..rounds {
-        theirs.push(wrk(
-            &format!("{peer_base}/profile"),
-            Some(&peer_cookie),
+        ours.push(wrk(
+            &format!("{ours_base}/profile"),
+            Some(&ours_cookie),
             secs,
             connections,
         )?);
+        for (i, peer) in peers.iter().enumerate() {
+            theirs[i].push(wrk(
+                &format!("{}/profile", peer.base),
+                Some(&peer.cookie),
+                secs,
+                connections,
+            )?);
+        }
     }
-    let t = median(&mut theirs);
-    let ratio = ours_memory / t;
-    rows.push(row(
-        "peer_ratio",
-        "Profile page req/s: this app ÷ express-openid-connect",
-        ratio,
-        "ratio",
-        "≥ 5",
-        Some(ratio >= 5.0),
-        format!("{ours_memory:.0} vs {t:.0} req/s (memory store vs its encrypted-cookie session)"),
-    ));
+    for (i, setup) in PEER_SETUPS.iter().enumerate() {
+        let mut ratios: Vec<f64> = ours.iter().zip(&theirs[i]).map(|(a, b)| a / b).collect();
+        let ratio = median(&mut ratios);
+        let (a, b) = (median(&mut ours.clone()), median(&mut theirs[i].clone()));
+        let (id, what) = match *setup {
+            "careful" => (
+                "peer_ratio_careful",
+                "server-side session store, refresh on the route",
+            ),
+            _ => ("peer_ratio_default", "its default encrypted-cookie session"),
+        };
+        rows.push(row(
+            id,
+            &format!("Profile page req/s: this app ÷ express-openid-connect ({setup} set-up)"),
+            ratio,
+            "ratio",
+            "≥ 5",
+            Some(ratio >= 5.0),
+            format!(
+                "{a:.0} vs {b:.0} req/s (medians; ours with the memory store, the peer with {what}), median ratio of {rounds} interleaved rounds"
+            ),
+        ));
+    }
     drop(redis);
     Ok(rows)
 }

@@ -3,7 +3,7 @@
 
 use std::{
     collections::BTreeMap,
-    process::Child,
+    process::{Child, Command, Stdio},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -186,6 +186,37 @@ fn location(r: &reqwest::Response) -> Res<String> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .ok_or_else(|| format!("no redirect from {} ({})", r.url(), r.status()))
+}
+
+/// A Redis server of its own (no persistence), stopped when dropped.
+pub struct Redis {
+    _proc: Proc,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+pub fn start_redis() -> Res<Redis> {
+    let port = free_port();
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+        ])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("redis-server: {e}"))?;
+    Ok(Redis {
+        _proc: Proc(child),
+        port,
+        _dir: dir,
+    })
 }
 
 pub fn median(v: &mut [f64]) -> f64 {

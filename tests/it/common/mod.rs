@@ -163,15 +163,7 @@ impl Harness {
     /// Moves the access token's expiry `by` closer, as if that much time had passed (for
     /// lifetimes too long to wait for in a test).
     pub async fn age_access_token(&self, jar: &Jar, by: std::time::Duration) {
-        let id: tower_sessions::session::Id = jar.session_id().unwrap().parse().unwrap();
-        let store = &self.state.keeper.store;
-        let (record, mut s) = store.load_signed_in(&id).await.unwrap().unwrap();
-        let by_ms = by.as_millis() as i64;
-        let t = &mut s.verified.tokens;
-        t.access_expires_at_ms = t.access_expires_at_ms.map(|e| e - by_ms);
-        t.access_expires_at = t.access_expires_at.map(|e| e - by_ms / 1000);
-        let expiry = record.expiry_date;
-        store.save_signed_in(record, &s, expiry).await.unwrap();
+        self.0.age_access_token(jar, by).await.expect("aged");
     }
 
     /// The signed-in state of the jar's session, read from the store.
