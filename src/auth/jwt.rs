@@ -2,8 +2,8 @@
 //! Token Revocation requests): the signature checked with the provider's published keys, and
 //! the claims handed back for the caller's rules.
 //!
-//! The cryptography is the openidconnect crate's ([`JsonWebKey::verify_signature`] on its
-//! `CoreJsonWebKey`, with keys from its discovery and JWKS types). What is written here is
+//! The cryptography is the openidconnect crate's ([`JsonWebKey::verify_signature`], with keys
+//! from its discovery and JWKS types; RSA checked by `ring`, `super::oidc::jwk`). What is written here is
 //! only what that crate leaves out for tokens that are not ID tokens: splitting the compact
 //! serialization, the algorithm allow-list (no `none`, no HMAC — the client secret must never
 //! be able to sign a sign-out), choosing the key by `kid`, and fetching the keys again once,
@@ -18,10 +18,9 @@ use std::{
 };
 
 use base64::Engine;
-use openidconnect::{
-    IssuerUrl, JsonWebKey, JsonWebKeySet,
-    core::{CoreJsonWebKey, CoreJwsSigningAlgorithm, CoreProviderMetadata},
-};
+use openidconnect::{IssuerUrl, JsonWebKey, JsonWebKeySet, core::CoreJwsSigningAlgorithm};
+
+use super::oidc::{Jwk, ProviderMetadata};
 use serde_json::{Map, Value};
 
 use crate::util::{error_chain, read, write};
@@ -68,7 +67,7 @@ pub struct KeyCache(Arc<Inner>);
 struct Inner {
     issuer: String,
     http: reqwest::Client,
-    keys: std::sync::RwLock<Option<(JsonWebKeySet<CoreJsonWebKey>, Instant)>>,
+    keys: std::sync::RwLock<Option<(JsonWebKeySet<Jwk>, Instant)>>,
     /// Held while fetching: when the last fetch started, and its error if it failed.
     fetching: tokio::sync::Mutex<Option<(Instant, Option<JwtError>)>>,
     /// Fetches finished so far.
@@ -93,13 +92,13 @@ impl KeyCache {
         &self.0.issuer
     }
 
-    fn cached(&self) -> Option<(JsonWebKeySet<CoreJsonWebKey>, Instant)> {
+    fn cached(&self) -> Option<(JsonWebKeySet<Jwk>, Instant)> {
         read(&self.0.keys).clone()
     }
 
     /// The keys: cached ones (renewed in the background when old); fetched when missing or —
     /// `unknown_kid` — again when the cached ones lack the token's key.
-    async fn keys(&self, unknown_kid: bool) -> Result<JsonWebKeySet<CoreJsonWebKey>, JwtError> {
+    async fn keys(&self, unknown_kid: bool) -> Result<JsonWebKeySet<Jwk>, JwtError> {
         let seen = self.0.finished.load(Ordering::Acquire);
         if !unknown_kid && let Some((keys, at)) = self.cached() {
             if at.elapsed() >= KEYS_TTL {
@@ -144,7 +143,7 @@ impl KeyCache {
     fn outcome_of_last(
         &self,
         last: &Option<(Instant, Option<JwtError>)>,
-    ) -> Result<JsonWebKeySet<CoreJsonWebKey>, JwtError> {
+    ) -> Result<JsonWebKeySet<Jwk>, JwtError> {
         match (self.cached(), last.as_ref()) {
             (Some((keys, _)), _) => Ok(keys),
             (None, Some((_, Some(e)))) => Err(e.clone()),
@@ -170,7 +169,7 @@ impl KeyCache {
     async fn fetch_and_store(
         &self,
         last: &mut Option<(Instant, Option<JwtError>)>,
-    ) -> Result<JsonWebKeySet<CoreJsonWebKey>, JwtError> {
+    ) -> Result<JsonWebKeySet<Jwk>, JwtError> {
         let started = Instant::now();
         let fetched = self.fetch().await;
         if let Ok(keys) = &fetched {
@@ -189,10 +188,10 @@ impl KeyCache {
         }
     }
 
-    async fn fetch(&self) -> Result<JsonWebKeySet<CoreJsonWebKey>, JwtError> {
+    async fn fetch(&self) -> Result<JsonWebKeySet<Jwk>, JwtError> {
         let issuer = IssuerUrl::new(self.0.issuer.clone())
             .map_err(|e| JwtError::KeysUnavailable(e.to_string()))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &self.0.http)
+        let metadata = ProviderMetadata::discover_async(issuer, &self.0.http)
             .await
             .map_err(|e| JwtError::KeysUnavailable(error_chain(&e)))?;
         Ok(metadata.jwks().clone())
@@ -225,7 +224,7 @@ impl KeyCache {
         let mut refetched = false;
         loop {
             let keys = self.keys(refetched).await?;
-            let candidates: Vec<&CoreJsonWebKey> = keys
+            let candidates: Vec<&Jwk> = keys
                 .keys()
                 .iter()
                 .filter(|k| match (kid, k.key_id()) {

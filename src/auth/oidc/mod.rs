@@ -14,7 +14,7 @@ use openidconnect::{
     ClaimsVerificationError, ClientId, CsrfToken, LogoutRequest, Nonce, OAuth2TokenResponse,
     PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, RefreshToken, RequestTokenError,
     Scope, SignatureVerificationError, SubjectIdentifier, TokenResponse as _, UserInfoError,
-    core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreJsonWebKey, CoreJwsSigningAlgorithm},
+    core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreJwsSigningAlgorithm},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -24,6 +24,7 @@ mod calls;
 pub mod client_auth;
 mod discovery;
 pub mod dpop;
+pub mod jwk;
 
 use dpop::ProviderHttp;
 mod metadata;
@@ -32,7 +33,10 @@ mod providers;
 pub use ask::{BadAsk, SignInAsk};
 pub use calls::{Call, CallCounter};
 pub use client_auth::ClientAuth;
-pub use metadata::{ExtraProviderMetadata, IdToken, OidcTokenResponse, OtherClaims};
+pub use jwk::Jwk;
+pub use metadata::{
+    ExtraProviderMetadata, IdToken, OidcTokenResponse, OtherClaims, ProviderMetadata,
+};
 pub use providers::{Provider, Providers};
 
 use self::{
@@ -549,10 +553,7 @@ impl OidcClient {
         }
     }
 
-    fn verifier<'a>(
-        &self,
-        client: &'a Client,
-    ) -> openidconnect::IdTokenVerifier<'a, CoreJsonWebKey> {
+    fn verifier<'a>(&self, client: &'a Client) -> openidconnect::IdTokenVerifier<'a, Jwk> {
         let skew = chrono::Duration::from_std(self.skew).unwrap_or_default();
         client
             .id_token_verifier()
@@ -571,7 +572,7 @@ impl OidcClient {
         &self,
         id_token: &IdToken,
         claims: &IdTokenClaims,
-        verifier: &openidconnect::IdTokenVerifier<'_, CoreJsonWebKey>,
+        verifier: &openidconnect::IdTokenVerifier<'_, Jwk>,
         access_token: &AccessToken,
     ) -> Result<(), AuthError> {
         match claims.authorized_party() {

@@ -5,13 +5,15 @@
 //!
 //! Rows, one module each: (1) auth overhead over loopback (wrk) and (2) req/s against
 //! express-openid-connect ([`load`]); (1) in-process per-request cost of the auth layer,
-//! (3) server time per sign-in and outbound calls, (4) a refresh burst ([`in_process`]);
+//! (3) server time per sign-in and outbound calls, (4) refresh bursts ([`in_process`]); (3b)
+//! the server process's CPU per complete sign-in ([`process_cpu`]);
 //! (5) sizes ([`sizes`]); (6) start-up time with the provider down ([`startup`]). The app is
 //! built with the shared test support (`signin::testing`), composed with the bench-only
 //! unguarded twin routes (`signin::server::app_for_bench`).
 
 mod in_process;
 mod load;
+mod process_cpu;
 mod report;
 mod sizes;
 mod startup;
@@ -95,8 +97,9 @@ async fn run(o: &Opts) -> Res<()> {
     if o.serve {
         // for profiling by hand: BENCH_SERVE_STORE=redis://… picks another store
         let store = std::env::var("BENCH_SERVE_STORE").unwrap_or_else(|_| "memory".into());
-        let (base, _app) = load::serve_in_process(&store).await?;
+        let (base, app) = load::serve_in_process(&store).await?;
         let jar = support::sign_in_over_http(&base, "/login").await?;
+        support::remember_session(&app, &jar.header()).await?;
         println!("{base} {}", jar.header());
         tokio::time::sleep(Duration::from_secs(3600)).await;
         return Ok(());
@@ -113,6 +116,7 @@ async fn run(o: &Opts) -> Res<()> {
     if o.wants("sign_in") {
         eprintln!("== (3) sign-in cost");
         rows.extend(in_process::sign_in_cost(o).await?);
+        rows.extend(process_cpu::sign_in_cpu(o).await?);
     }
     if o.wants("refresh") {
         eprintln!("== (4) refresh burst");

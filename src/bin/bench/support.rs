@@ -59,7 +59,7 @@ pub fn no_redirects() -> reqwest::Client {
 #[derive(Default, Clone)]
 pub struct Cookies(BTreeMap<String, String>);
 impl Cookies {
-    fn absorb(&mut self, headers: &reqwest::header::HeaderMap) {
+    pub fn absorb(&mut self, headers: &reqwest::header::HeaderMap) {
         for v in headers.get_all(reqwest::header::SET_COOKIE) {
             let Ok(v) = v.to_str() else { continue };
             let pair = v.split(';').next().unwrap_or_default();
