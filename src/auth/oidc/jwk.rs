@@ -146,7 +146,8 @@ impl JsonWebKey for Jwk {
     }
 }
 
-#[cfg(all(test, feature = "dev-provider"))]
+#[cfg(test)]
+#[cfg(feature = "dev-provider")]
 mod tests {
     use super::*;
     use rsa::{RsaPrivateKey, pkcs1v15::Pkcs1v15Sign, traits::PublicKeyParts};
