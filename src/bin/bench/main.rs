@@ -7,10 +7,12 @@
 //! express-openid-connect ([`load`]); (1) in-process per-request cost of the auth layer,
 //! (3) server time per sign-in and outbound calls, (4) refresh bursts ([`in_process`]); (3b)
 //! the server process's CPU per complete sign-in ([`process_cpu`]);
-//! (5) sizes ([`sizes`]); (6) start-up time with the provider down ([`startup`]). The app is
+//! (5) sizes ([`sizes`]); (6) start-up time with the provider down ([`startup`]); (7) growth
+//! and (8) the cost of a `/metrics` scrape ([`growth`]). The app is
 //! built with the shared test support (`signin::testing`), composed with the bench-only
 //! unguarded twin routes (`signin::server::app_for_bench`).
 
+mod growth;
 mod in_process;
 mod load;
 mod process_cpu;
@@ -36,7 +38,7 @@ pub struct Opts {
     pub out: PathBuf,
     pub peer: PathBuf,
     /// `--only load,sizes,…`: just these row groups (load, auth, sign_in, refresh, sizes,
-    /// startup).
+    /// growth, startup).
     pub only: Option<Vec<String>>,
 }
 
@@ -125,6 +127,11 @@ async fn run(o: &Opts) -> Res<()> {
     if o.wants("sizes") {
         eprintln!("== (5) sizes");
         rows.extend(sizes::sizes(o).await?);
+    }
+    if o.wants("growth") {
+        eprintln!("== (7) growth: store size, index, idle channels, anonymous load; (8) /metrics");
+        rows.extend(growth::store_growth(o).await?);
+        rows.extend(growth::server_memory(o).await?);
     }
     if o.wants("startup") {
         eprintln!("== (6) start-up");
