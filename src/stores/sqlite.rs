@@ -101,7 +101,11 @@ pub async fn open(
         .filename(path)
         .create_if_missing(true)
         .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-        .busy_timeout(timeout);
+        .busy_timeout(timeout)
+        // reads through a memory map and a larger page cache: a session read costs about the
+        // same with 100 000 sessions stored as with 1 000 (benchmark row `growth_read`)
+        .pragma("mmap_size", "268435456")
+        .pragma("cache_size", "-16384");
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .acquire_timeout(timeout)

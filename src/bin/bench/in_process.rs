@@ -51,8 +51,8 @@ pub async fn auth_layer_cost(o: &Opts) -> Res<Row> {
         "In-process cost of session + auth layer per request (memory store)",
         cost,
         "µs",
-        "≤ 2 µs",
-        Some(cost <= 2.0),
+        "≤ 1 µs",
+        Some(cost <= 1.0),
         format!(
             "{:.2} µs vs {:.2} µs per oneshot, median of {blocks}×{n}",
             ga / 1000.0,
