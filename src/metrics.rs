@@ -8,9 +8,10 @@
 //! - `signin_refreshes_total{outcome}`: token refreshes at the provider — `success`, `ended`
 //!   (the provider refused: the session ended), `failed` (provider unreachable or invalid
 //!   answer; the session stays);
-//! - `signin_sign_outs_total{kind}`: sessions ended — `user` (`POST /logout`), `back_channel`,
-//!   `universal_logout` (Okta's global token revocation), `expired` (idle or absolute timeout,
-//!   or an expired token that cannot be refreshed);
+//! - `signin_sign_outs_total{kind}`: sessions ended — `user` (`POST /logout`), `provider`
+//!   (back-channel logout, Okta's Universal Logout), `expired` (idle or absolute timeout, or an
+//!   expired token that cannot be refreshed), `refresh_refused`, `other_provider` (signed in
+//!   with an issuer or client no longer configured);
 //! - `signin_sessions`: session records in the store at the time of the scrape (shared by the
 //!   instances on one store: take the max, not the sum);
 //! - `signin_provider_request_duration_seconds{provider,endpoint}`: how long each call to the
@@ -98,7 +99,7 @@ impl Metrics {
         let sign_outs = Family::<Kind, Counter>::default();
         registry.register(
             "sign_outs",
-            "Sessions ended by kind: user, back_channel, universal_logout, expired",
+            "Sessions ended by kind: user, provider, expired, refresh_refused, other_provider",
             sign_outs.clone(),
         );
         let sessions = Gauge::<i64, AtomicI64>::default();

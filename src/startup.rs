@@ -232,8 +232,14 @@ pub async fn run() -> ExitCode {
         };
         tracing::info!(%metrics_addr, "serving /metrics");
         let router = crate::server::metrics_app(state.clone());
+        // the same header timeout and connection limit as the app's listener
+        let limits = crate::serve::ConnectionLimits {
+            header_timeout: state.settings.limits.header_timeout,
+            max_connections: 64,
+        };
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(metrics_listener, router).await {
+            let forever = std::future::pending::<()>();
+            if let Err(e) = crate::serve::serve(metrics_listener, router, limits, forever).await {
                 tracing::error!(error = %e, "the /metrics listener stopped");
             }
         });

@@ -258,7 +258,8 @@ impl SessionKeeper {
         };
         if self.providers.of(&current.verified).is_none() {
             tracing::info!("session was signed in with another issuer or client; signing out");
-            self.end_expired(session).await?;
+            self.metrics.sign_out("other_provider");
+            self.end_quietly(session).await?;
             return Ok((Resolved::Ended, false));
         }
         let t = now();
@@ -311,6 +312,11 @@ impl SessionKeeper {
     async fn end_expired(&self, session: &Session) -> Result<(), AuthError> {
         self.metrics
             .sign_out(super::signout::metric_kind(EndReason::Expired));
+        self.end_quietly(session).await
+    }
+
+    /// [`Self::end_expired`] without counting it (the caller counted it as something else).
+    async fn end_quietly(&self, session: &Session) -> Result<(), AuthError> {
         if let Some(id) = session.id() {
             self.events.publish(&id, Notice::Ended(EndReason::Expired));
         }

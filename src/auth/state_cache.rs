@@ -171,8 +171,15 @@ impl SessionStore for Invalidating {
         self.cache.invalidate(&record.id);
         done
     }
+    /// A record found missing (evicted, expired, or deleted by a path this process did not
+    /// see) also drops a cached state: sign-out and provider sign-outs load the record first,
+    /// so none of them can leave a session alive in the cache.
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        self.inner.load(id).await
+        let loaded = self.inner.load(id).await;
+        if matches!(loaded, Ok(None)) && self.cache.get(id).is_some() {
+            self.cache.invalidate(id);
+        }
+        loaded
     }
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let done = self.inner.delete(id).await;
@@ -284,6 +291,54 @@ mod tests {
             cache.get(&id).is_none(),
             "a read from before tracking resumed"
         );
+    }
+
+    /// A record the store lost without this process writing it (the memory store evicting
+    /// it, an expiry) takes the cached state with it as soon as anything reads it — as
+    /// sign-out and provider sign-outs do first.
+    #[tokio::test]
+    async fn a_missing_record_drops_the_cached_state() {
+        let cache = Arc::new(StateCache::new(Coherence::SoleWriter));
+        let inner: Arc<dyn SessionBackend> =
+            Arc::new(crate::stores::memory::MemoryStore::default());
+        let store = Invalidating {
+            inner: inner.clone(),
+            cache: cache.clone(),
+        };
+        let id = Id::default();
+        cache.fill(id, cache.generation(), state());
+        assert!(SessionStore::load(&store, &id).await.unwrap().is_none());
+        assert!(cache.get(&id).is_none());
+    }
+
+    /// The memory store tells the cache of every record it drops by itself (here: over
+    /// capacity), so no cached state outlives its record.
+    #[tokio::test]
+    async fn memory_evictions_reach_the_cache() {
+        use crate::stores::memory::MemoryStore;
+        let cache = Arc::new(StateCache::new(Coherence::SoleWriter));
+        let memory = MemoryStore::evicting_into(4, &cache);
+        let mut ids = vec![];
+        for _ in 0..40 {
+            let mut record = Record {
+                id: Id::default(),
+                data: Default::default(),
+                expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+            };
+            SessionStore::create(&memory, &mut record).await.unwrap();
+            cache.fill(record.id, cache.generation(), state());
+            ids.push(record.id);
+        }
+        assert!(memory.len().await <= 4, "over capacity: evicted");
+        let mut kept = 0;
+        for id in &ids {
+            let stored = SessionStore::load(&memory, id).await.unwrap().is_some();
+            if cache.get(id).is_some() {
+                kept += 1;
+                assert!(stored, "a cached state whose record was evicted");
+            }
+        }
+        assert!(kept <= 4);
     }
 
     #[test]

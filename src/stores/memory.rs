@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use moka::{Expiry, future::Cache, ops::compute::Op};
+use moka::{Expiry, future::Cache, notification::RemovalCause, ops::compute::Op};
 use time::OffsetDateTime;
 use tower_sessions::{
     SessionStore,
@@ -22,7 +22,10 @@ use tower_sessions::{
     session_store,
 };
 
-use crate::auth::store::{SessionBackend, StoreError};
+use crate::auth::{
+    state_cache::StateCache,
+    store::{SessionBackend, StoreError},
+};
 use crate::util::{lock, now};
 
 /// Sessions kept before the least used are evicted.
@@ -77,11 +80,30 @@ impl Default for MemoryStore {
 
 impl MemoryStore {
     pub fn new(capacity: u64) -> Self {
+        Self::with_listener(capacity, None)
+    }
+
+    /// The store, telling `states` of every record it drops by itself (over capacity, or
+    /// expired), so no parsed state outlives its record (`crate::auth::state_cache`).
+    pub fn evicting_into(capacity: u64, states: &std::sync::Arc<StateCache>) -> Self {
+        Self::with_listener(capacity, Some(std::sync::Arc::downgrade(states)))
+    }
+
+    fn with_listener(capacity: u64, states: Option<std::sync::Weak<StateCache>>) -> Self {
+        let mut builder = Cache::builder()
+            .max_capacity(capacity)
+            .expire_after(RecordExpiry);
+        if let Some(states) = states {
+            builder = builder.eviction_listener(move |id: std::sync::Arc<Id>, _, cause| {
+                if matches!(cause, RemovalCause::Size | RemovalCause::Expired)
+                    && let Some(states) = states.upgrade()
+                {
+                    states.invalidate(&id);
+                }
+            });
+        }
         Self {
-            cache: Cache::builder()
-                .max_capacity(capacity)
-                .expire_after(RecordExpiry)
-                .build(),
+            cache: builder.build(),
             index: Mutex::default(),
             used: Mutex::default(),
             last_sweep: Mutex::new(Instant::now()),

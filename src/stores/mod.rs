@@ -50,11 +50,14 @@ const LOCK_POLL: Duration = Duration::from_millis(20);
 pub async fn build(session: &SessionSettings) -> Result<(SharedStore, SessionLocks), StoreError> {
     let (backend, locks, cache): (Arc<dyn SessionBackend>, SessionLocks, Arc<StateCache>) =
         match &session.store {
-            StoreKind::Memory => (
-                Arc::new(memory::MemoryStore::default()),
-                SessionLocks::new(None),
-                Arc::new(StateCache::new(Coherence::SoleWriter)),
-            ),
+            StoreKind::Memory => {
+                let cache = Arc::new(StateCache::new(Coherence::SoleWriter));
+                (
+                    Arc::new(memory::MemoryStore::evicting_into(memory::CAPACITY, &cache)),
+                    SessionLocks::new(None),
+                    cache,
+                )
+            }
             StoreKind::Sqlite(path) => {
                 let (store, lock) = sqlite::open(path, session.store_timeout).await?;
                 let cache = Arc::new(StateCache::new(Coherence::Watched));

@@ -89,6 +89,24 @@ pub async fn connect(
     ))
 }
 
+/// Turns tracking on for the current connection, then the (emptied) cache; `false` when it
+/// could not (the cache stays off).
+async fn retrack(client: &Client, cache: &StateCache) -> bool {
+    match client
+        .start_tracking(Vec::<String>::new(), false, false, false, false)
+        .await
+    {
+        Ok(()) => {
+            cache.set_enabled(true);
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "redis: client tracking could not be turned on again; sessions are not cached");
+            false
+        }
+    }
+}
+
 /// A RESP3 connection with client tracking (Redis' server-assisted client-side caching): Redis
 /// remembers the keys read on it and, when any client changes or deletes one (another
 /// instance's sign-out, refresh, touch; an expiry), pushes an invalidation naming it, which
@@ -137,8 +155,21 @@ async fn track(
     tokio::spawn(async move {
         use tokio::sync::broadcast::error::RecvError;
         let mut alive = tokio::time::interval(TRACKED_TTL);
+        // whether the connection tracks now (the cache is on only then)
+        let mut tracking = true;
         loop {
             tokio::select! {
+                // errors first: an error and the reconnect after it, both pending, must
+                // leave the cache on (the reconnect turns tracking on again), not off
+                biased;
+                got = errors.recv() => {
+                    let Some(cache) = weak.upgrade() else { break };
+                    if matches!(got, Err(RecvError::Closed)) {
+                        break;
+                    }
+                    tracking = false;
+                    cache.set_enabled(false);
+                }
                 got = invalidations.recv() => {
                     let Some(cache) = weak.upgrade() else { break };
                     match got {
@@ -155,13 +186,6 @@ async fn track(
                         Err(RecvError::Closed) => break,
                     }
                 }
-                got = errors.recv() => {
-                    let Some(cache) = weak.upgrade() else { break };
-                    if matches!(got, Err(RecvError::Closed)) {
-                        break;
-                    }
-                    cache.set_enabled(false);
-                }
                 got = reconnects.recv() => {
                     let Some(cache) = weak.upgrade() else { break };
                     if matches!(got, Err(RecvError::Closed)) {
@@ -170,17 +194,14 @@ async fn track(
                     // the new connection tracks nothing yet: tracking on again, then the
                     // (emptied) cache
                     cache.set_enabled(false);
-                    match tracker
-                        .start_tracking(Vec::<String>::new(), false, false, false, false)
-                        .await
-                    {
-                        Ok(()) => cache.set_enabled(true),
-                        Err(e) => tracing::warn!(error = %e, "redis: client tracking could not be turned on again; sessions are not cached"),
-                    }
+                    tracking = retrack(&tracker, &cache).await;
                 }
                 _ = alive.tick() => {
-                    if weak.strong_count() == 0 {
-                        break;
+                    let Some(cache) = weak.upgrade() else { break };
+                    // an error after the reconnect that followed it, or a failed attempt:
+                    // try again while connected
+                    if !tracking && tracker.is_connected() {
+                        tracking = retrack(&tracker, &cache).await;
                     }
                 }
             }

@@ -4,8 +4,8 @@
 //! fifteen times cheaper — it was a sixth of the server's CPU per sign-in.
 //!
 //! Everything else is `openidconnect`'s own `CoreJsonWebKey`, which this wraps: parsing, key
-//! selection by `kid`, other algorithms (PS*, ES*, EdDSA) and keys shorter than 2048 bits
-//! (which `ring` does not take). What is written here is only the hand-over: the key checks
+//! selection by `kid`, other algorithms (PS*, ES*, EdDSA) and keys outside 2048–4096 bits
+//! (shorter ones `ring` does not take; longer ones `openidconnect` refuses). What is written here is only the hand-over: the key checks
 //! `openidconnect` makes before any signature check (use, key type, `alg`), repeated, then
 //! `ring`'s verification with the key's `n` and `e`.
 
@@ -36,8 +36,14 @@ struct RsaComponents {
     e: Vec<u8>,
 }
 
-/// `ring` verifies RSA signatures with moduli of 2048 to 8192 bits.
-const RING_MIN_BITS: usize = 2048;
+/// Moduli checked by `ring`: from its minimum, 2048 bits, to the `rsa` crate's maximum, 4096
+/// bits (what `openidconnect` alone accepts; beyond, it refuses, and so do we).
+const RING_BITS: std::ops::RangeInclusive<usize> = 2048..=4096;
+
+fn bits(n: &[u8]) -> usize {
+    n.first()
+        .map_or(0, |top| n.len() * 8 - top.leading_zeros() as usize)
+}
 
 /// A base64url (unpadded) unsigned integer, without leading zero bytes.
 fn uint(value: Option<&Value>) -> Option<Vec<u8>> {
@@ -59,7 +65,7 @@ impl<'de> Deserialize<'de> for Jwk {
                 })
             })
             .flatten()
-            .filter(|k| k.n.len() * 8 >= RING_MIN_BITS)
+            .filter(|k| RING_BITS.contains(&bits(&k.n)))
             .map(Arc::new);
         let inner = CoreJsonWebKey::deserialize(value).map_err(serde::de::Error::custom)?;
         Ok(Self { inner, rsa })
@@ -233,6 +239,20 @@ mod tests {
             j.verify_signature(&CoreJwsSigningAlgorithm::EcdsaP256Sha256, msg, &sig)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn modulus_sizes_are_counted_in_bits() {
+        assert_eq!(bits(&[0x80; 256]), 2048);
+        let mut n = vec![0x7f];
+        n.extend([0u8; 255]);
+        assert_eq!(
+            bits(&n),
+            2047,
+            "a 2047-bit modulus is left to openidconnect"
+        );
+        assert!(!RING_BITS.contains(&bits(&n)));
+        assert!(!RING_BITS.contains(&bits(&[0xff; 513])));
     }
 
     /// Keys `ring` does not take (under 2048 bits) are still checked, by `openidconnect`.
