@@ -51,17 +51,20 @@ pub struct RedisStore {
     tracked: Client,
 }
 
-/// `timeout`: how long a command may take before the request gives up
-/// (`SESSION_STORE_TIMEOUT_SECS`). Records are read on a connection of their own with client
-/// tracking, which keeps `cache` right ([`track`]).
-pub async fn connect(
+/// A client for `url` (speaking `version` when given): every command (and the connection)
+/// given at most `timeout`, tried once, reconnecting with backoff.
+fn builder(
     url: &str,
-    timeout: std::time::Duration,
-    cache: &Arc<StateCache>,
-) -> Result<(RedisStore, RedisLock), StoreError> {
-    let config =
+    timeout: Duration,
+    version: Option<RespVersion>,
+) -> Result<Builder, StoreError> {
+    let mut config =
         Config::from_url(url).map_err(|e| StoreError(format!("invalid redis URL: {e}")))?;
-    let pool = Builder::from_config(config)
+    if let Some(version) = version {
+        config.version = version;
+    }
+    let mut builder = Builder::from_config(config);
+    builder
         .with_connection_config(|c| {
             c.connection_timeout = timeout;
             c.internal_command_timeout = timeout;
@@ -70,7 +73,19 @@ pub async fn connect(
         .with_performance_config(|p| {
             p.default_command_timeout = timeout;
         })
-        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2000, 2))
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2000, 2));
+    Ok(builder)
+}
+
+/// `timeout`: how long a command may take before the request gives up
+/// (`SESSION_STORE_TIMEOUT_SECS`). Records are read on a connection of their own with client
+/// tracking, which keeps `cache` right ([`track`]).
+pub async fn connect(
+    url: &str,
+    timeout: std::time::Duration,
+    cache: &Arc<StateCache>,
+) -> Result<(RedisStore, RedisLock), StoreError> {
+    let pool = builder(url, timeout, None)?
         .build_pool(4)
         .map_err(|e| StoreError(format!("cannot configure the redis client: {e}")))?;
     match tokio::time::timeout(timeout * 2, pool.init()).await {
@@ -118,19 +133,7 @@ async fn track(
     timeout: Duration,
     cache: &Arc<StateCache>,
 ) -> Result<Client, StoreError> {
-    let mut config =
-        Config::from_url(url).map_err(|e| StoreError(format!("invalid redis URL: {e}")))?;
-    config.version = RespVersion::RESP3;
-    let client = Builder::from_config(config)
-        .with_connection_config(|c| {
-            c.connection_timeout = timeout;
-            c.internal_command_timeout = timeout;
-            c.max_command_attempts = 1;
-        })
-        .with_performance_config(|p| {
-            p.default_command_timeout = timeout;
-        })
-        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2000, 2))
+    let client = builder(url, timeout, Some(RespVersion::RESP3))?
         .build()
         .map_err(|e| StoreError(format!("cannot configure the redis client: {e}")))?;
     // listen before anything is read, so no invalidation is missed

@@ -6,7 +6,7 @@
 //! development provider.
 
 use std::{
-    process::{Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -24,26 +24,15 @@ use crate::{
     Opts,
     report::{Row, row},
     support::{
-        Proc, Res, bench_app, free_port, median, no_redirects, sign_in_in_process,
-        sign_in_over_http, start_redis, wait_http,
+        Res, Server, bench_app, median, no_redirects, sign_in_in_process, sign_in_over_http,
+        spawn_server, start_redis, stored_session,
     },
 };
 
 /// The signed-in record of `app`'s first demo user, to copy as filler.
 async fn template(app: &TestApp) -> Res<(Record, SignedIn)> {
     let jar = sign_in_in_process(app).await?.jar;
-    let id: Id = jar
-        .session_id()
-        .ok_or("no session")?
-        .parse()
-        .map_err(|_| "bad id")?;
-    app.state
-        .keeper
-        .store
-        .load_signed_in(&id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| "no record".to_string())
+    stored_session(app, jar.cookie.as_deref().unwrap_or_default()).await
 }
 
 /// Adds `n` signed-in sessions of other people (each its own `sub`, indexed), `in_flight` at
@@ -149,19 +138,8 @@ pub async fn store_growth(o: &Opts) -> Res<Vec<Row>> {
             let mut times = vec![];
             for _ in 0..if o.quick { 3 } else { 20 } {
                 let jar = sign_in_in_process(&app).await?.jar;
-                let id: Id = jar
-                    .session_id()
-                    .ok_or("no session")?
-                    .parse()
-                    .map_err(|_| "bad id")?;
-                let (_, s) = app
-                    .state
-                    .keeper
-                    .store
-                    .load_signed_in(&id)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .ok_or("no record")?;
+                let (_, s) =
+                    stored_session(&app, jar.cookie.as_deref().unwrap_or_default()).await?;
                 let who = Who::Subject {
                     iss: s.verified.claims["iss"].as_str().unwrap_or_default().into(),
                     sub: s.verified.user.sub.clone(),
@@ -206,53 +184,6 @@ fn rss_kb(pid: u32) -> Res<f64> {
         .ok_or_else(|| "no VmRSS".to_string())
 }
 
-/// The release server with this process's development provider, `/metrics` on its own port.
-struct Server {
-    _proc: Proc,
-    pid: u32,
-    base: String,
-    metrics: String,
-    _op: TestApp,
-}
-
-async fn server(o: &Opts, env: &[(&str, &str)]) -> Res<Server> {
-    let op = bench_app(&[]).await?;
-    let provider = op.provider.as_ref().ok_or("no provider")?;
-    let (port, metrics_port) = (free_port(), free_port());
-    let base = format!("http://127.0.0.1:{port}");
-    let mut cmd = Command::new(&o.server);
-    cmd.env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("LEPTOS_SITE_ROOT", &o.site_root)
-        .env("LEPTOS_ENV", "PROD")
-        .env("APP_URL", &base)
-        .env("OIDC_ISSUER", &provider.issuer)
-        .env("OIDC_CLIENT_ID", &provider.client_id)
-        .env("OIDC_CLIENT_SECRET", provider.client_secret.expose())
-        .env("SESSION_STORE", "memory")
-        .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
-        .env("LIMITS_SIGN_IN_PER_MINUTE", "1000000")
-        .env("LIMITS_SIGN_IN_BURST", "1000000")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let child = cmd
-        .spawn()
-        .map_err(|e| format!("{}: {e}", o.server.display()))?;
-    let pid = child.id();
-    let proc = Proc(child);
-    wait_http(&format!("{base}/healthz"), Duration::from_secs(20)).await?;
-    Ok(Server {
-        _proc: proc,
-        pid,
-        base,
-        metrics: format!("http://127.0.0.1:{metrics_port}/metrics"),
-        _op: op,
-    })
-}
-
 async fn sessions_stored(s: &Server) -> Res<f64> {
     let text = no_redirects()
         .get(&s.metrics)
@@ -295,7 +226,7 @@ pub async fn server_memory(o: &Opts) -> Res<Vec<Row>> {
     // (a) 1 000 idle live-session channels, 32 per session
     let per_session: usize = 32;
     let channels: usize = if o.quick { 64 } else { 1_000 };
-    let s = server(
+    let s = spawn_server(
         o,
         &[
             ("EVENTS_PER_SESSION", "32"),
@@ -342,7 +273,7 @@ pub async fn server_memory(o: &Opts) -> Res<Vec<Row>> {
     drop(s);
 
     // (b) anonymous load: nothing stored, memory flat
-    let s = server(o, &[]).await?;
+    let s = spawn_server(o, &[]).await?;
     let secs = if o.quick { 1 } else { 10 };
     let home = format!("{}/", s.base);
     let warm = Command::new("wrk")

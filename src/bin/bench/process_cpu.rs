@@ -4,15 +4,10 @@
 //! step's share, from the threads' scheduler run times (`/proc/<pid>/task/*/schedstat`,
 //! nanoseconds).
 
-use std::{
-    process::{Command, Stdio},
-    time::Duration,
-};
-
 use crate::{
     Opts,
     report::{Row, row},
-    support::{Cookies, Proc, Res, bench_app, free_port, no_redirects, wait_http},
+    support::{Cookies, Res, location, no_redirects, spawn_server},
 };
 
 /// utime + stime of process `pid`, in seconds (clock ticks of 10 ms).
@@ -44,41 +39,10 @@ fn run_nanos(pid: u32) -> u64 {
         .sum()
 }
 
-fn location(r: &reqwest::Response) -> Res<String> {
-    r.headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .ok_or_else(|| format!("no redirect from {} ({})", r.url(), r.status()))
-}
-
 pub async fn sign_in_cpu(o: &Opts) -> Res<Vec<Row>> {
-    // the provider: this process's development provider
-    let op_app = bench_app(&[]).await?;
-    let provider = op_app.provider.as_ref().ok_or("no provider")?;
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let child = Command::new(&o.server)
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("LEPTOS_SITE_ROOT", &o.site_root)
-        .env("LEPTOS_ENV", "PROD")
-        .env("APP_URL", &base)
-        .env("OIDC_ISSUER", &provider.issuer)
-        .env("OIDC_CLIENT_ID", &provider.client_id)
-        .env("OIDC_CLIENT_SECRET", provider.client_secret.expose())
-        .env("SESSION_STORE", "memory")
-        // every sign-in comes from one address here: the per-address limit stays on (its
-        // cost counts), high enough for the run
-        .env("LIMITS_SIGN_IN_PER_MINUTE", "1000000")
-        .env("LIMITS_SIGN_IN_BURST", "1000000")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("{}: {e}", o.server.display()))?;
-    let pid = child.id();
-    let _server = Proc(child);
-    wait_http(&format!("{base}/healthz"), Duration::from_secs(20)).await?;
+    // the release server in its own process, the provider in this one
+    let server = spawn_server(o, &[]).await?;
+    let (pid, base) = (server.pid, server.base.clone());
     let http = no_redirects();
 
     // one complete sign-in; the time each of the server's steps took on its CPUs

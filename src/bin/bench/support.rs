@@ -9,7 +9,10 @@ use std::{
 };
 
 use axum::http::{StatusCode, header};
+
+use crate::Opts;
 use signin::{
+    auth::session::SignedIn,
     server::app_for_bench,
     testing::{Jar, TestApp, complete_sign_in, page},
 };
@@ -92,25 +95,80 @@ pub async fn bench_app(env: &[(&str, &str)]) -> Res<TestApp> {
         .await
 }
 
-/// Hands the session behind `cookie` (a `Cookie` header with `sid=…`) to the unguarded twin
-/// routes.
-pub async fn remember_session(app: &TestApp, cookie: &str) -> Res<()> {
+/// The record and signed-in state of the session behind `cookie` (a `Cookie` header with
+/// `sid=…`), read from `app`'s store.
+pub async fn stored_session(
+    app: &TestApp,
+    cookie: &str,
+) -> Res<(tower_sessions::session::Record, SignedIn)> {
     let id: tower_sessions::session::Id = cookie
         .split(';')
         .find_map(|c| c.trim().strip_prefix("sid="))
         .ok_or("no session cookie")?
         .parse()
         .map_err(|_| "bad session cookie")?;
-    let (_, signed_in) = app
-        .state
+    app.state
         .keeper
         .store
         .load_signed_in(&id)
         .await
         .map_err(|e| e.to_string())?
-        .ok_or("the session is not in the store")?;
+        .ok_or_else(|| "the session is not in the store".to_string())
+}
+
+/// Hands the session behind `cookie` to the unguarded twin routes.
+pub async fn remember_session(app: &TestApp, cookie: &str) -> Res<()> {
+    let (_, signed_in) = stored_session(app, cookie).await?;
     signin::bench_support::remember(Arc::new(signed_in));
     Ok(())
+}
+
+/// The release server with this process's development provider, `/metrics` on its own port.
+pub struct Server {
+    _proc: Proc,
+    pub pid: u32,
+    pub base: String,
+    pub metrics: String,
+    _op: TestApp,
+}
+
+/// Starts it with `env` on top, and waits for it to answer.
+pub async fn spawn_server(o: &Opts, env: &[(&str, &str)]) -> Res<Server> {
+    let op = bench_app(&[]).await?;
+    let provider = op.provider.as_ref().ok_or("no provider")?;
+    let (port, metrics_port) = (free_port(), free_port());
+    let base = format!("http://127.0.0.1:{port}");
+    let mut cmd = Command::new(&o.server);
+    cmd.env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("LEPTOS_SITE_ROOT", &o.site_root)
+        .env("LEPTOS_ENV", "PROD")
+        .env("APP_URL", &base)
+        .env("OIDC_ISSUER", &provider.issuer)
+        .env("OIDC_CLIENT_ID", &provider.client_id)
+        .env("OIDC_CLIENT_SECRET", provider.client_secret.expose())
+        .env("SESSION_STORE", "memory")
+        .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+        .env("LIMITS_SIGN_IN_PER_MINUTE", "1000000")
+        .env("LIMITS_SIGN_IN_BURST", "1000000")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("{}: {e}", o.server.display()))?;
+    let pid = child.id();
+    let proc = Proc(child);
+    wait_http(&format!("{base}/healthz"), Duration::from_secs(20)).await?;
+    Ok(Server {
+        _proc: proc,
+        pid,
+        base,
+        metrics: format!("http://127.0.0.1:{metrics_port}/metrics"),
+        _op: op,
+    })
 }
 
 /// A sign-in in-process, timed.
@@ -180,7 +238,7 @@ pub async fn sign_in_over_http(base: &str, login_path: &str) -> Res<Cookies> {
     Ok(jar)
 }
 
-fn location(r: &reqwest::Response) -> Res<String> {
+pub fn location(r: &reqwest::Response) -> Res<String> {
     r.headers()
         .get(reqwest::header::LOCATION)
         .and_then(|v| v.to_str().ok())
