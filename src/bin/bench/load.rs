@@ -13,8 +13,8 @@ use crate::{
     Opts,
     report::{Row, row},
     support::{
-        Proc, Res, bench_app, free_port, median, remember_session, sign_in_over_http, start_redis,
-        wait_http,
+        Proc, Res, bench_app, free_port, free_ports, median, remember_session, sign_in_over_http,
+        start_redis, wait_http,
     },
 };
 
@@ -42,12 +42,12 @@ fn wrk(url: &str, cookie: Option<&str>, secs: u32, connections: u32) -> Res<f64>
 /// Serves the app (with the bench-only unguarded twin routes) from this process on a real
 /// socket, with the given store and a development provider of its own; returns its base URL.
 pub async fn serve_in_process(store: &str) -> Res<(String, TestApp)> {
-    let port = free_port();
+    let [port, provider_port] = free_ports::<2>();
     let base = format!("http://127.0.0.1:{port}");
     let app = bench_app(&[
         ("APP_URL", base.as_str()),
         ("SESSION_STORE", store),
-        ("DEV_PROVIDER_PORT", &free_port().to_string()),
+        ("DEV_PROVIDER_PORT", &provider_port.to_string()),
     ])
     .await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))

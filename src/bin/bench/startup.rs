@@ -9,15 +9,15 @@ use std::{
 use crate::{
     Opts,
     report::{Row, row},
-    support::{Proc, Res, free_port, median},
+    support::{Proc, Res, free_ports, median},
 };
 
 pub async fn startup(o: &Opts) -> Res<Row> {
     let runs = if o.quick { 1 } else { 7 };
     let mut times = vec![];
     for _ in 0..runs {
-        let port = free_port();
-        let closed = free_port(); // nothing listens there: the provider is down
+        // nothing listens on `closed`: the provider is down
+        let [port, closed] = free_ports::<2>();
         let t = Instant::now();
         let child = Command::new(&o.server)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))

@@ -26,6 +26,19 @@ pub fn free_port() -> u16 {
         .unwrap_or(0)
 }
 
+/// `N` different free ports (all bound at once, then released: two calls of [`free_port`]
+/// may give the same one).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<_> = (0..N)
+        .filter_map(|_| std::net::TcpListener::bind("127.0.0.1:0").ok())
+        .collect();
+    let mut ports = [0; N];
+    for (p, l) in ports.iter_mut().zip(&listeners) {
+        *p = l.local_addr().map(|a| a.port()).unwrap_or(0);
+    }
+    ports
+}
+
 /// A child process, killed when dropped.
 pub struct Proc(pub Child);
 impl Drop for Proc {
@@ -136,7 +149,7 @@ pub struct Server {
 pub async fn spawn_server(o: &Opts, env: &[(&str, &str)]) -> Res<Server> {
     let op = bench_app(&[]).await?;
     let provider = op.provider.as_ref().ok_or("no provider")?;
-    let (port, metrics_port) = (free_port(), free_port());
+    let [port, metrics_port] = free_ports::<2>();
     let base = format!("http://127.0.0.1:{port}");
     let mut cmd = Command::new(&o.server);
     cmd.env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
