@@ -455,11 +455,15 @@ async fn slow_headers_are_cut_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_on_their_own_address() {
     let op = MockOp::start(Behaviour::default()).await;
-    let metrics_port = free_port();
+    // two calls of free_port may give the same port: the app would refuse it as METRICS_ADDR
+    let app_port = free_port();
+    let metrics_port = std::iter::repeat_with(free_port)
+        .find(|p| *p != app_port)
+        .unwrap();
     let mut env: Vec<(String, String)> =
         vec![("METRICS_ADDR".into(), format!("127.0.0.1:{metrics_port}"))];
     env.extend(op.env().into_iter().map(|(k, v)| (k.to_string(), v)));
-    let app = spawn_with(free_port(), &env).await;
+    let app = spawn_with(app_port, &env).await;
     let cookie = sign_in(app.port).await;
     let r = client()
         .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
