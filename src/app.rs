@@ -49,7 +49,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 // live reload for `cargo leptos watch` only
                 {(options.env == leptos::config::Env::DEV).then(|| view! { <AutoReload options=options.clone() /> })}
-                <HydrationScripts options islands=true islands_router=true />
+                <AppScripts options />
                 <LeaveAppForms />
                 <MetaTags />
             </head>
@@ -58,6 +58,34 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Leptos' hydration scripts, with its islands loader as a cached file
+/// (`crate::boot_script`) rather than inline in every page; Leptos' own inline scripts when
+/// that is not available (and in the browser build, where the shell never renders).
+#[component]
+fn AppScripts(options: LeptosOptions) -> impl IntoView {
+    use leptos::either::Either;
+    #[cfg(feature = "ssr")]
+    if let Some(boot) = crate::boot_script::boot(&options) {
+        // what `HydrationScripts` does in islands mode: only islands carry hydration keys
+        if let Some(context) = Owner::current_shared_context() {
+            context.set_is_hydrating(false);
+        }
+        let nonce = leptos::nonce::use_nonce();
+        return Either::Left(view! {
+            <link rel="modulepreload" href=boot.js_href.clone() />
+            <link
+                rel="preload"
+                href=boot.wasm_href.clone()
+                r#as="fetch"
+                r#type="application/wasm"
+                crossorigin=""
+            />
+            <script type="module" src=boot.path.clone() nonce=nonce></script>
+        });
+    }
+    Either::Right(view! { <HydrationScripts options islands=true islands_router=true /> })
 }
 
 /// Forms marked `data-leave` (sign-out) submit as plain page loads: the islands router turns

@@ -13,6 +13,8 @@ pub mod components;
 pub mod pages;
 
 #[cfg(feature = "ssr")]
+pub mod boot_script;
+#[cfg(feature = "ssr")]
 pub mod csp;
 #[cfg(feature = "ssr")]
 pub mod csrf;

@@ -13,7 +13,7 @@ use axum::{
     Router,
     body::Body,
     extract::{DefaultBodyLimit, Request, State},
-    http::{HeaderValue, Uri, header},
+    http::{HeaderMap, HeaderValue, Uri, header},
     middleware::{Next, from_fn_with_state},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -183,6 +183,16 @@ fn routes(state: &AppState) -> Router<AppState> {
                     }
                     leptos_axum::handle_server_fns_with_context(context, req).await
                 }
+            }),
+        );
+    }
+    if let Some(boot) = crate::boot_script::boot(&state.leptos_options) {
+        let path = boot.path.clone();
+        router = router.route(
+            &path,
+            get(move |headers: HeaderMap| {
+                let boot = boot.clone();
+                async move { boot.response(&headers) }
             }),
         );
     }

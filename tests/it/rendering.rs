@@ -17,6 +17,15 @@ async fn navigate(h: &Harness, jar: &mut Jar, path: &str) -> Resp {
     .await
 }
 
+/// Where the page loads Leptos' islands loader from.
+fn loader_src(body: &str) -> String {
+    body.split("<script type=\"module\" src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no loader script: {body}"))
+        .to_string()
+}
+
 fn island(body: &str, name: &str) -> bool {
     body.contains(&format!("<leptos-island data-component=\"{name}_"))
 }
@@ -121,9 +130,10 @@ async fn signed_in_pages_hydrate_only_their_islands() {
     assert_eq!(profile.status, StatusCode::OK);
     assert!(island(&profile.body, "ProfileLive"));
     assert!(profile.body.contains("data-props="));
+    let loader = h.get(&mut jar, &loader_src(&profile.body)).await;
     assert!(
-        profile.body.contains("__hydrateIsland"),
-        "the islands router"
+        loader.body.contains("__hydrateIsland"),
+        "the island loader and the islands router"
     );
     assert!(profile.body.contains("data-claim=\"email\""));
     let stored = h.stored(&jar).await.expect("signed in");
@@ -241,4 +251,43 @@ async fn required_everywhere_navigation_shows_an_unavailable_provider_in_the_pag
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(!r.body.contains("class=\"nav\""));
     assert!(h.stored(&jar).await.is_some(), "the session is not lost");
+}
+
+/// Leptos' islands loader (about 13 KB) is not written into every page: pages load it from
+/// one immutable file under `/pkg/`, with the response's nonce, and keep only small inline
+/// scripts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_islands_loader_is_a_cached_file_not_inline() {
+    let h = Harness::dev(&[]).await;
+    let mut jar = Jar::default();
+    let page = h.get(&mut jar, "/about").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let src = loader_src(&page.body);
+    assert!(
+        src.starts_with("/pkg/boot.") && src.ends_with(".js"),
+        "{src}"
+    );
+    for inline in page.body.split("<script").skip(1) {
+        let (attrs, rest) = inline.split_once('>').unwrap();
+        if !attrs.contains("src=") {
+            let text = rest.split("</script>").next().unwrap();
+            assert!(
+                text.len() < 1_000,
+                "an inline script of {} bytes",
+                text.len()
+            );
+        }
+    }
+
+    let loader = h.get(&mut jar, &src).await;
+    assert_eq!(loader.status, StatusCode::OK);
+    assert!(loader.header("content-type").starts_with("text/javascript"));
+    assert_eq!(
+        loader.header("cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    assert!(loader.body.contains("leptos-island"), "{}", loader.body);
+    // the same file for every page and every person
+    let again = h.get(&mut Jar::default(), "/").await;
+    assert!(again.body.contains(&format!("src=\"{src}\"")));
 }

@@ -1,5 +1,5 @@
 //! Row (5): what a browser downloads — the wasm and JS the first signed-in page (`/profile`)
-//! references, its inline scripts, and the rest of the app's wasm and JS (raw / gzip /
+//! references (Leptos' islands loader among them, served from memory), its inline scripts, and the rest of the app's wasm and JS (raw / gzip /
 //! brotli) — the session cookie and what the store keeps per signed-in session.
 
 use std::{path::Path, process::Command};
@@ -90,7 +90,19 @@ pub async fn sizes(o: &Opts) -> Res<Vec<Row>> {
     let mut rows = vec![];
     let mut first_br = 0u64;
     for (i, file) in first.iter().enumerate() {
-        let (raw, gz, br) = file_sizes(&pkg.join(file))?;
+        let on_disk = pkg.join(file);
+        let (raw, gz, br) = if on_disk.exists() {
+            file_sizes(&on_disk)?
+        } else {
+            // served from memory (the islands loader, `signin::boot_script`)
+            let served = app.request(&mut jar, page(&format!("/pkg/{file}"))).await?;
+            if served.status != StatusCode::OK {
+                return Err(format!("/pkg/{file} answered {}", served.status));
+            }
+            let copy = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+            std::fs::write(copy.path(), &served.body).map_err(|e| e.to_string())?;
+            file_sizes(copy.path())?
+        };
         first_br += br;
         rows.push(row(
             [
@@ -114,7 +126,7 @@ pub async fn sizes(o: &Opts) -> Res<Vec<Row>> {
     let inline_br = compressed_len(inline_file.path(), "brotli", &["-q", "11", "-c"])?;
     rows.push(row(
         "size_inline_js",
-        "Inline scripts of the page (island loader, islands router)",
+        "Inline scripts of the page",
         kb(inline_br),
         "KB br",
         "—",
