@@ -217,11 +217,17 @@ pub async fn establish(
         .map_err(AuthError::store)?;
     expire_after(session, idle_timeout);
     session.cycle_id().await.map_err(AuthError::store)?;
+    let sealed = store.1.encode(signed_in)?;
     session
-        .insert_value(AUTH_KEY, store.1.encode(signed_in)?)
+        .insert_value(AUTH_KEY, sealed.clone())
         .await
         .map_err(AuthError::store)?;
-    save_now(session).await
+    save_now(session).await?;
+    // the first page reads this record: it finds it parsed already
+    if let Some(id) = session.id() {
+        store.1.remember(id, sealed, signed_in);
+    }
+    Ok(())
 }
 
 /// The signed-in state of this request's session, if any: from the cache of parsed states
@@ -331,6 +337,20 @@ impl StateCodec {
         Some(parsed)
     }
 
+    /// `value` was just written for session `id` as the encoding of `signed_in`: the next
+    /// [`Self::decode`] of it is a comparison (a copy of the state costs less than opening
+    /// and parsing it again).
+    fn remember(&self, id: Id, value: Value, signed_in: &SignedIn) {
+        let Value::String(text) = value else {
+            return;
+        };
+        let mut cache = write(&self.parsed);
+        if cache.len() >= PARSED_MAX {
+            cache.clear();
+        }
+        cache.insert(id, (text, Arc::new(signed_in.clone())));
+    }
+
     fn forget(&self, id: &Id) {
         write(&self.parsed).remove(id);
     }
@@ -392,9 +412,8 @@ impl SharedStore {
         signed_in: &SignedIn,
         expiry_date: time::OffsetDateTime,
     ) -> Result<bool, AuthError> {
-        record
-            .data
-            .insert(AUTH_KEY.to_string(), self.1.encode(signed_in)?);
+        let sealed = self.1.encode(signed_in)?;
+        record.data.insert(AUTH_KEY.to_string(), sealed.clone());
         record.expiry_date = expiry_date;
         let id = record.id;
         let saved = self
@@ -402,7 +421,9 @@ impl SharedStore {
             .save_existing(&record)
             .await
             .map_err(AuthError::store)?;
-        if !saved {
+        if saved {
+            self.1.remember(id, sealed, signed_in);
+        } else {
             self.1.forget(&id);
         }
         Ok(saved)
@@ -418,6 +439,33 @@ impl SharedStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What was just written is found parsed: the same `Arc`, no opening; another text for
+    /// the same session is opened (and a text that does not open is no session).
+    #[test]
+    fn a_written_state_is_remembered_parsed() {
+        let codec = StateCodec::new(Sealer::new(&[[7; 32]]).unwrap());
+        let id = Id::default();
+        let state = crate::auth::state_cache::tests::state();
+        let sealed = codec.encode(&state).unwrap();
+        codec.remember(id, sealed.clone(), &state);
+        let first = codec.decode(Some(id), &sealed).unwrap();
+        assert!(Arc::ptr_eq(
+            &first,
+            &codec.decode(Some(id), &sealed).unwrap()
+        ));
+        assert_eq!(first.verified.user.sub, state.verified.user.sub);
+
+        let other = codec.encode(&state).unwrap();
+        assert_ne!(other, sealed, "sealing is randomised");
+        let opened = codec.decode(Some(id), &other).unwrap();
+        assert!(!Arc::ptr_eq(&first, &opened));
+        assert!(
+            codec
+                .decode(Some(id), &Value::String("v1.x.y".into()))
+                .is_none()
+        );
+    }
     use crate::secret::Secret;
     use tower_sessions::MemoryStore;
 

@@ -216,11 +216,12 @@ impl SessionBackend for Invalidating {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::{auth::oidc::Verified, secret::Secret};
 
-    fn state() -> Arc<SignedIn> {
+    /// A signed-in state (also for `super::super::session`'s tests).
+    pub(crate) fn state() -> Arc<SignedIn> {
         let serde_json::Value::Object(claims) = serde_json::json!({"sub": "alice"}) else {
             unreachable!()
         };
