@@ -65,7 +65,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// that is not available (and in the browser build, where the shell never renders).
 #[component]
 fn AppScripts(options: LeptosOptions) -> impl IntoView {
-    use leptos::either::Either;
     #[cfg(feature = "ssr")]
     if let Some(boot) = crate::boot_script::boot(&options) {
         // what `HydrationScripts` does in islands mode: only islands carry hydration keys
@@ -73,7 +72,7 @@ fn AppScripts(options: LeptosOptions) -> impl IntoView {
             context.set_is_hydrating(false);
         }
         let nonce = leptos::nonce::use_nonce();
-        return Either::Left(view! {
+        return view! {
             <link rel="modulepreload" href=boot.js_href.clone() />
             <link
                 rel="preload"
@@ -83,9 +82,10 @@ fn AppScripts(options: LeptosOptions) -> impl IntoView {
                 crossorigin=""
             />
             <script type="module" src=boot.path.clone() nonce=nonce></script>
-        });
+        }
+        .into_any();
     }
-    Either::Right(view! { <HydrationScripts options islands=true islands_router=true /> })
+    view! { <HydrationScripts options islands=true islands_router=true /> }.into_any()
 }
 
 /// Forms marked `data-leave` (sign-out) submit as plain page loads: the islands router turns
