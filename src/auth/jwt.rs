@@ -18,9 +18,9 @@ use std::{
 };
 
 use base64::Engine;
-use openidconnect::{IssuerUrl, JsonWebKey, JsonWebKeySet, core::CoreJwsSigningAlgorithm};
+use openidconnect::{JsonWebKey, JsonWebKeySet, core::CoreJwsSigningAlgorithm};
 
-use super::oidc::{Jwk, ProviderMetadata};
+use super::oidc::Jwk;
 use serde_json::{Map, Value};
 
 use crate::util::{error_chain, read, write};
@@ -189,9 +189,7 @@ impl KeyCache {
     }
 
     async fn fetch(&self) -> Result<JsonWebKeySet<Jwk>, JwtError> {
-        let issuer = IssuerUrl::new(self.0.issuer.clone())
-            .map_err(|e| JwtError::KeysUnavailable(e.to_string()))?;
-        let metadata = ProviderMetadata::discover_async(issuer, &self.0.http)
+        let metadata = super::oidc::discover(&self.0.issuer, &self.0.http)
             .await
             .map_err(|e| JwtError::KeysUnavailable(error_chain(&e)))?;
         Ok(metadata.jwks().clone())

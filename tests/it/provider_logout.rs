@@ -590,3 +590,36 @@ async fn stale_logout_keys_are_renewed_in_the_background() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(!signed_in(&h, &b).await);
 }
+
+/// A provider whose issuer ends with `/` (Auth0: `https://TENANT.auth0.com/`), configured with
+/// or without the `/`: discovery accepts the issuer it announces, the ID token's `iss` is
+/// checked against exactly that, and its back-channel logout tokens end the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_ending_with_a_slash_signs_in_and_out() {
+    let op = MockOp::start(Behaviour {
+        issuer_trailing_slash: true,
+        ..Default::default()
+    })
+    .await;
+    assert!(op.issuer().ends_with('/'));
+    // RFC 9207: the redirect back names the issuer exactly as it is
+    let iss = op.issuer().to_string();
+    op.set(|b| {
+        b.response_iss = Some(iss);
+        b.advertise_response_iss = true;
+    });
+    for configured in [
+        op.issuer().to_string(),
+        op.issuer().trim_end_matches('/').to_string(),
+    ] {
+        let h = Harness::mock(&op, &[("OIDC_ISSUER", configured.as_str())]).await;
+        let mut jar = Jar::default();
+        h.mock_sign_in(&mut jar).await;
+        assert!(signed_in(&h, &jar).await, "configured as {configured}");
+        assert_eq!(
+            send_valid_logout_token(&h, &op).await.status,
+            StatusCode::OK
+        );
+        assert!(!signed_in(&h, &jar).await, "configured as {configured}");
+    }
+}

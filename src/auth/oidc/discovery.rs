@@ -22,11 +22,11 @@ use std::{
 };
 
 use super::ClientAuth;
-use openidconnect::{AuthType, ClientId, ClientSecret, IssuerUrl, RedirectUrl, RevocationUrl};
+use openidconnect::{AuthType, ClientId, ClientSecret, RedirectUrl, RevocationUrl};
 
 use super::{
     calls::{Call, CallCounter},
-    metadata::{Client, ProviderMetadata},
+    metadata::Client,
 };
 use crate::{
     auth::error::AuthError,
@@ -45,6 +45,9 @@ const RENEWAL_PAUSE: Duration = Duration::from_secs(30);
 /// What discovery found, and the client built from it.
 pub struct Discovered {
     pub client: Client,
+    /// The issuer exactly as the provider names it (the setting is kept without a trailing
+    /// `/`; some providers' issuer has one).
+    pub issuer: String,
     /// RFC 9207: the provider puts `iss` in every authorization response.
     pub response_iss: bool,
     /// RFC 7009 revocation endpoint, when the provider has one.
@@ -189,20 +192,16 @@ impl DiscoveryCache {
 }
 
 async fn discover(src: &Source) -> Result<Discovered, AuthError> {
-    let issuer = IssuerUrl::new(src.issuer.clone())
-        .map_err(|e| AuthError::Internal(format!("issuer URL: {e}")))?;
     let metadata = src
         .calls
-        .timed(
-            Call::Discovery,
-            ProviderMetadata::discover_async(issuer, &src.http),
-        )
+        .timed(Call::Discovery, super::metadata::discover(&src.issuer, &src.http))
         .await
         .map_err(|e| {
             let detail = error_chain(&e);
             tracing::warn!(issuer = %src.issuer, error = %detail, "OpenID Provider discovery failed");
             AuthError::ProviderUnavailable(detail)
         })?;
+    let issuer = metadata.issuer().as_str().to_string();
     let end_session = metadata.additional_metadata().end_session_endpoint.clone();
     let token_endpoint = metadata
         .token_endpoint()
@@ -246,6 +245,7 @@ async fn discover(src: &Source) -> Result<Discovered, AuthError> {
         revocation,
         response_iss,
         client,
+        issuer,
         end_session,
         par,
         par_required,

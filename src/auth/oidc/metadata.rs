@@ -96,3 +96,33 @@ pub type ProviderMetadata = openidconnect::ProviderMetadata<
     CoreResponseType,
     CoreSubjectIdentifierType,
 >;
+
+/// What discovery fails with.
+pub type DiscoveryError =
+    openidconnect::DiscoveryError<openidconnect::HttpClientError<reqwest::Error>>;
+
+/// Fetches and checks `issuer`'s discovery document (OpenID Connect Discovery 1.0: the
+/// document must name exactly the issuer it was fetched for).
+///
+/// The issuer setting is kept without a trailing `/`, but some providers' issuer has one
+/// (Auth0: `https://TENANT.auth0.com/`). When the document names another issuer, the same one
+/// with a `/` is tried: that document must then name exactly that, and tokens are checked
+/// against exactly what it names. Otherwise the first answer stands.
+pub async fn discover(
+    issuer: &str,
+    http: &reqwest::Client,
+) -> Result<ProviderMetadata, DiscoveryError> {
+    let fetch = async |issuer: String| {
+        let issuer = openidconnect::IssuerUrl::new(issuer)
+            .map_err(openidconnect::DiscoveryError::UrlParse)?;
+        ProviderMetadata::discover_async(issuer, http).await
+    };
+    let first = fetch(issuer.to_string()).await;
+    if matches!(first, Err(openidconnect::DiscoveryError::Validation(_)))
+        && !issuer.ends_with('/')
+        && let Ok(with_slash) = fetch(format!("{issuer}/")).await
+    {
+        return Ok(with_slash);
+    }
+    first
+}

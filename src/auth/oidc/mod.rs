@@ -35,7 +35,8 @@ pub use calls::{Call, CallCounter};
 pub use client_auth::ClientAuth;
 pub use jwk::Jwk;
 pub use metadata::{
-    ExtraProviderMetadata, IdToken, OidcTokenResponse, OtherClaims, ProviderMetadata,
+    DiscoveryError, ExtraProviderMetadata, IdToken, OidcTokenResponse, OtherClaims,
+    ProviderMetadata, discover,
 };
 pub use providers::{Provider, Providers};
 
@@ -258,6 +259,13 @@ impl OidcClient {
     ) -> Result<(), AuthError> {
         match iss {
             Some(iss) if iss == self.issuer => Ok(()),
+            // an issuer ending with `/` (the setting is kept without): exactly as discovered
+            Some(iss)
+                if iss.strip_suffix('/') == Some(self.issuer.as_str())
+                    && iss == self.discovered(false).await?.issuer =>
+            {
+                Ok(())
+            }
             Some(_) => Err(AuthError::IssuerMismatch),
             None if is_error => Ok(()),
             None if self.discovered(false).await?.response_iss => Err(AuthError::IssuerMismatch),

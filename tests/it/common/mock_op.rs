@@ -169,6 +169,9 @@ pub struct Behaviour {
     pub discovery_fails: bool,
     /// The `issuer` discovery announces, when not its own.
     pub discovery_issuer: Option<String>,
+    /// Its issuer ends with `/` (as Auth0's does), in discovery and in every token; read at
+    /// start.
+    pub issuer_trailing_slash: bool,
     /// Code-grant ID tokens written claim by claim.
     pub raw_id_token: Option<RawIdToken>,
     pub jwks: Jwks,
@@ -204,6 +207,7 @@ impl Default for Behaviour {
             discovery_delay: Duration::ZERO,
             discovery_fails: false,
             discovery_issuer: None,
+            issuer_trailing_slash: false,
             raw_id_token: None,
             jwks: Jwks::Current,
         }
@@ -253,7 +257,12 @@ fn other_key_pem() -> &'static str {
 impl MockOp {
     pub async fn start(behaviour: Behaviour) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let slash = if behaviour.issuer_trailing_slash {
+            "/"
+        } else {
+            ""
+        };
+        let issuer = format!("http://{}{slash}", listener.local_addr().unwrap());
         let kid = Some(JsonWebKeyId::new("mock-key".into()));
         let op = MockOp(Arc::new(Inner {
             issuer,
@@ -520,7 +529,7 @@ async fn discovery(State(op): State<MockOp>) -> Response {
     if fails {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    let url = |p: &str| format!("{}{p}", op.0.issuer);
+    let url = |p: &str| format!("{}{p}", op.0.issuer.trim_end_matches('/'));
     let metadata = ProviderMetadataWithLogout::new(
         IssuerUrl::new(op.0.issuer.clone()).unwrap(),
         AuthUrl::new(url("/authorize")).unwrap(),
