@@ -501,22 +501,35 @@ fn clock(r: &mut Report, date: Option<&str>, age: Duration, skew: Duration, elap
 fn announced_issuer(r: &mut Report, issuer: &str, doc: &Value) -> bool {
     match doc.get("issuer").and_then(Value::as_str) {
         Some(announced) if announced == issuer => {
-            r.add(Level::Ok, "issuer", "discovery announces exactly this issuer");
+            r.add(
+                Level::Ok,
+                "issuer",
+                "discovery announces exactly this issuer",
+            );
             return true;
         }
-        Some(announced) if announced.trim_end_matches('/') == issuer => r.add(
-            Level::Error,
-            "issuer",
-            format!(
-                "discovery announces {announced:?} with a trailing slash, and issuers are compared exactly; this app drops a trailing slash from OIDC_ISSUER, so this provider cannot be used as is"
-            ),
-        ),
+        Some(announced) if announced.strip_suffix('/') == Some(issuer) => {
+            // (the app keeps OIDC_ISSUER without its `/` and uses the announced form:
+            // `auth::oidc::discover`)
+            r.add(
+                Level::Ok,
+                "issuer",
+                format!("discovery announces {announced:?}, with a trailing slash: used exactly as announced"),
+            );
+            return true;
+        }
         Some(announced) => r.add(
             Level::Error,
             "issuer",
-            format!("discovery announces {announced:?}, not {issuer:?}: set OIDC_ISSUER={announced}"),
+            format!(
+                "discovery announces {announced:?}, not {issuer:?}: set OIDC_ISSUER={announced}"
+            ),
         ),
-        None => r.add(Level::Error, "issuer", "the discovery document has no issuer"),
+        None => r.add(
+            Level::Error,
+            "issuer",
+            "the discovery document has no issuer",
+        ),
     }
     false
 }
@@ -861,7 +874,9 @@ mod tests {
             r.0[0].level
         };
         assert_eq!(at("https://op.example"), Level::Ok);
-        assert_eq!(at("https://op.example/"), Level::Error);
+        // the app uses an issuer with a trailing `/` as announced (Auth0)
+        assert_eq!(at("https://op.example/"), Level::Ok);
+        assert_eq!(at("https://op.example//"), Level::Error);
         assert_eq!(at("https://other.example"), Level::Error);
     }
 }

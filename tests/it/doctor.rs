@@ -97,6 +97,23 @@ async fn a_provider_that_announces_another_issuer_or_is_down() {
     assert_eq!(level(&report, "discovery"), Level::Error, "{report:#?}");
 }
 
+/// An issuer that ends with `/` (Auth0) is fine: the app uses it as announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_with_a_trailing_slash_is_fine() {
+    let op = MockOp::start(Behaviour {
+        issuer_trailing_slash: true,
+        ..Behaviour::default()
+    })
+    .await;
+    let h = Harness::mock(&op, &[]).await;
+    let report = check(&h.state.settings).await;
+    assert_eq!(level(&report, "issuer"), Level::Ok, "{report:#?}");
+    assert!(
+        !report.about("credentials")[0].text.contains("not tried"),
+        "{report:#?}"
+    );
+}
+
 /// The binary: `signin doctor` prints one line per finding and exits 1 on an error.
 #[test]
 fn the_binary_exits_non_zero_on_an_error() {
