@@ -27,6 +27,8 @@ pub mod metrics;
 #[cfg(feature = "ssr")]
 pub mod path_check;
 #[cfg(feature = "ssr")]
+pub mod plain_page;
+#[cfg(feature = "ssr")]
 pub mod response_headers;
 #[cfg(feature = "ssr")]
 pub mod secret;

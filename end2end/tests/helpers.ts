@@ -91,3 +91,27 @@ export async function signOutAtProvider(page: Page, provider: ProviderKind, devP
     await page.waitForLoadState();
   }
 }
+
+/** The widths every page must fit: a small phone, a common phone, a laptop. */
+const widths = [320, 390, 1280];
+const schemes = ['light', 'dark'] as const;
+
+/** Opens `open` at each width and colour scheme and says which of them scroll sideways. */
+export async function overflows(page: Page, name: string, open: () => Promise<unknown>): Promise<string[]> {
+  const found: string[] = [];
+  for (const colorScheme of schemes) {
+    await page.emulateMedia({ colorScheme });
+    for (const width of widths) {
+      await page.setViewportSize({ width, height: 800 });
+      await open();
+      const [scrollWidth, innerWidth] = await page.evaluate(() => [
+        document.documentElement.scrollWidth,
+        window.innerWidth,
+      ]);
+      if (scrollWidth > innerWidth) {
+        found.push(`${name} at ${width} px (${colorScheme}): ${scrollWidth} px wide`);
+      }
+    }
+  }
+  return found;
+}

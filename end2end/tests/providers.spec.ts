@@ -2,7 +2,7 @@
 // node-oidc-provider as a [[providers]] entry. Signing in starts at the chooser; each choice
 // signs in at its own provider, and signing out goes back to that one.
 import { expect, test } from '@playwright/test';
-import { confirmSignOutAtProvider, displayName, hydrated, offline, signInAtProvider } from './helpers';
+import { confirmSignOutAtProvider, displayName, hydrated, offline, overflows, signInAtProvider } from './helpers';
 import { ports } from '../playwright.config';
 
 test.beforeEach(async ({ page }) => {
@@ -44,4 +44,9 @@ test('the chooser offers both providers, and each signs in and out at its own', 
   await signInAtProvider(page, 'dev-provider');
   await page.waitForURL(`${baseURL}/profile`);
   await expect(page.getByTestId('profile-name')).toHaveText(displayName('dev-provider'));
+});
+
+test('the chooser fits every screen from 320 px to 1280 px (issue 18)', async ({ page }) => {
+  const found = await overflows(page, 'the sign-in chooser', () => page.goto('/auth/sign-in?return_to=%2Fprofile'));
+  expect(found).toEqual([]);
 });

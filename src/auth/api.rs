@@ -95,7 +95,7 @@ pub mod ssr {
             redirect::{see_other, see_other_or_header},
             return_to::return_to_or,
             session::{self, SignedIn},
-            types::{ApiError, AuthStatus, Claim, EndReason, Profile},
+            types::{ApiError, AuthStatus, Claim, ClaimShape, EndReason, Profile},
         },
         state::AppState,
         util::now,
@@ -528,19 +528,48 @@ pub mod ssr {
         Ok(profile_of(signed_in, &state.settings))
     }
 
+    /// Claims holding times (Unix seconds) in OpenID Connect Core and RFC 7519.
+    const TIME_CLAIMS: [&str; 5] = ["iat", "exp", "nbf", "auth_time", "updated_at"];
+    /// Identifiers people copy (to look a person or a session up at the provider).
+    const ID_CLAIMS: [&str; 6] = ["sub", "sid", "uid", "oid", "tid", "jti"];
+
+    /// One claim, with the shape the page shows it in.
+    pub fn claim(name: &str, value: &Value) -> Claim {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let scalar = |v: &Value| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        let shape = match value {
+            Value::Number(n) if TIME_CLAIMS.contains(&name) => {
+                n.as_i64().map_or(ClaimShape::Text, ClaimShape::Time)
+            }
+            Value::Array(items) => items
+                .iter()
+                .map(scalar)
+                .collect::<Option<Vec<_>>>()
+                .map_or(ClaimShape::Text, ClaimShape::List),
+            Value::String(_) if ID_CLAIMS.contains(&name) => ClaimShape::Id,
+            _ => ClaimShape::Text,
+        };
+        Claim {
+            name: name.to_string(),
+            value: text,
+            shape,
+        }
+    }
+
     /// What the profile page shows of `signed_in` (claims and times, never a token).
     pub fn profile_of(signed_in: &SignedIn, settings: &crate::settings::Settings) -> Profile {
         let v = &signed_in.verified;
         let claims = v
             .claims
             .iter()
-            .map(|(name, value)| super::super::types::Claim {
-                name: name.clone(),
-                value: match value {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                },
-            })
+            .map(|(name, value)| claim(name, value))
             .collect::<Vec<Claim>>();
         let session_expires_at = (signed_in.last_seen_at
             + settings.session.idle_timeout.as_secs() as i64)
@@ -555,6 +584,39 @@ pub mod ssr {
             session_expires_at,
             can_refresh: settings.auth.refresh && v.tokens.refresh_token.is_some(),
             server_time: now(),
+        }
+    }
+
+    #[cfg(test)]
+    mod claim_shapes {
+        use super::{ClaimShape, claim};
+        use serde_json::json;
+
+        #[test]
+        fn times_lists_and_identifiers() {
+            assert_eq!(
+                claim("iat", &json!(1_764_000_000)).shape,
+                ClaimShape::Time(1_764_000_000)
+            );
+            assert_eq!(claim("iat", &json!("soon")).shape, ClaimShape::Text);
+            assert_eq!(claim("count", &json!(3)).shape, ClaimShape::Text);
+            let groups = claim("groups", &json!(["Everyone", "Admins"]));
+            assert_eq!(
+                groups.shape,
+                ClaimShape::List(vec!["Everyone".into(), "Admins".into()])
+            );
+            assert_eq!(
+                groups.value, r#"["Everyone","Admins"]"#,
+                "the filter searches this"
+            );
+            assert_eq!(
+                claim("amr", &json!(["pwd", 2])).shape,
+                ClaimShape::List(vec!["pwd".into(), "2".into()])
+            );
+            assert_eq!(claim("odd", &json!([{"a": 1}])).shape, ClaimShape::Text);
+            let sub = claim("sub", &json!("00u1"));
+            assert_eq!((sub.shape, sub.value.as_str()), (ClaimShape::Id, "00u1"));
+            assert_eq!(claim("email", &json!("a@b.c")).shape, ClaimShape::Text);
         }
     }
 

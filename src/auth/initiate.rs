@@ -95,25 +95,7 @@ pub async fn refuse_unknown_issuer(
 /// A page of its own (the app's stylesheet, the error card), for answers that must not
 /// redirect.
 fn error_page(reason: ErrorReason) -> Response {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><link rel=\"stylesheet\" href=\"/pkg/signin.css\"></head>\
-         <body><main class=\"container\"><section class=\"card error\" role=\"alert\" \
-         data-testid=\"auth-error\"><h1>{title}</h1><p>{text}</p>\
-         <p class=\"muted\">Reference: <code>{code}</code></p>\
-         <p><a class=\"button secondary\" href=\"/\">Back to the home page</a></p>\
-         </section></main></body></html>",
-        title = esc(reason.title()),
-        text = esc(reason.explanation()),
-        code = reason.code(),
-    );
+    let html = crate::plain_page::error_page(reason);
     let status = StatusCode::from_u16(reason.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut res = (status, Html(html)).into_response();
     res.headers_mut()

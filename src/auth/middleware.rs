@@ -154,14 +154,7 @@ pub async fn resolve_auth(
 
 fn unavailable(reason: ErrorReason) -> Response {
     let status = StatusCode::from_u16(reason.status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    let body = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <link rel=\"stylesheet\" href=\"/pkg/signin.css\"></head><body><main class=\"card error\">\
-         <h1>{title}</h1><p>{text}</p><p><a class=\"button\" href=\"/\">Back to the home page</a></p>\
-         </main></body></html>",
-        title = reason.title(),
-        text = reason.explanation()
-    );
+    let body = crate::plain_page::error_page(reason);
     (
         status,
         [

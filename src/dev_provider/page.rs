@@ -24,17 +24,18 @@ pub fn esc(text: &str) -> String {
 }
 
 const STYLE: &str = r#"
-:root{color-scheme:light dark;--bg:#f6f7fb;--card:#fff;--fg:#1c2033;--muted:#5d6483;--accent:#4b5bdc;--line:#dfe2ee;--danger:#c23b3b}
-@media (prefers-color-scheme:dark){:root{--bg:#12141c;--card:#1b1e2a;--fg:#e8eaf3;--muted:#9aa0ba;--line:#2c3042}}
+:root{color-scheme:light dark;--bg:#f6f7fb;--card:#fff;--fg:#1c2033;--muted:#5d6483;--accent:#4b5bdc;--accent-fg:#fff;--line:#dfe2ee;--danger:#c23b3b}
+@media (prefers-color-scheme:dark){:root{--bg:#12141c;--card:#1b1e2a;--fg:#e8eaf3;--muted:#9aa0ba;--line:#2c3042;--danger:#ff7b7b;--accent:#7482ff;--accent-fg:#0e1130}}
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:var(--bg);color:var(--fg)}
-main{max-width:420px;margin:8vh auto;padding:0 16px}
+main{max-width:420px;margin:8vh auto;padding:0 16px;overflow-wrap:anywhere}
+@media (max-width:400px){main{margin:16px auto}.card{padding:20px 16px}}
 .card{background:var(--card);border:1px solid var(--line);border-radius:14px;padding:28px;box-shadow:0 6px 24px rgba(20,24,60,.07)}
 .brand{font-weight:700;color:var(--accent);letter-spacing:.02em;margin-bottom:4px}
 h1{font-size:1.35rem;margin:.2rem 0 1rem}.muted{color:var(--muted);font-size:.92rem}
 .users{display:grid;gap:10px;margin:16px 0}
 button,.button{font:inherit;border-radius:10px;border:1px solid var(--line);padding:10px 14px;cursor:pointer;background:var(--card);color:var(--fg);text-align:left;width:100%;display:block;text-decoration:none}
 button.user:hover{border-color:var(--accent)}button.user small{display:block;color:var(--muted)}
-button.primary{background:var(--accent);color:#fff;border-color:var(--accent);text-align:center}
+button.primary{background:var(--accent);color:var(--accent-fg);border-color:var(--accent);text-align:center}
 button.deny{color:var(--danger);text-align:center;margin-top:14px}
 input{font:inherit;width:100%;padding:10px 12px;border-radius:10px;border:1px solid var(--line);background:var(--bg);color:var(--fg);margin:6px 0 10px}
 hr{border:0;border-top:1px solid var(--line);margin:20px 0}.session{display:grid;gap:6px;padding:12px;border:1px solid var(--line);border-radius:10px}.session small{display:block}.notice{padding:10px;border-radius:10px;background:var(--bg)}.badge{display:inline-block;font-size:.75rem;background:#ffe9b3;color:#6b4b00;border-radius:6px;padding:2px 8px}

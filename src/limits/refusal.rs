@@ -18,12 +18,13 @@ pub fn refusal(request: &HeaderMap, status: StatusCode, code: &str, message: &st
         let title = status.canonical_reason().unwrap_or("Refused");
         (
             status,
-            Html(format!(
-                "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-                 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-                 <title>{title}</title><link rel=\"stylesheet\" href=\"/pkg/signin.css\"></head>\
-                 <body><main class=\"container\"><h1>{title}</h1><p>{message}</p>\
-                 <p><a href=\"/\">Back to the home page</a></p></main></body></html>"
+            Html(crate::plain_page::document(
+                title,
+                &format!(
+                    "<h1>{}</h1><p>{}</p><p><a href=\"/\">Back to the home page</a></p>",
+                    crate::plain_page::esc(title),
+                    crate::plain_page::esc(message)
+                ),
             )),
         )
             .into_response()

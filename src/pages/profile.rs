@@ -7,18 +7,18 @@
 
 use std::time::Duration;
 
-use leptos::either::EitherOf3;
+use leptos::either::{EitherOf3, EitherOf4};
 use leptos::prelude::*;
 
 use crate::{
     auth::{
         api::get_profile,
         guard::{ErrorNotice, current_path, go_to_login, leave_for_sign_in},
-        types::{ApiError, Profile},
+        types::{ApiError, Claim, ClaimShape, Profile},
     },
     components::{
         session_live,
-        time::{relative, utc},
+        time::{iso, relative, utc},
     },
 };
 
@@ -193,7 +193,10 @@ fn ProfileView(profile: Current, now: RwSignal<i64>) -> impl IntoView {
             </div>
             <dl class="facts">
                 <dt>"Subject"</dt>
-                <dd><code data-testid="profile-sub">{field(|p| p.user.sub.clone())}</code></dd>
+                <dd class="id">
+                    <code data-testid="profile-sub">{field(|p| p.user.sub.clone())}</code>
+                    <CopyButton label="subject" text=Signal::derive(field(|p| p.user.sub.clone())) />
+                </dd>
                 <dt>"Username"</dt>
                 <dd data-testid="profile-username">{field(|p| p.user.preferred_username.clone().unwrap_or_default())}</dd>
                 <dt>"Signed in"</dt>
@@ -237,7 +240,7 @@ fn ProfileView(profile: Current, now: RwSignal<i64>) -> impl IntoView {
                     <For each=visible key=|c| (c.name.clone(), c.value.clone()) let:claim>
                         <tr data-claim=claim.name.clone()>
                             <th><code>{claim.name.clone()}</code></th>
-                            <td>{claim.value.clone()}</td>
+                            <td><ClaimValue claim=claim.clone() /></td>
                         </tr>
                     </For>
                 </tbody>
@@ -246,5 +249,55 @@ fn ProfileView(profile: Current, now: RwSignal<i64>) -> impl IntoView {
                 {move || format!("{} of {} claims shown", visible().len(), total())}
             </p>
         </section>
+    }
+}
+
+/// A claim's value as its shape says: a date (the raw value on hover), chips, an identifier
+/// with a copy button, or the text (wrapped when long, by the stylesheet).
+#[component]
+fn ClaimValue(claim: Claim) -> impl IntoView {
+    match claim.shape {
+        ClaimShape::Time(ts) => EitherOf4::A(view! {
+            <time datetime=iso(ts) title=format!("{}: {ts} (Unix time)", claim.name)>{utc(ts)}</time>
+        }),
+        ClaimShape::List(items) => EitherOf4::B(view! {
+            <ul class="chips">{items.into_iter().map(|item| view! { <li>{item}</li> }).collect_view()}</ul>
+        }),
+        ClaimShape::Id => EitherOf4::C(view! {
+            <span class="id">
+                <code>{claim.value.clone()}</code>
+                <CopyButton label=claim.name text=Signal::stored(claim.value) />
+            </span>
+        }),
+        ClaimShape::Text => EitherOf4::D(claim.value),
+    }
+}
+
+/// Copies `text` to the clipboard (after hydration; the browser asks nothing for a click),
+/// and says so to screen readers.
+#[component]
+fn CopyButton(#[prop(into)] label: String, text: Signal<String>) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(window) = leptos::web_sys::window() {
+            // (a promise: the clipboard is written or the browser refused; nothing to undo)
+            let _ = window
+                .navigator()
+                .clipboard()
+                .write_text(&text.get_untracked());
+            copied.set(true);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = text;
+    };
+    let done = label.clone();
+    view! {
+        <button type="button" class="copy" aria-label=format!("Copy {label}") on:click=copy>
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+        </button>
+        <span class="visually-hidden" role="status">
+            {move || copied.get().then(|| format!("{done} copied"))}
+        </span>
     }
 }
