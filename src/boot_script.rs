@@ -99,8 +99,13 @@ impl Boot {
             .any(|coding| {
                 let mut parts = coding.split(';');
                 let name = parts.next().unwrap_or_default().trim();
-                let refused =
-                    parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+                // `q=0` (any case, any number of zero decimals) refuses the coding
+                let refused = parts.any(|p| {
+                    let p = p.trim().to_ascii_lowercase();
+                    p.strip_prefix("q=")
+                        .and_then(|q| q.trim().parse::<f32>().ok())
+                        .is_some_and(|q| q <= 0.0)
+                });
                 name.eq_ignore_ascii_case("gzip") && !refused
             });
         let mut headers = HeaderMap::new();
@@ -186,15 +191,21 @@ mod tests {
                 .get(header::CONTENT_ENCODING)
                 .is_none()
         );
+        for refused in ["br, gzip;q=0", "gzip; Q=0.000", "br;q=1, gzip ; q=0"] {
+            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(refused));
+            let res = boot.response(&h);
+            assert!(
+                res.headers().get(header::CONTENT_ENCODING).is_none(),
+                "{refused}"
+            );
+        }
         h.insert(
             header::ACCEPT_ENCODING,
-            HeaderValue::from_static("br, gzip;q=0"),
+            HeaderValue::from_static("gzip;q=0.5"),
         );
-        assert!(
-            boot.response(&h)
-                .headers()
-                .get(header::CONTENT_ENCODING)
-                .is_none()
+        assert_eq!(
+            boot.response(&h).headers()[header::CONTENT_ENCODING],
+            "gzip"
         );
         h.insert(
             header::ACCEPT_ENCODING,

@@ -20,7 +20,7 @@ use axum::{
 };
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer};
+use tower_http::services::ServeDir;
 
 use crate::{
     app::{App, shell},
@@ -200,10 +200,7 @@ fn routes(state: &AppState) -> Router<AppState> {
         .nest_service(
             "/pkg",
             tower::ServiceBuilder::new()
-                .layer(SetResponseHeaderLayer::if_not_present(
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("public, max-age=3600"),
-                ))
+                .map_response(pkg_cache_control)
                 .service(
                     ServeDir::new(pkg_dir)
                         .precompressed_br()
@@ -214,6 +211,23 @@ fn routes(state: &AppState) -> Router<AppState> {
             AppState,
             _,
         >(context, shell))
+}
+
+/// Files under `/pkg/` are kept an hour (the loader's hashed name for ever: it sets its own);
+/// anything else — a file this version does not have, asked for by a page of another version
+/// during a rolling deploy — must not be kept at all.
+fn pkg_cache_control<B>(mut res: axum::http::Response<B>) -> axum::http::Response<B> {
+    let status = res.status();
+    let value = if status.is_success() || status == axum::http::StatusCode::NOT_MODIFIED {
+        "public, max-age=3600"
+    } else {
+        "no-store"
+    };
+    if !res.headers().contains_key(header::CACHE_CONTROL) {
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    }
+    res
 }
 
 /// `/login` and the callback are server functions whose query string is decoded before our

@@ -279,8 +279,11 @@ fn ClaimValue(claim: Claim) -> impl IntoView {
 fn CopyButton(#[prop(into)] label: String, text: Signal<String>) -> impl IntoView {
     let copied = RwSignal::new(false);
     let copy = move |_| {
+        // (the clipboard exists only in secure contexts: https, or this machine)
         #[cfg(feature = "hydrate")]
-        if let Some(window) = leptos::web_sys::window() {
+        if let Some(window) = leptos::web_sys::window()
+            && window.is_secure_context()
+        {
             // (a promise: the clipboard is written or the browser refused; nothing to undo)
             let _ = window
                 .navigator()

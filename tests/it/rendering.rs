@@ -291,3 +291,20 @@ async fn the_islands_loader_is_a_cached_file_not_inline() {
     let again = h.get(&mut Jar::default(), "/").await;
     assert!(again.body.contains(&format!("src=\"{src}\"")));
 }
+
+/// A file under `/pkg/` this version does not have (asked for by a page of another version
+/// during a rolling deploy) is not kept by caches: only what exists is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_pkg_file_is_not_cached() {
+    let h = Harness::dev(&[]).await;
+    let mut jar = Jar::default();
+    let missing = h.get(&mut jar, "/pkg/boot.0000000000000000.js").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.header("cache-control"), "no-store");
+    let src = loader_src(&h.get(&mut jar, "/").await.body);
+    let loader = h.get(&mut jar, &src).await;
+    assert_eq!(
+        loader.header("cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+}

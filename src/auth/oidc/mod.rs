@@ -258,14 +258,9 @@ impl OidcClient {
         is_error: bool,
     ) -> Result<(), AuthError> {
         match iss {
-            Some(iss) if iss == self.issuer => Ok(()),
-            // an issuer ending with `/` (the setting is kept without): exactly as discovered
-            Some(iss)
-                if iss.strip_suffix('/') == Some(self.issuer.as_str())
-                    && iss == self.discovered(false).await?.issuer =>
-            {
-                Ok(())
-            }
+            // exactly the issuer as discovered (the setting is kept without a trailing `/`,
+            // which some providers' issuer has)
+            Some(iss) if iss == self.discovered(false).await?.issuer => Ok(()),
             Some(_) => Err(AuthError::IssuerMismatch),
             None if is_error => Ok(()),
             None if self.discovered(false).await?.response_iss => Err(AuthError::IssuerMismatch),
