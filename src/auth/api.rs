@@ -95,7 +95,7 @@ pub mod ssr {
             redirect::{see_other, see_other_or_header},
             return_to::return_to_or,
             session::{self, SignedIn},
-            types::{ApiError, AuthStatus, Claim, ClaimShape, EndReason, Profile},
+            types::{ApiError, AuthStatus, Claim, EndReason, Profile},
         },
         state::AppState,
         util::now,
@@ -533,8 +533,67 @@ pub mod ssr {
     /// Identifiers people copy (to look a person or a session up at the provider).
     const ID_CLAIMS: [&str; 6] = ["sub", "sid", "uid", "oid", "tid", "jti"];
 
+    /// How a claim's value is best shown.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub enum ClaimShape {
+        /// As it is (strings, numbers, objects as JSON), wrapped when long.
+        Text,
+        /// A time in Unix seconds (`iat`, `exp`, `auth_time`, …): a date, the raw value on
+        /// hover.
+        Time(i64),
+        /// A list of strings or numbers (`groups`, `amr`, `aud`): one chip each.
+        List(Vec<String>),
+        /// An identifier people copy (`sub`, `sid`, …): with a copy button (its clicks are
+        /// handled by the profile island, `crate::pages::profile`).
+        Id,
+    }
+
+    /// The HTML of a claim's value in `shape`; every piece of the claim is escaped.
+    fn claim_html(name: &str, text: &str, shape: &ClaimShape) -> String {
+        use crate::{
+            components::time::{iso, utc},
+            plain_page::esc,
+        };
+        match shape {
+            ClaimShape::Time(ts) => format!(
+                "<time datetime=\"{}\" title=\"{}: {ts} (Unix time)\">{}</time>",
+                iso(*ts),
+                esc(name),
+                utc(*ts)
+            ),
+            ClaimShape::List(items) => {
+                let chips: String = items
+                    .iter()
+                    .map(|i| format!("<li>{}</li>", esc(i)))
+                    .collect();
+                format!("<ul class=\"chips\">{chips}</ul>")
+            }
+            ClaimShape::Id => format!(
+                "<span class=\"id\"><code>{v}</code><button type=\"button\" class=\"copy\" \
+                 data-copy=\"{v}\" aria-label=\"Copy {n}\">Copy</button></span>",
+                v = esc(text),
+                n = esc(name)
+            ),
+            ClaimShape::Text => esc(text),
+        }
+    }
+
     /// One claim, with the shape the page shows it in.
     pub fn claim(name: &str, value: &Value) -> Claim {
+        let (text, shape) = claim_shape(name, value);
+        Claim {
+            name: name.to_string(),
+            html: format!(
+                "<tr data-claim=\"{n}\"><th><code>{n}</code></th><td>{}</td></tr>",
+                claim_html(name, &text, &shape),
+                n = crate::plain_page::esc(name),
+            ),
+            value: text,
+        }
+    }
+
+    /// The claim's text (what the filter searches) and its shape.
+    pub fn claim_shape(name: &str, value: &Value) -> (String, ClaimShape) {
         let text = match value {
             Value::String(s) => s.clone(),
             other => other.to_string(),
@@ -556,11 +615,7 @@ pub mod ssr {
             Value::String(_) if ID_CLAIMS.contains(&name) => ClaimShape::Id,
             _ => ClaimShape::Text,
         };
-        Claim {
-            name: name.to_string(),
-            value: text,
-            shape,
-        }
+        (text, shape)
     }
 
     /// What the profile page shows of `signed_in` (claims and times, never a token).
@@ -589,34 +644,71 @@ pub mod ssr {
 
     #[cfg(test)]
     mod claim_shapes {
-        use super::{ClaimShape, claim};
+        use super::{ClaimShape, claim, claim_shape};
         use serde_json::json;
+
+        fn shape(name: &str, value: serde_json::Value) -> ClaimShape {
+            claim_shape(name, &value).1
+        }
+
+        #[test]
+        fn the_html_escapes_every_piece() {
+            let evil = claim("sub", &json!("<img src=x onerror=alert(1)>\"'"));
+            assert!(!evil.html.contains("<img"), "{}", evil.html);
+            assert!(
+                evil.html
+                    .contains("data-copy=\"&lt;img src=x onerror=alert(1)&gt;&quot;&#39;\"")
+            );
+            let list = claim("groups", &json!(["<b>", "a&b"]));
+            assert!(
+                list.html.contains(
+                    "<td><ul class=\"chips\"><li>&lt;b&gt;</li><li>a&amp;b</li></ul></td>"
+                )
+            );
+            let text = claim("name", &json!("<script>"));
+            assert!(
+                text.html.ends_with("<td>&lt;script&gt;</td></tr>"),
+                "{}",
+                text.html
+            );
+            let name = claim("<x>", &json!(1));
+            assert!(
+                name.html
+                    .starts_with("<tr data-claim=\"&lt;x&gt;\"><th><code>&lt;x&gt;</code>")
+            );
+            let time = claim("iat", &json!(1_764_000_000));
+            assert!(
+                time.html.contains("datetime=\"2025-11-24T16:00:00Z\""),
+                "{}",
+                time.html
+            );
+            assert!(time.html.contains("title=\"iat: 1764000000 (Unix time)\""));
+        }
 
         #[test]
         fn times_lists_and_identifiers() {
             assert_eq!(
-                claim("iat", &json!(1_764_000_000)).shape,
+                shape("iat", json!(1_764_000_000)),
                 ClaimShape::Time(1_764_000_000)
             );
-            assert_eq!(claim("iat", &json!("soon")).shape, ClaimShape::Text);
-            assert_eq!(claim("count", &json!(3)).shape, ClaimShape::Text);
-            let groups = claim("groups", &json!(["Everyone", "Admins"]));
+            assert_eq!(shape("iat", json!("soon")), ClaimShape::Text);
+            assert_eq!(shape("count", json!(3)), ClaimShape::Text);
             assert_eq!(
-                groups.shape,
+                shape("groups", json!(["Everyone", "Admins"])),
                 ClaimShape::List(vec!["Everyone".into(), "Admins".into()])
             );
+            let groups = claim("groups", &json!(["Everyone", "Admins"]));
             assert_eq!(
                 groups.value, r#"["Everyone","Admins"]"#,
                 "the filter searches this"
             );
             assert_eq!(
-                claim("amr", &json!(["pwd", 2])).shape,
+                shape("amr", json!(["pwd", 2])),
                 ClaimShape::List(vec!["pwd".into(), "2".into()])
             );
-            assert_eq!(claim("odd", &json!([{"a": 1}])).shape, ClaimShape::Text);
-            let sub = claim("sub", &json!("00u1"));
-            assert_eq!((sub.shape, sub.value.as_str()), (ClaimShape::Id, "00u1"));
-            assert_eq!(claim("email", &json!("a@b.c")).shape, ClaimShape::Text);
+            assert_eq!(shape("odd", json!([{"a": 1}])), ClaimShape::Text);
+            assert_eq!(shape("sub", json!("00u1")), ClaimShape::Id);
+            assert_eq!(shape("email", json!("a@b.c")), ClaimShape::Text);
         }
     }
 

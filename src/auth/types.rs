@@ -69,21 +69,11 @@ pub struct Claim {
     pub name: String,
     /// JSON text for non-string values, the string itself otherwise (what the filter searches).
     pub value: String,
-    /// How the page shows it.
-    pub shape: ClaimShape,
-}
-
-/// How a claim's value is best shown (decided on the server: `crate::auth::api`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ClaimShape {
-    /// As it is (strings, numbers, objects as JSON), wrapped when long.
-    Text,
-    /// A time in Unix seconds (`iat`, `exp`, `auth_time`, …): a date, the raw value on hover.
-    Time(i64),
-    /// A list of strings or numbers (`groups`, `amr`, `aud`): one chip each.
-    List(Vec<String>),
-    /// An identifier people copy (`sub`, `sid`, …): with a copy button.
-    Id,
+    /// The claim's table row as the page shows it, HTML made on the server from escaped text
+    /// (`crate::auth::api::ssr::claim`): the name, and the value as a date, chips, an
+    /// identifier with a copy button, or the text. Made there so the browser's WebAssembly
+    /// carries no code for it (no keyed list, no view per shape).
+    pub html: String,
 }
 
 /// Everything the profile page shows. Times are Unix seconds.

@@ -21,18 +21,6 @@ pub fn relative(seconds: i64) -> String {
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC`.
 pub fn utc(ts: i64) -> String {
-    let (date, time) = civil(ts);
-    format!("{date} {time} UTC")
-}
-
-/// Unix seconds as an HTML `datetime` (`YYYY-MM-DDTHH:MM:SSZ`).
-pub fn iso(ts: i64) -> String {
-    let (date, time) = civil(ts);
-    format!("{date}T{time}Z")
-}
-
-/// `YYYY-MM-DD` and `HH:MM:SS` (UTC) of Unix seconds `ts`.
-fn civil(ts: i64) -> (String, String) {
     let days = ts.div_euclid(86400);
     let secs = ts.rem_euclid(86400);
     // civil-from-days (Howard Hinnant)
@@ -46,15 +34,21 @@ fn civil(ts: i64) -> (String, String) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    (
-        format!("{y:04}-{m:02}-{d:02}"),
-        format!(
-            "{:02}:{:02}:{:02}",
-            secs / 3600,
-            (secs % 3600) / 60,
-            secs % 60
-        ),
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
     )
+}
+
+/// Unix seconds as an HTML `datetime` (`YYYY-MM-DDTHH:MM:SSZ`), from [`utc`]'s text (one
+/// date algorithm; this one is used on the server only).
+pub fn iso(ts: i64) -> String {
+    let text = utc(ts);
+    let (date, rest) = text.split_once(' ').unwrap_or((&text, ""));
+    let time = rest.split_once(' ').map_or(rest, |(t, _)| t);
+    format!("{date}T{time}Z")
 }
 
 #[cfg(test)]
@@ -69,5 +63,6 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(1_764_000_000), "2025-11-24 16:00:00 UTC");
         assert_eq!(iso(1_764_000_000), "2025-11-24T16:00:00Z");
+        assert_eq!(iso(-1), "1969-12-31T23:59:59Z");
     }
 }
