@@ -5,7 +5,7 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
 import { ports } from '../playwright.config';
-import { hydrated, offline, providerOf } from './helpers';
+import { hydrated, offline, providerOf, signOutInAnotherTab } from './helpers';
 
 const devProvider = `http://127.0.0.1:${ports.devOp}`;
 
@@ -81,13 +81,7 @@ test('no serious or critical violation on any page', async ({ page, context, bas
   // the live notice: signed out in another tab
   await page.goto('/profile');
   await hydrated(page);
-  const other = await context.newPage();
-  await offline(other);
-  await other.goto('/reports');
-  await hydrated(other);
-  await other.getByTestId('sign-out').click();
-  await other.waitForURL((url) => !url.pathname.startsWith('/reports'));
-  await expect(page.getByRole('alert')).toContainText('You have been signed out', { timeout: 5_000 });
+  await signOutInAnotherTab(context, page);
   found.push(...(await violations(page, 'the session-ended notice')));
   expect(found).toEqual([]);
 });

@@ -1,4 +1,4 @@
-import { expect, type Page, type TestInfo } from '@playwright/test';
+import { expect, type BrowserContext, type Page, type TestInfo } from '@playwright/test';
 
 export type ProviderKind = 'dev-provider' | 'oidc-provider';
 
@@ -114,4 +114,16 @@ export async function overflows(page: Page, name: string, open: () => Promise<un
     }
   }
   return found;
+}
+
+/** Signs out in a second tab of `context` (development provider: no confirmation), and waits
+ *  until `page`, an open tab of the same session, shows the live notice. */
+export async function signOutInAnotherTab(context: BrowserContext, page: Page) {
+  const other = await context.newPage();
+  await offline(other);
+  await other.goto('/reports');
+  await hydrated(other);
+  await other.getByTestId('sign-out').click();
+  await other.waitForURL((url) => !url.pathname.startsWith('/reports'));
+  await expect(page.getByRole('alert')).toContainText('You have been signed out', { timeout: 5_000 });
 }

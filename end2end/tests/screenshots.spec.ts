@@ -4,7 +4,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import path from 'node:path';
 import { projectRoot } from '../playwright.config';
-import { hydrated, offline, providerOf } from './helpers';
+import { hydrated, offline, providerOf, signOutInAnotherTab } from './helpers';
 
 const out = path.join(projectRoot, 'docs', 'screenshots');
 const desktop = { width: 1280, height: 800 };
@@ -39,12 +39,6 @@ test('the main pages, desktop and phone, light and dark', async ({ page, context
   }
 
   // the notice an open tab shows when the session ends elsewhere
-  const other = await context.newPage();
-  await offline(other);
-  await other.goto('/reports');
-  await hydrated(other);
-  await other.getByTestId('sign-out').click();
-  await other.waitForURL((url) => !url.pathname.startsWith('/reports'));
-  await expect(page.getByRole('alert')).toContainText('You have been signed out');
+  await signOutInAnotherTab(context, page);
   await shot(page, 'signed-out-notice-desktop-dark', desktop, 'dark');
 });
