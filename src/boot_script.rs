@@ -34,11 +34,11 @@ use sha2::{Digest, Sha256};
 #[derive(Debug)]
 pub struct Boot {
     /// Where the loader is served: `/pkg/boot.<16 hex digits of its SHA-256>.js`.
-    pub path: String,
+    pub path: Arc<str>,
     /// The app's JS, which Leptos preloads as a module.
-    pub js_href: String,
+    pub js_href: Arc<str>,
     /// The app's WebAssembly, which Leptos preloads.
-    pub wasm_href: String,
+    pub wasm_href: Arc<str>,
     body: Bytes,
     gzip: Option<Bytes>,
 }
@@ -80,9 +80,9 @@ impl Boot {
         let digest = Sha256::digest(loader.as_bytes());
         let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
         Some(Boot {
-            path: format!("/pkg/boot.{hash}.js"),
-            js_href,
-            wasm_href,
+            path: format!("/pkg/boot.{hash}.js").into(),
+            js_href: js_href.into(),
+            wasm_href: wasm_href.into(),
             gzip: gzip(loader.as_bytes()).map(Bytes::from),
             body: Bytes::from(loader.to_owned()),
         })
@@ -163,7 +163,7 @@ mod tests {
     fn takes_leptos_loader_out_of_the_rendered_scripts() {
         let boot = boot(&options()).expect("Leptos' scripts have the expected shape");
         assert!(boot.path.starts_with("/pkg/boot.") && boot.path.ends_with(".js"));
-        assert_eq!(boot.js_href, "/pkg/signin.js");
+        assert_eq!(&*boot.js_href, "/pkg/signin.js");
         assert!(boot.wasm_href.starts_with("/pkg/signin") && boot.wasm_href.ends_with(".wasm"));
         let text = std::str::from_utf8(boot.text()).unwrap();
         // the island loader called with this build's file names, then the islands router

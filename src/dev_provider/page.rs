@@ -7,21 +7,8 @@ use super::{
     grants::LiveSession,
 };
 
-/// HTML-escapes text for element content and quoted attribute values.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+/// HTML-escapes text for element content and quoted attribute values (the app's own).
+pub use crate::plain_page::esc;
 
 const STYLE: &str = r#"
 :root{color-scheme:light dark;--bg:#f6f7fb;--card:#fff;--fg:#1c2033;--muted:#5d6483;--accent:#4b5bdc;--accent-fg:#fff;--line:#dfe2ee;--danger:#c23b3b}
