@@ -1,10 +1,11 @@
-# Shared by scripts/run, scripts/test and scripts/bench: installs what is missing, once.
-# Sourced, not executed.
+# Shared by the scripts in scripts/: installs what is missing (once, in parallel where the two
+# cores allow) and times each step. Sourced, not executed.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$ROOT/bench/node_modules/.bin:$PATH"
+mkdir -p target
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$ROOT/end2end/node_modules/.bin:$ROOT/bench/node_modules/.bin:$PATH"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 CARGO_LEPTOS_VERSION="0.3.10"
@@ -13,6 +14,88 @@ WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version =
 
 log() { printf '\n==> %s\n' "$*"; }
 
+# --- timing ----------------------------------------------------------------------------------
+# `step NAME` ends the step before it (printing how long it took) and starts NAME; background
+# work records its own time with `timed`. `slowest_steps` prints the five slowest at the end.
+SCRIPT_START=$(date +%s)
+STEP_TIMES="$ROOT/target/step-times.$$"
+: > "$STEP_TIMES"
+STEP_NAME=""
+STEP_START=0
+
+duration() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+record_time() { printf '%s\t%s\n' "$1" "$2" >> "$STEP_TIMES"; }
+
+step_end() {
+  if [ -n "$STEP_NAME" ]; then
+    local took=$(($(date +%s) - STEP_START))
+    record_time "$took" "$STEP_NAME"
+    printf '    %s took %s\n' "$STEP_NAME" "$(duration "$took")"
+    STEP_NAME=""
+  fi
+}
+
+step() {
+  step_end
+  STEP_NAME="$*"
+  STEP_START=$(date +%s)
+  printf '\n==> [%s] %s\n' "$(duration $((STEP_START - SCRIPT_START)))" "$*"
+}
+
+# timed NAME CMD...: runs CMD and records its time under NAME (for work in the background).
+timed() {
+  local name=$1 start
+  shift
+  start=$(date +%s)
+  "$@"
+  record_time "$(($(date +%s) - start))" "$name"
+}
+
+slowest_steps() {
+  step_end
+  echo "slowest steps (total $(duration $(($(date +%s) - SCRIPT_START)))):"
+  sort -t$'\t' -k1,1rn "$STEP_TIMES" | head -5 | while IFS=$'\t' read -r secs name; do
+    printf '  %8s  %s\n' "$(duration "$secs")" "$name"
+  done
+  rm -f "$STEP_TIMES"
+}
+
+# --- background work -------------------------------------------------------------------------
+# `background NAME CMD...` runs CMD with its output in target/setup-NAME.log; `wait_background
+# NAME` waits for it and shows the log if it failed. Whatever still runs when the script exits
+# (a failed step) is stopped.
+declare -A BACKGROUND_PIDS=()
+
+background() {
+  local name=$1
+  shift
+  ( timed "$name" "$@" ) > "target/setup-$name.log" 2>&1 &
+  BACKGROUND_PIDS[$name]=$!
+}
+
+wait_background() {
+  local name=$1 pid=${BACKGROUND_PIDS[$1]:-}
+  [ -n "$pid" ] || return 0
+  unset "BACKGROUND_PIDS[$name]"
+  if ! wait "$pid"; then
+    echo "error: $name failed:" >&2
+    cat "target/setup-$name.log" >&2
+    return 1
+  fi
+  rm -f "target/setup-$name.log"
+}
+
+stop_background() {
+  local pid
+  for pid in "${BACKGROUND_PIDS[@]}"; do
+    pkill -TERM -P "$pid" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true
+  done
+}
+trap stop_background EXIT
+
+# --- installs --------------------------------------------------------------------------------
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"
   elif command -v sudo >/dev/null 2>&1; then sudo "$@"
@@ -35,19 +118,47 @@ ensure_wasm_target() {
     || { log "adding the wasm32-unknown-unknown target"; rustup target add wasm32-unknown-unknown; }
 }
 
-ensure_cargo_leptos() {
-  if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-    log "installing cargo-leptos $CARGO_LEPTOS_VERSION (once; about 12 minutes on 2 cores)"
-    cargo install cargo-leptos@"$CARGO_LEPTOS_VERSION" --locked
+have_cargo_leptos() { cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; }
+have_wasm_bindgen() { wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; }
+
+# The two build tools are built for a short install rather than peak speed: cargo-leptos (550
+# crates; it mostly waits for cargo and rustc) unoptimised and without debug info, which takes
+# a third of the time its release profile (whole-program LTO) does; wasm-bindgen lightly
+# optimised, as it rewrites every wasm build. Each builds in cargo's own temporary directory
+# (not CARGO_TARGET_DIR), so the two go side by side and never lock the app's target/.
+tool_install() { env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo install "$@"; }
+install_cargo_leptos() {
+  CARGO_PROFILE_DEV_DEBUG=0 tool_install cargo-leptos@"$CARGO_LEPTOS_VERSION" --locked --debug
+}
+install_wasm_bindgen() {
+  # `--locked` fails on a yanked dependency of this version; the fallback resolver picks
+  # versions that build with this toolchain
+  CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
+    tool_install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+}
+
+# start_rust_tools: starts installing cargo-leptos and wasm-bindgen-cli (whichever is missing)
+# in the background; wait_rust_tools waits for them. ensure_rust_tools does both.
+start_rust_tools() {
+  ensure_wasm_target
+  local missing=()
+  have_cargo_leptos || { missing+=("cargo-leptos $CARGO_LEPTOS_VERSION"); background cargo-leptos install_cargo_leptos; }
+  have_wasm_bindgen || { missing+=("wasm-bindgen-cli $WASM_BINDGEN_VERSION"); background wasm-bindgen install_wasm_bindgen; }
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]} in the background (once; about 6 minutes on 2 cores; logs in target/setup-*.log)"
   fi
 }
 
-ensure_wasm_bindgen() {
-  if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
-    log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (once; about 4 minutes)"
-    CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback \
-      cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
-  fi
+wait_rust_tools() {
+  wait_background cargo-leptos
+  wait_background wasm-bindgen
+  have_cargo_leptos || { echo "error: cargo-leptos $CARGO_LEPTOS_VERSION is not on PATH after installing it" >&2; return 1; }
+  have_wasm_bindgen || { echo "error: wasm-bindgen $WASM_BINDGEN_VERSION is not on PATH after installing it" >&2; return 1; }
+}
+
+ensure_rust_tools() {
+  start_rust_tools
+  wait_rust_tools
 }
 
 # ensure_npm DIR: `npm ci` in DIR when its node_modules is missing or older than the lock file.
@@ -64,14 +175,23 @@ ensure_node_modules() {
   ensure_npm bench
 }
 
-# ensure_rust_tools: the toolchain target, cargo-leptos and wasm-bindgen.
-ensure_rust_tools() {
-  ensure_wasm_target
-  ensure_cargo_leptos
-  ensure_wasm_bindgen
+# free_ports N: prints N distinct free TCP ports on loopback (all held open while drawn, so
+# two of them can never be the same port).
+free_ports() {
+  python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks: s.close()' "$1"
 }
 
-# free_port: prints a free TCP port on loopback.
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+free_port() { free_ports 1; }
+
+# e2e_ports: exports the ports the Playwright configuration reads (end2end/playwright.config.ts).
+e2e_ports() {
+  read -r E2E_DEV_APP_PORT E2E_DEV_OP_PORT E2E_OP_APP_PORT E2E_OP_PORT E2E_IDLE_APP_PORT \
+    E2E_IDLE_OP_PORT E2E_MULTI_APP_PORT E2E_MULTI_OP_PORT < <(free_ports 8)
+  export E2E_DEV_APP_PORT E2E_DEV_OP_PORT E2E_OP_APP_PORT E2E_OP_PORT E2E_IDLE_APP_PORT \
+    E2E_IDLE_OP_PORT E2E_MULTI_APP_PORT E2E_MULTI_OP_PORT
 }
