@@ -62,23 +62,38 @@ slowest_steps() {
 }
 
 # --- background work -------------------------------------------------------------------------
-# `background NAME CMD...` runs CMD with its output in target/setup-NAME.log; `wait_background
-# NAME` waits for it and shows the log if it failed. Whatever still runs when the script exits
-# (after a failed step) is stopped.
+# `background NAME CMD...` runs CMD in its own process group with its output in
+# target/setup-NAME.log; `wait_background NAME` waits for it and shows the log if it failed.
+# `track NAME PID` adds a job started otherwise. Whatever still runs when the script exits
+# (a failed step, Ctrl-C) is stopped with everything it started (rustc, test servers, npm).
 declare -A BACKGROUND_PIDS=()
+
+# in_group CMD...: runs CMD in the background as the leader of a new process group
+in_group() {
+  set -m
+  "$@" < /dev/null &
+  set +m
+}
 
 background() {
   local name=$1
   shift
-  ( timed "$name" "$@" ) > "target/setup-$name.log" 2>&1 &
+  in_group run_logged "$name" "$@"
   BACKGROUND_PIDS[$name]=$!
 }
+run_logged() {
+  local name=$1
+  ( timed "$@" ) > "target/setup-$name.log" 2>&1
+}
+
+track() { BACKGROUND_PIDS[$1]=$2; }
 
 wait_background() {
-  local name=$1 pid=${BACKGROUND_PIDS[$1]:-}
+  local name=$1 pid=${BACKGROUND_PIDS[$1]:-} status=0
   [ -n "$pid" ] || return 0
+  wait "$pid" || status=$?
   unset "BACKGROUND_PIDS[$name]"
-  if ! wait "$pid"; then
+  if [ "$status" != 0 ]; then
     echo "error: $name failed:" >&2
     cat "target/setup-$name.log" >&2
     return 1
@@ -89,12 +104,20 @@ wait_background() {
 on_exit() {
   local pid
   for pid in "${BACKGROUND_PIDS[@]}"; do
-    pkill -TERM -P "$pid" 2>/dev/null || true
-    kill "$pid" 2>/dev/null || true
+    kill -TERM -- "-$pid" 2>/dev/null || true
   done
   rm -f "$STEP_TIMES"
 }
 trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# hand_over CMD...: ends this script's bookkeeping and replaces it with CMD.
+hand_over() {
+  on_exit
+  trap - EXIT
+  exec "$@"
+}
 
 # --- installs --------------------------------------------------------------------------------
 as_root() {
