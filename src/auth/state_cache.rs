@@ -269,7 +269,8 @@ pub(crate) mod tests {
     #[test]
     fn tracked_entries_expire_and_go_while_tracking_is_off() {
         let cache = StateCache {
-            ttl: Some(Duration::from_millis(30)),
+            // long enough that a descheduled test thread does not see it expire early
+            ttl: Some(Duration::from_millis(500)),
             ..StateCache::new(Coherence::Tracked)
         };
         let id = Id::default();
@@ -278,7 +279,7 @@ pub(crate) mod tests {
         cache.set_enabled(true);
         cache.fill(id, cache.generation(), state());
         assert!(cache.get(&id).is_some());
-        std::thread::sleep(Duration::from_millis(40));
+        std::thread::sleep(Duration::from_millis(600));
         assert!(cache.get(&id).is_none(), "expired");
         cache.fill(id, cache.generation(), state());
         cache.set_enabled(false);

@@ -279,9 +279,16 @@ async fn every_end_reaches_the_other_instances_cache() {
                 !signed_in(&a, &jar).await,
                 "{case}: at once where it arrived"
             );
+            // many watcher periods for SQLite (its cache has no lifetime of its own); for
+            // Redis below TRACKED_TTL, the lifetime that would hide broken client tracking
+            let within = if case.starts_with("sqlite") {
+                std::time::Duration::from_secs(2)
+            } else {
+                signin::auth::state_cache::TRACKED_TTL / 2
+            };
             while signed_in(&b, &jar).await {
                 assert!(
-                    ended.elapsed() < std::time::Duration::from_millis(200),
+                    ended.elapsed() < within,
                     "{case}: still signed in on the other instance after {:?}",
                     ended.elapsed()
                 );

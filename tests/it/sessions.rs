@@ -365,10 +365,13 @@ async fn started_sign_ins_expire_quickly(store: Store) {
         ids.iter().collect::<std::collections::HashSet<_>>().len(),
         100
     );
-    // the newest one is still there (the first may already have expired: on a loaded
-    // machine the 100 requests can take longer than the timeout) ...
-    let newest = ids.last().expect("100 ids");
-    assert!(h.has_record(newest).await, "{store:?}");
+    // one more, on its own, is in the store (the flood's first may already have expired:
+    // on a loaded machine 100 requests can take longer than the timeout) ...
+    let mut jar = Jar::default();
+    h.get(&mut jar, "/login").await;
+    let newest = jar.session_id().expect("a session");
+    assert!(h.has_record(&newest).await, "{store:?}");
+    ids.push(newest);
     // ... and a timeout after it, none is
     tokio::time::sleep(Duration::from_millis(2300)).await;
     for id in &ids {
@@ -749,8 +752,10 @@ async fn sqlite_cache_sees_a_sign_out_by_another_process() {
             break;
         }
         assert_eq!(r.status, StatusCode::OK);
+        // a watched cache has no lifetime of its own: without the watcher b would stay
+        // signed in for good; the bound is many periods for a loaded CI machine
         assert!(
-            signed_out.elapsed() < WATCH_EVERY * 5,
+            signed_out.elapsed() < WATCH_EVERY * 100,
             "still signed in on the other process after {:?}",
             signed_out.elapsed()
         );
