@@ -151,7 +151,12 @@ have_wasm_bindgen() { wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGE
 # optimised, as it rewrites every wasm build. Each builds in cargo's own temporary directory
 # (not CARGO_TARGET_DIR), so the two go side by side and never lock the app's target/.
 tool_install() { env -u CARGO_TARGET_DIR -u RUSTFLAGS cargo install "$@"; }
+# cargo-leptos depends on cargo-generate, which asks for a vendored OpenSSL: built from its C
+# sources that takes 3 to 4 minutes and heads the install's longest chain of crates. With
+# the system's OpenSSL (libssl-dev, kept up to date by Debian) found by pkg-config,
+# OPENSSL_NO_VENDOR tells openssl-sys to link that instead; without it, the vendored build.
 install_cargo_leptos() {
+  if pkg-config --exists openssl 2>/dev/null; then local -x OPENSSL_NO_VENDOR=1; fi
   CARGO_PROFILE_DEV_DEBUG=0 tool_install cargo-leptos@"$CARGO_LEPTOS_VERSION" --locked --debug
 }
 install_wasm_bindgen() {
@@ -163,10 +168,17 @@ install_wasm_bindgen() {
 
 # start_rust_tools: starts installing cargo-leptos and wasm-bindgen-cli (whichever is missing)
 # in the background; wait_rust_tools waits for them. ensure_rust_tools does both.
+# Runs apt itself (for the OpenSSL headers, see install_cargo_leptos) before anything else
+# starts: callers start their own apt work after it, never beside it.
 start_rust_tools() {
   ensure_wasm_target
   local missing=()
-  have_cargo_leptos || { missing+=("cargo-leptos $CARGO_LEPTOS_VERSION"); background cargo-leptos install_cargo_leptos; }
+  if ! have_cargo_leptos; then
+    # a second or two when present; far shorter than building OpenSSL when not
+    apt_install libssl-dev pkg-config || log "no libssl-dev: cargo-leptos builds its own OpenSSL"
+    missing+=("cargo-leptos $CARGO_LEPTOS_VERSION")
+    background cargo-leptos install_cargo_leptos
+  fi
   have_wasm_bindgen || { missing+=("wasm-bindgen-cli $WASM_BINDGEN_VERSION"); background wasm-bindgen install_wasm_bindgen; }
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]} in the background (once: 6 to 7 minutes alone on 2 cores, about twice that while the app builds beside them; output in target/setup-*.log)"
