@@ -161,9 +161,11 @@ install_cargo_leptos() {
 }
 install_wasm_bindgen() {
   # `--locked` fails on a yanked dependency of this version; the fallback resolver picks
-  # versions that build with this toolchain
+  # versions that build with this toolchain. Only the `wasm-bindgen` program, without TLS
+  # (its test runner's downloads are the only use): cargo-leptos runs nothing else of it.
   CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
-    tool_install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+    tool_install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force \
+    --no-default-features --bin wasm-bindgen
 }
 
 # start_rust_tools: starts installing cargo-leptos and wasm-bindgen-cli (whichever is missing)
