@@ -117,7 +117,16 @@ async fn a_slow_refresh_cannot_bring_back_a_deleted_session(store: Store) {
         async move { h.get(&mut jar, "/profile").await }
     };
     let deleting = async {
-        tokio::time::sleep(Duration::from_millis(400)).await; // the refresh is in flight
+        // the refresh is in flight: the provider has it and holds the answer (1.5 s); waiting
+        // for that rather than a fixed time, which a loaded machine could overrun
+        let asked = std::time::Instant::now();
+        while op.refresh_calls() == 0 {
+            assert!(
+                asked.elapsed() < Duration::from_secs(10),
+                "{store:?}: no refresh"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         h.state
             .keeper
             .store
@@ -176,7 +185,8 @@ async fn sign_out_takes_the_session_lock(store: Store) {
     );
     assert!(h.has_record(&id.to_string()).await, "{store:?}");
     drop(held);
-    let r = tokio::time::timeout(Duration::from_secs(3), sign_out)
+    // generous for a loaded machine, yet well below the 40 s a stuck lock wait would take
+    let r = tokio::time::timeout(Duration::from_secs(15), sign_out)
         .await
         .expect("sign-out completes once the lock is free");
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{store:?}");
