@@ -183,7 +183,7 @@ start_rust_tools() {
   fi
   have_wasm_bindgen || { missing+=("wasm-bindgen-cli $WASM_BINDGEN_VERSION"); background wasm-bindgen install_wasm_bindgen; }
   if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]} in the background (once: 6 to 7 minutes alone on 2 cores, about twice that while the app builds beside them; output in target/setup-*.log)"
+    log "installing ${missing[*]} in the background (once: about 5 minutes alone on 2 cores, about twice that while the app builds beside them; output in target/setup-*.log)"
   fi
 }
 
