@@ -133,7 +133,8 @@ apt_install() {
   for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing ${missing[*]} (apt)"
-  as_root apt-get update -qq
+  # `|| return`: callers may run this where a failure does not stop the script (`|| fallback`)
+  as_root apt-get update -qq || return
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
