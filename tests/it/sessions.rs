@@ -185,7 +185,8 @@ async fn sign_out_takes_the_session_lock(store: Store) {
     );
     assert!(h.has_record(&id.to_string()).await, "{store:?}");
     drop(held);
-    // generous for a loaded machine, yet well below the 40 s a stuck lock wait would take
+    // generous for a loaded machine, yet well below the 30 s after which the held lock would
+    // expire on its own (a sign-out that missed the release would finish only then)
     let r = tokio::time::timeout(Duration::from_secs(15), sign_out)
         .await
         .expect("sign-out completes once the lock is free");
